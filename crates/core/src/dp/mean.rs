@@ -1,0 +1,285 @@
+use dashu::integer::IBig;
+
+use super::{check_epsilon, scale_pow2, DiscreteLaplace, PrivacyCost};
+use crate::error::{Fallible, VeilError};
+
+/// Bits of resolution kept below the larger bound's magnitude when values are summed in
+/// fixed point. 2^-40 relative resolution is far finer than any useful noise scale, and
+/// leaves 87 bits of i128 headroom for the row count.
+const FIXED_POINT_BITS: i32 = 40;
+
+/// Parameters of an ε-DP mean of values clamped to `[lower, upper]`.
+///
+/// Privacy argument (add/remove-one-row neighbours): each value is clamped to the bounds
+/// and rounded to a multiple of the quantum q = 2^exp, a per-row transformation, so one
+/// row changes the fixed-point sum by at most Δ = ⌈max(|lower|, |upper|) / q⌉ units and the
+/// count by 1. Sum and count each get discrete Laplace noise with ε/2 (scales 2Δ/ε and 2/ε);
+/// basic composition gives ε. The ratio, clamped to the bounds, is post-processing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundedMean {
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+    /// The quantum is 2^exp.
+    exp: i32,
+    /// Δ in quanta.
+    sensitivity: u128,
+}
+
+impl BoundedMean {
+    /// Validates the arguments of `dp_mean(value, lower, upper, epsilon)`.
+    pub fn new(lower: f64, upper: f64, epsilon: f64) -> Fallible<Self> {
+        if !lower.is_finite() {
+            return Err(VeilError::invalid(
+                "lower",
+                format!("must be a finite number, got {lower}"),
+            ));
+        }
+        if !upper.is_finite() {
+            return Err(VeilError::invalid(
+                "upper",
+                format!("must be a finite number, got {upper}"),
+            ));
+        }
+        if lower > upper {
+            return Err(VeilError::invalid(
+                "lower",
+                format!("must not be greater than upper, got lower = {lower}, upper = {upper}"),
+            ));
+        }
+        check_epsilon(epsilon)?;
+        let magnitude = lower.abs().max(upper.abs());
+        let exp = if magnitude == 0.0 {
+            0
+        } else {
+            magnitude.log2().ceil() as i32 - FIXED_POINT_BITS
+        };
+        let sensitivity = scale_pow2(magnitude, -exp).ceil() as u128;
+        Ok(BoundedMean {
+            lower,
+            upper,
+            epsilon,
+            exp,
+            sensitivity,
+        })
+    }
+
+    pub fn lower(&self) -> f64 {
+        self.lower
+    }
+    pub fn upper(&self) -> f64 {
+        self.upper
+    }
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The privacy loss of one release.
+    pub fn cost(&self) -> PrivacyCost {
+        PrivacyCost::pure(self.epsilon)
+    }
+
+    /// Clamps and quantizes one value. NaN has no place in [lower, upper]; callers skip it
+    /// like NULL (a fixed per-row rule, so privacy is unaffected).
+    fn to_units(&self, x: f64) -> i128 {
+        let clamped = x.clamp(self.lower, self.upper);
+        scale_pow2(clamped, -self.exp).round() as i128
+    }
+
+    /// Adds one value to a state. NULLs are the caller's to skip; NaN is skipped here.
+    pub fn accumulate(&self, state: &mut MeanState, x: f64) {
+        if x.is_nan() {
+            return;
+        }
+        state.count = state.count.saturating_add(1);
+        state.sum = state.sum.saturating_add(self.to_units(x));
+    }
+
+    /// Releases the noisy mean of a state. Each call draws fresh noise and costs
+    /// [`BoundedMean::cost`].
+    pub fn release(&self, state: &MeanState) -> Fallible<f64> {
+        let half = self.epsilon / 2.0;
+        let noisy_count = DiscreteLaplace::new(1, half)?.add_noise(IBig::from(state.count))?;
+        let noisy_sum =
+            DiscreteLaplace::new(self.sensitivity, half)?.add_noise(IBig::from(state.sum))?;
+        let count = noisy_count.to_f64().value().max(1.0);
+        let sum = scale_pow2(noisy_sum.to_f64().value(), self.exp);
+        Ok((sum / count).clamp(self.lower, self.upper))
+    }
+}
+
+/// The mergeable partial state of a DP mean: exact count and fixed-point sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MeanState {
+    pub count: u64,
+    pub sum: i128,
+}
+
+impl MeanState {
+    pub fn merge(&mut self, other: &MeanState) {
+        self.count = self.count.saturating_add(other.count);
+        self.sum = self.sum.saturating_add(other.sum);
+    }
+}
+
+/// Parameters plus state: what an engine keeps per group and ships between workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DpMeanAccumulator {
+    pub params: BoundedMean,
+    pub state: MeanState,
+}
+
+/// Size of [`DpMeanAccumulator::to_bytes`].
+pub const DP_MEAN_STATE_BYTES: usize = 3 * 8 + 8 + 16;
+
+impl DpMeanAccumulator {
+    pub fn new(params: BoundedMean) -> Self {
+        DpMeanAccumulator {
+            params,
+            state: MeanState::default(),
+        }
+    }
+
+    pub fn update(&mut self, x: f64) {
+        self.params.accumulate(&mut self.state, x);
+    }
+
+    /// Merges another partial state computed with the same parameters.
+    pub fn merge(&mut self, other: &DpMeanAccumulator) -> Fallible<()> {
+        if self.params != other.params {
+            return Err(VeilError::IncompatibleState(format!(
+                "dp_mean partial states use different arguments: (lower {}, upper {}, epsilon {}) vs (lower {}, upper {}, epsilon {})",
+                self.params.lower, self.params.upper, self.params.epsilon,
+                other.params.lower, other.params.upper, other.params.epsilon
+            )));
+        }
+        self.state.merge(&other.state);
+        Ok(())
+    }
+
+    pub fn release(&self) -> Fallible<f64> {
+        self.params.release(&self.state)
+    }
+
+    /// A fixed little-endian encoding: lower, upper, epsilon, count, sum.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(DP_MEAN_STATE_BYTES);
+        out.extend_from_slice(&self.params.lower.to_le_bytes());
+        out.extend_from_slice(&self.params.upper.to_le_bytes());
+        out.extend_from_slice(&self.params.epsilon.to_le_bytes());
+        out.extend_from_slice(&self.state.count.to_le_bytes());
+        out.extend_from_slice(&self.state.sum.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`DpMeanAccumulator::to_bytes`], re-validating the parameters.
+    pub fn from_bytes(bytes: &[u8]) -> Fallible<Self> {
+        if bytes.len() != DP_MEAN_STATE_BYTES {
+            return Err(VeilError::IncompatibleState(format!(
+                "dp_mean state must be {DP_MEAN_STATE_BYTES} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        let f = |i: usize| f64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let params = BoundedMean::new(f(0), f(8), f(16))?;
+        let count = u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes"));
+        let sum = i128::from_le_bytes(bytes[32..48].try_into().expect("16 bytes"));
+        Ok(DpMeanAccumulator {
+            params,
+            state: MeanState { count, sum },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_errors_name_the_argument() {
+        let msg = |r: Fallible<BoundedMean>| r.unwrap_err().to_string();
+        assert!(msg(BoundedMean::new(10.0, 0.0, 1.0))
+            .contains("`lower`: must not be greater than upper"));
+        assert!(msg(BoundedMean::new(f64::NEG_INFINITY, 0.0, 1.0)).contains("`lower`"));
+        assert!(msg(BoundedMean::new(0.0, f64::NAN, 1.0)).contains("`upper`"));
+        assert!(msg(BoundedMean::new(0.0, 100.0, 0.0)).contains("`epsilon`"));
+        assert!(msg(BoundedMean::new(0.0, 100.0, -2.0)).contains("`epsilon`"));
+    }
+
+    #[test]
+    fn sensitivity_covers_the_largest_bound() {
+        for (lo, hi) in [
+            (0.0, 100.0),
+            (-7.5, 3.0),
+            (0.0, 200000.0),
+            (1e-300, 2e-300),
+            (-1e300, 1e308),
+        ] {
+            let p = BoundedMean::new(lo, hi, 1.0).unwrap();
+            for x in [lo, hi, (lo + hi) / 2.0, f64::INFINITY, f64::NEG_INFINITY] {
+                assert!(
+                    p.to_units(x).unsigned_abs() <= p.sensitivity,
+                    "{lo} {hi} {x}"
+                );
+            }
+            assert!(p.sensitivity <= 1u128 << (FIXED_POINT_BITS + 1));
+        }
+    }
+
+    #[test]
+    fn values_are_clamped_and_nan_skipped() {
+        let p = BoundedMean::new(0.0, 10.0, 1.0).unwrap();
+        let mut s = MeanState::default();
+        for x in [-5.0, 5.0, 50.0, f64::NAN] {
+            p.accumulate(&mut s, x);
+        }
+        assert_eq!(s.count, 3);
+        assert_eq!(scale_pow2(s.sum as f64, p.exp), 15.0);
+    }
+
+    #[test]
+    fn release_is_near_the_true_mean_and_noisy() {
+        let p = BoundedMean::new(0.0, 100.0, 1.0).unwrap();
+        let mut acc = DpMeanAccumulator::new(p);
+        for i in 0..100_000u64 {
+            acc.update((i % 101) as f64);
+        }
+        let outs: Vec<f64> = (0..20).map(|_| acc.release().unwrap()).collect();
+        for o in &outs {
+            assert!((o - 50.0).abs() < 0.5, "{o}");
+        }
+        assert!(outs.iter().any(|&o| o != outs[0]), "no noise: {outs:?}");
+    }
+
+    #[test]
+    fn release_stays_within_bounds_even_without_rows() {
+        let acc = DpMeanAccumulator::new(BoundedMean::new(-1.0, 3.0, 0.1).unwrap());
+        for _ in 0..200 {
+            let v = acc.release().unwrap();
+            assert!((-1.0..=3.0).contains(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn split_and_merged_states_equal_one_pass() {
+        let p = BoundedMean::new(-50.0, 50.0, 1.0).unwrap();
+        let data: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin() * 80.0).collect();
+        let mut whole = DpMeanAccumulator::new(p.clone());
+        data.iter().for_each(|&x| whole.update(x));
+        let mut left = DpMeanAccumulator::new(p.clone());
+        let mut right = DpMeanAccumulator::new(p);
+        data[..333].iter().for_each(|&x| left.update(x));
+        data[333..].iter().for_each(|&x| right.update(x));
+        let right = DpMeanAccumulator::from_bytes(&right.to_bytes()).unwrap();
+        left.merge(&right).unwrap();
+        assert_eq!(left, whole);
+    }
+
+    #[test]
+    fn merging_different_arguments_fails() {
+        let mut a = DpMeanAccumulator::new(BoundedMean::new(0.0, 1.0, 1.0).unwrap());
+        let b = DpMeanAccumulator::new(BoundedMean::new(0.0, 2.0, 1.0).unwrap());
+        assert!(matches!(a.merge(&b), Err(VeilError::IncompatibleState(_))));
+        assert!(DpMeanAccumulator::from_bytes(&[1, 2, 3]).is_err());
+    }
+}

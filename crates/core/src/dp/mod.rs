@@ -1,0 +1,66 @@
+//! Differentially private mechanisms.
+//!
+//! Noise comes only from OpenDP's exact samplers (`opendp::traits::samplers`, with the
+//! `use-openssl` CSPRNG): values are summed in fixed point and noised with the discrete
+//! Laplace distribution, so no floating-point noise is ever generated and the float-sum
+//! rounding error that breaks naive sensitivity analysis does not arise.
+
+mod cost;
+mod mean;
+mod noise;
+
+pub use cost::PrivacyCost;
+pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
+pub use noise::DiscreteLaplace;
+
+use crate::error::{Fallible, VeilError};
+
+/// Checks a privacy-loss parameter: finite and strictly positive.
+pub fn check_epsilon(epsilon: f64) -> Fallible<f64> {
+    if epsilon.is_finite() && epsilon > 0.0 {
+        Ok(epsilon)
+    } else {
+        Err(VeilError::invalid(
+            "epsilon",
+            format!("must be a finite number greater than 0, got {epsilon}"),
+        ))
+    }
+}
+
+/// Multiplies `x` by 2^k exactly (barring overflow/underflow of the result), for any k a
+/// finite f64 exponent difference can produce.
+pub(crate) fn scale_pow2(mut x: f64, mut k: i32) -> f64 {
+    while k > 1000 {
+        x *= 2f64.powi(1000);
+        k -= 1000;
+    }
+    while k < -1000 {
+        x *= 2f64.powi(-1000);
+        k += 1000;
+    }
+    x * 2f64.powi(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsilon_rules() {
+        assert_eq!(check_epsilon(0.5), Ok(0.5));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let e = check_epsilon(bad).unwrap_err();
+            assert!(e.to_string().contains("`epsilon`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn pow2_scaling_is_exact_over_the_whole_range() {
+        assert_eq!(scale_pow2(3.0, 4), 48.0);
+        assert_eq!(
+            scale_pow2(1e-300, 1037),
+            1e-300 * 2f64.powi(1000) * 2f64.powi(37)
+        );
+        assert_eq!(scale_pow2(scale_pow2(1.5, -1060), 1060), 1.5);
+    }
+}

@@ -1,0 +1,59 @@
+//! One error type for the whole core; engines map its kinds to their own error codes
+//! (DataFusion `DataFusionError::Execution`/`Plan`, PostgreSQL SQLSTATEs).
+
+use std::fmt;
+
+/// Everything that can go wrong in veil-core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VeilError {
+    /// A caller-supplied argument breaks a rule. `argument` names it as the SQL user wrote it.
+    InvalidArgument {
+        argument: &'static str,
+        rule: String,
+    },
+    /// Partial aggregate states that cannot be merged (e.g. different bounds).
+    IncompatibleState(String),
+    /// The noise sampler failed (e.g. the CSPRNG had no entropy). Nothing is released.
+    Noise(String),
+}
+
+/// Result type used across veil-core.
+pub type Fallible<T> = Result<T, VeilError>;
+
+impl VeilError {
+    /// Shorthand for [`VeilError::InvalidArgument`].
+    pub fn invalid(argument: &'static str, rule: impl Into<String>) -> Self {
+        VeilError::InvalidArgument {
+            argument,
+            rule: rule.into(),
+        }
+    }
+}
+
+impl fmt::Display for VeilError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VeilError::InvalidArgument { argument, rule } => {
+                write!(f, "invalid argument `{argument}`: {rule}")
+            }
+            VeilError::IncompatibleState(msg) => write!(f, "incompatible aggregate state: {msg}"),
+            VeilError::Noise(msg) => write!(f, "noise generation failed: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for VeilError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_argument_and_rule() {
+        let e = VeilError::invalid("epsilon", "must be a finite number greater than 0, got 0");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `epsilon`: must be a finite number greater than 0, got 0"
+        );
+    }
+}

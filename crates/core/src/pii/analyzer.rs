@@ -1,0 +1,165 @@
+use std::sync::OnceLock;
+
+use super::{recognizers, Candidate, EntityType, Recognizer};
+
+/// Candidates scoring below this are not reported by default. Chosen so that every
+/// validated structured match (email, Luhn-valid card, formatted SSN) passes, while weak
+/// matches (nine bare digits as an SSN) need a context word.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// One detected piece of PII.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PiiSpan {
+    pub entity: EntityType,
+    /// 0-based Unicode code-point offset of the first character.
+    pub start: usize,
+    /// Code-point offset one past the last character.
+    pub end: usize,
+    /// Byte range in the analyzed text (for slicing the Rust `&str`).
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub score: f64,
+}
+
+impl PiiSpan {
+    /// The detected text.
+    pub fn value<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.byte_start..self.byte_end]
+    }
+}
+
+/// Runs a set of recognizers over texts.
+pub struct Analyzer {
+    recognizers: Vec<Box<dyn Recognizer>>,
+    threshold: f64,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::new(recognizers::builtin(), DEFAULT_THRESHOLD)
+    }
+}
+
+impl Analyzer {
+    pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
+        Analyzer {
+            recognizers,
+            threshold,
+        }
+    }
+
+    /// The default analyzer, built once per process (its regexes compile once).
+    pub fn shared_default() -> &'static Analyzer {
+        static DEFAULT: OnceLock<Analyzer> = OnceLock::new();
+        DEFAULT.get_or_init(Analyzer::default)
+    }
+
+    /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
+    /// higher score (then the longer span, then the earlier one), sorted by position.
+    pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for r in &self.recognizers {
+            r.find(text, &mut candidates);
+        }
+        candidates.retain(|c| c.score >= self.threshold);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then((b.range.end - b.range.start).cmp(&(a.range.end - a.range.start)))
+                .then(a.range.start.cmp(&b.range.start))
+        });
+        let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            if kept
+                .iter()
+                .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+            {
+                kept.push(c);
+            }
+        }
+        kept.sort_by_key(|c| c.range.start);
+        to_spans(text, kept)
+    }
+}
+
+/// Converts byte ranges (sorted, non-overlapping) to code-point offsets in one pass.
+fn to_spans(text: &str, kept: Vec<Candidate>) -> Vec<PiiSpan> {
+    let mut spans = Vec::with_capacity(kept.len());
+    let mut chars_before = 0usize; // code points in text[..byte_pos]
+    let mut byte_pos = 0usize;
+    for c in kept {
+        chars_before += text[byte_pos..c.range.start].chars().count();
+        let start = chars_before;
+        chars_before += text[c.range.clone()].chars().count();
+        byte_pos = c.range.end;
+        spans.push(PiiSpan {
+            entity: c.entity,
+            start,
+            end: chars_before,
+            byte_start: c.range.start,
+            byte_end: c.range.end,
+            score: c.score,
+        });
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_code_points() {
+        let text = "Ünïcödé ✓ jane@example.com";
+        let spans = Analyzer::shared_default().analyze(text);
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        assert_eq!((s.start, s.end), (10, 26));
+        assert_eq!(s.value(text), "jane@example.com");
+        let by_chars: String = text.chars().skip(s.start).take(s.end - s.start).collect();
+        assert_eq!(by_chars, "jane@example.com");
+    }
+
+    fn fixed(entity: EntityType, pattern: &str, score: fn() -> f64) -> Box<dyn Recognizer> {
+        // Validators are plain fns, so each score gets its own tiny fn.
+        let v: super::super::Validator = match score() {
+            s if s > 0.8 => |_, m| Some((m, 0.9)),
+            _ => |_, m| Some((m, 0.6)),
+        };
+        Box::new(super::super::PatternRecognizer::new(entity, pattern, v, &[], 0.0).unwrap())
+    }
+
+    #[test]
+    fn overlaps_resolve_to_higher_score_then_longer() {
+        let wide = fixed(EntityType::CreditCard, r"\d{4} \d{4}", || 0.6);
+        let narrow = fixed(EntityType::UsSsn, r"\d{4}", || 0.9);
+        let a = Analyzer::new(vec![wide, narrow], 0.5);
+        let got: Vec<_> = a
+            .analyze("x 1234 5678")
+            .into_iter()
+            .map(|s| (s.entity, s.start))
+            .collect();
+        assert_eq!(got, vec![(EntityType::UsSsn, 2), (EntityType::UsSsn, 7)]);
+
+        let wide = fixed(EntityType::CreditCard, r"\d{4} \d{4}", || 0.9);
+        let narrow = fixed(EntityType::UsSsn, r"\d{4}", || 0.9);
+        let a = Analyzer::new(vec![narrow, wide], 0.5);
+        let got: Vec<_> = a
+            .analyze("x 1234 5678")
+            .into_iter()
+            .map(|s| (s.entity, s.start, s.end))
+            .collect();
+        assert_eq!(got, vec![(EntityType::CreditCard, 2, 11)]);
+    }
+
+    #[test]
+    fn threshold_filters_weak_candidates() {
+        let a = Analyzer::default();
+        assert!(a.analyze("ref 536221234").is_empty());
+        let strict = Analyzer::new(recognizers::builtin(), 0.99);
+        assert!(strict.analyze("jane@example.com").is_empty());
+    }
+}

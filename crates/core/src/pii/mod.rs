@@ -1,0 +1,60 @@
+//! Detection and replacement of personal data (PII) in free text.
+//!
+//! An [`Analyzer`] runs a registry of [`Recognizer`]s over a text, scores every candidate
+//! (validators such as Luhn reject look-alikes; context words nearby raise the score), keeps
+//! the candidates at or above a threshold and resolves overlaps to one span each. An
+//! [`Operator`] then rewrites the text.
+//!
+//! Offsets in [`PiiSpan`] are 0-based Unicode code-point offsets with an exclusive end, the
+//! same in every engine, so `substr(text, start + 1, end - start)` returns the value in SQL.
+
+mod analyzer;
+mod entity;
+mod operators;
+mod recognizer;
+pub mod recognizers;
+
+pub use analyzer::{Analyzer, PiiSpan, DEFAULT_THRESHOLD};
+pub use entity::EntityType;
+pub use operators::Operator;
+pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};
+
+/// Replaces every PII span that the default analyzer finds with `<ENTITY_TYPE>`.
+///
+/// This is what the SQL function `redact_pii(text)` does in both engines.
+pub fn redact_pii(text: &str) -> String {
+    let analyzer = Analyzer::shared_default();
+    Operator::default().apply(text, &analyzer.analyze(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_email_card_and_ssn() {
+        assert_eq!(
+            redact_pii("Mail jane.doe@example.com, card 4111 1111 1111 1111"),
+            "Mail <EMAIL_ADDRESS>, card <CREDIT_CARD>"
+        );
+        assert_eq!(
+            redact_pii("SSN 536-22-1234 on file"),
+            "SSN <US_SSN> on file"
+        );
+    }
+
+    #[test]
+    fn leaves_text_without_pii_alone() {
+        let text = "Order 12 shipped on 2024-05-01 to the Berlin office.";
+        assert_eq!(redact_pii(text), text);
+        assert_eq!(redact_pii(""), "");
+    }
+
+    #[test]
+    fn keeps_non_ascii_text_around_spans_intact() {
+        assert_eq!(
+            redact_pii("Grüße an zoë@example.org — Karte 5555 5555 5555 4444 ✓"),
+            "Grüße an <EMAIL_ADDRESS> — Karte <CREDIT_CARD> ✓"
+        );
+    }
+}

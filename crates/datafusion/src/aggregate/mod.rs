@@ -1,0 +1,3 @@
+//! Aggregate SQL functions, one per file.
+
+pub mod dp_mean;

@@ -1,0 +1,92 @@
+//! veil's privacy functions for Apache DataFusion.
+//!
+//! One SQL function per file: scalar functions in [`scalar`], aggregates in [`aggregate`].
+//! [`register_all`] adds every function to a [`SessionContext`]; the function names and
+//! argument orders are the same as in veil's PostgreSQL extension.
+
+use datafusion::common::DataFusionError;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext;
+use veil_core::VeilError;
+
+pub mod aggregate;
+pub mod scalar;
+mod util;
+
+/// Every scalar function veil provides.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::from(scalar::redact_pii::RedactPii::new())]
+}
+
+/// Every aggregate function veil provides.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![AggregateUDF::from(aggregate::dp_mean::DpMean::new())]
+}
+
+/// Registers every veil function with `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
+    for f in aggregate_functions() {
+        ctx.register_udaf(f);
+    }
+}
+
+/// Converts a veil-core error into a DataFusion error that names the SQL function.
+pub(crate) fn to_df_error(function: &str, e: VeilError) -> DataFusionError {
+    DataFusionError::Execution(format!("{function}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn no_two_functions_share_a_name() {
+        let mut names = HashSet::new();
+        for f in scalar_functions() {
+            assert!(names.insert(f.name().to_string()), "duplicate {}", f.name());
+        }
+        for f in aggregate_functions() {
+            assert!(names.insert(f.name().to_string()), "duplicate {}", f.name());
+        }
+    }
+
+    #[test]
+    fn every_function_is_documented() {
+        for f in scalar_functions() {
+            assert!(
+                f.documentation().is_some(),
+                "{} has no documentation",
+                f.name()
+            );
+        }
+        for f in aggregate_functions() {
+            assert!(
+                f.documentation().is_some(),
+                "{} has no documentation",
+                f.name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn register_all_makes_functions_callable() {
+        let ctx = SessionContext::new();
+        register_all(&ctx);
+        let batches = ctx
+            .sql("SELECT redact_pii('x jane@example.com') AS r")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let formatted = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(formatted.contains("x <EMAIL_ADDRESS>"), "{formatted}");
+    }
+}

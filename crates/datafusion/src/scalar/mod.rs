@@ -1,0 +1,3 @@
+//! Scalar SQL functions, one per file.
+
+pub mod redact_pii;

@@ -1,0 +1,79 @@
+//! Shared helpers for the function implementations.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, GenericStringArray, OffsetSizeTrait, StringViewArray,
+};
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::PhysicalExpr;
+
+/// Applies `f` to every non-NULL string of a Utf8, LargeUtf8 or Utf8View value, keeping the
+/// string type; NULL stays NULL. Scalars take a fast path without building arrays.
+pub fn map_strings(
+    function: &str,
+    value: &ColumnarValue,
+    f: impl Fn(&str) -> String,
+) -> Result<ColumnarValue> {
+    match value {
+        ColumnarValue::Scalar(s) => {
+            let out = match s {
+                ScalarValue::Utf8(v) => ScalarValue::Utf8(v.as_deref().map(&f)),
+                ScalarValue::LargeUtf8(v) => ScalarValue::LargeUtf8(v.as_deref().map(&f)),
+                ScalarValue::Utf8View(v) => ScalarValue::Utf8View(v.as_deref().map(&f)),
+                ScalarValue::Null => ScalarValue::Utf8(None),
+                other => {
+                    return exec_err!("{function}: expected a string, got {}", other.data_type())
+                }
+            };
+            Ok(ColumnarValue::Scalar(out))
+        }
+        ColumnarValue::Array(array) => {
+            let out: ArrayRef = match array.data_type() {
+                DataType::Utf8 => map_generic::<i32>(array, &f),
+                DataType::LargeUtf8 => map_generic::<i64>(array, &f),
+                DataType::Utf8View => Arc::new(
+                    array
+                        .as_string_view()
+                        .iter()
+                        .map(|v| v.map(&f))
+                        .collect::<StringViewArray>(),
+                ),
+                DataType::Null => Arc::new(GenericStringArray::<i32>::new_null(array.len())),
+                other => return exec_err!("{function}: expected a string, got {other}"),
+            };
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
+fn map_generic<O: OffsetSizeTrait>(array: &ArrayRef, f: &impl Fn(&str) -> String) -> ArrayRef {
+    Arc::new(
+        array
+            .as_string::<O>()
+            .iter()
+            .map(|v| v.map(f))
+            .collect::<GenericStringArray<O>>(),
+    )
+}
+
+/// Evaluates an aggregate argument that must be the same for every row (a literal or an
+/// expression without column references). Returns `None` when it refers to columns.
+pub fn constant_argument(expr: &Arc<dyn PhysicalExpr>) -> Result<Option<ScalarValue>> {
+    if !collect_columns(expr).is_empty() {
+        return Ok(None);
+    }
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    Ok(Some(match expr.evaluate(&batch)? {
+        ColumnarValue::Scalar(s) => s,
+        ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0)?,
+    }))
+}

@@ -1,0 +1,195 @@
+//! `dp_mean(value, lower, upper, epsilon) -> double precision`, a parallel-safe aggregate.
+//!
+//! The transition state is a veil-core [`DpMeanAccumulator`] behind `internal`, allocated in
+//! the aggregate's memory context; partial states travel between parallel workers as the
+//! 48-byte encoding of `DpMeanAccumulator::to_bytes`.
+
+use pgrx::prelude::*;
+use pgrx::{FromDatum, Internal, PgMemoryContexts, PgSqlErrorCode};
+use veil_core::dp::{BoundedMean, DpMeanAccumulator};
+use veil_core::VeilError;
+
+use crate::error::{raise, OrRaise};
+
+const NAME: &str = "dp_mean";
+
+/// The aggregate memory context. Errors outside a plain aggregate call: as a window
+/// function every row of the window would get its own noisy release of the same data.
+fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> PgMemoryContexts {
+    let mut cx = std::ptr::null_mut();
+    // SAFETY: fcinfo is the live call info of this function call.
+    let kind = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut cx) };
+    if kind == pg_sys::AGG_CONTEXT_WINDOW as i32 {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "{NAME} cannot be used as a window function: each row would release fresh noise"
+            )
+        );
+    }
+    if kind == 0 || cx.is_null() {
+        error!("{NAME} support functions can only be called as part of the dp_mean aggregate");
+    }
+    PgMemoryContexts::For(cx)
+}
+
+/// Moves an accumulator into memory owned by the aggregate context.
+fn into_internal(acc: DpMeanAccumulator, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: switching to a valid context; Internal::new allocates in the current one.
+    unsafe { aggregate_context(fcinfo).switch_to(|_| Internal::new(acc)) }
+}
+
+fn required(argument: &'static str, v: Option<f64>) -> f64 {
+    v.unwrap_or_else(|| raise(NAME, VeilError::invalid(argument, "must not be NULL")))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_mean_trans(
+    mut state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let (lower, upper, epsilon) = (
+        required("lower", lower),
+        required("upper", upper),
+        required("epsilon", epsilon),
+    );
+    // SAFETY: this aggregate only ever stores a DpMeanAccumulator in its state.
+    match unsafe { state.get_mut::<DpMeanAccumulator>() } {
+        Some(acc) => {
+            let p = &acc.params;
+            for (name, first, now) in [
+                ("lower", p.lower(), lower),
+                ("upper", p.upper(), upper),
+                ("epsilon", p.epsilon(), epsilon),
+            ] {
+                if first != now {
+                    raise(
+                        NAME,
+                        VeilError::invalid(name, "must be the same constant for every row"),
+                    );
+                }
+            }
+            if let Some(v) = value {
+                acc.update(v);
+            }
+            state
+        }
+        None => {
+            let mut acc =
+                DpMeanAccumulator::new(BoundedMean::new(lower, upper, epsilon).or_raise(NAME));
+            if let Some(v) = value {
+                acc.update(v);
+            }
+            into_internal(acc, fcinfo)
+        }
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_mean_combine(
+    mut left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    // SAFETY: both states are DpMeanAccumulators made by this aggregate.
+    let r = unsafe { right.get::<DpMeanAccumulator>() }.cloned();
+    match (unsafe { left.get_mut::<DpMeanAccumulator>() }, r) {
+        (_, None) => left,
+        (None, Some(r)) => into_internal(r, fcinfo),
+        (Some(l), Some(r)) => {
+            l.merge(&r).or_raise(NAME);
+            left
+        }
+    }
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_mean_serial(state: Internal) -> Vec<u8> {
+    // SAFETY: see dp_mean_trans.
+    match unsafe { state.get::<DpMeanAccumulator>() } {
+        Some(acc) => acc.to_bytes(),
+        None => error!("{NAME}: cannot serialize an empty state"),
+    }
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_mean_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    into_internal(DpMeanAccumulator::from_bytes(bytes).or_raise(NAME), fcinfo)
+}
+
+/// Reads the constant arguments of the aggregate call being finalized. Used when the
+/// aggregate saw no rows: the noisy release must not depend on whether rows exist.
+fn constant_params(fcinfo: pg_sys::FunctionCallInfo) -> BoundedMean {
+    let mut values = [0.0f64; 3];
+    // SAFETY: AggGetAggref returns the Aggref of the running aggregate (or null); its args
+    // list holds TargetEntry nodes; we only read Const nodes of type float8.
+    unsafe {
+        let aggref = pg_sys::AggGetAggref(fcinfo);
+        if aggref.is_null() || (*aggref).args.is_null() || (*(*aggref).args).length != 4 {
+            error!("{NAME}: cannot read the aggregate's arguments");
+        }
+        let args = &*(*aggref).args;
+        for (i, (slot, name)) in values
+            .iter_mut()
+            .zip(["lower", "upper", "epsilon"])
+            .enumerate()
+        {
+            let te = (*args.elements.add(i + 1)).ptr_value as *mut pg_sys::TargetEntry;
+            let expr = (*te).expr as *mut pg_sys::Node;
+            if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Const {
+                raise(
+                    NAME,
+                    VeilError::invalid(name, "must be a constant when the input has no rows"),
+                );
+            }
+            let c = expr as *mut pg_sys::Const;
+            if (*c).consttype != pg_sys::FLOAT8OID {
+                error!("{NAME}: argument `{name}` is not double precision");
+            }
+            *slot = f64::from_datum((*c).constvalue, (*c).constisnull)
+                .unwrap_or_else(|| raise(NAME, VeilError::invalid(name, "must not be NULL")));
+        }
+    }
+    BoundedMean::new(values[0], values[1], values[2]).or_raise(NAME)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_mean_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    aggregate_context(fcinfo); // refuses window use
+                               // SAFETY: see dp_mean_trans.
+    let released = match unsafe { state.get::<DpMeanAccumulator>() } {
+        Some(acc) => acc.release(),
+        None => DpMeanAccumulator::new(constant_params(fcinfo)).release(),
+    };
+    Some(released.or_raise(NAME))
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE dp_mean(value double precision, lower double precision,
+                         upper double precision, epsilon double precision) (
+    sfunc = dp_mean_trans,
+    stype = internal,
+    finalfunc = dp_mean_final,
+    combinefunc = dp_mean_combine,
+    serialfunc = dp_mean_serial,
+    deserialfunc = dp_mean_deserial,
+    parallel = safe
+);
+COMMENT ON AGGREGATE dp_mean(double precision, double precision, double precision, double precision) IS
+'epsilon-differentially private mean of value clamped to [lower, upper] (discrete Laplace noise from OpenDP)';
+"#,
+    name = "dp_mean_aggregate",
+    requires = [
+        dp_mean_trans,
+        dp_mean_final,
+        dp_mean_combine,
+        dp_mean_serial,
+        dp_mean_deserial
+    ]
+);

@@ -1,0 +1,71 @@
+//! The `veil` PostgreSQL extension: thin SQL wrappers over veil-core.
+//!
+//! Function names and argument orders are the same as in veil's DataFusion functions; the
+//! shared `.slt` suite in `tests/slt` runs against both.
+
+mod dp_mean;
+mod error;
+mod pii;
+
+::pgrx::pg_module_magic!(name, version);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn redact_pii_in_sql() {
+        let got = Spi::get_one::<String>(
+            "SELECT redact_pii('Mail jane.doe@example.com, card 4111 1111 1111 1111')",
+        );
+        assert_eq!(
+            got,
+            Ok(Some("Mail <EMAIL_ADDRESS>, card <CREDIT_CARD>".to_string()))
+        );
+        assert_eq!(Spi::get_one::<String>("SELECT redact_pii(NULL)"), Ok(None));
+    }
+
+    #[pg_test]
+    fn dp_mean_near_true_mean() {
+        let v = Spi::get_one::<f64>(
+            "SELECT dp_mean(x % 101, 0, 100, 1.0) FROM generate_series(1, 100000) x",
+        )
+        .unwrap()
+        .unwrap();
+        assert!((v - 50.0).abs() < 1.0, "{v}");
+    }
+
+    #[pg_test]
+    fn dp_mean_over_no_rows_still_releases_a_noisy_value_in_bounds() {
+        let v = Spi::get_one::<f64>("SELECT dp_mean(x, -1, 1, 0.5) FROM generate_series(1, 0) x")
+            .unwrap()
+            .unwrap();
+        assert!((-1.0..=1.0).contains(&v), "{v}");
+    }
+
+    #[pg_test(
+        error = "dp_mean: invalid argument `lower`: must not be greater than upper, got lower = 10, upper = 0"
+    )]
+    fn dp_mean_rejects_inverted_bounds() {
+        Spi::get_one::<f64>("SELECT dp_mean(x, 10, 0, 1.0) FROM generate_series(1, 10) x").unwrap();
+    }
+
+    #[pg_test(
+        error = "dp_mean: invalid argument `epsilon`: must be a finite number greater than 0, got 0"
+    )]
+    fn dp_mean_rejects_zero_epsilon() {
+        Spi::get_one::<f64>("SELECT dp_mean(x, 0, 100, 0) FROM generate_series(1, 10) x").unwrap();
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

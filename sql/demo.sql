@@ -1,0 +1,31 @@
+-- veil demo on embedded DataFusion: run with
+--   cargo run -q -p veil-cli -- -f sql/demo.sql
+-- data/people.csv is synthetic (scripts/gen_people.py): 500 staff records with
+-- names, emails, card numbers and SSNs inside free-text notes.
+
+-- 1. Query a CSV file by path; raw notes next to redact_pii(notes).
+SELECT id, note AS raw_note, redact_pii(note) AS redacted_note
+FROM 'data/people.csv'
+WHERE id <= 8
+ORDER BY id;
+
+-- 2. Redaction over a whole column: how many notes carried PII?
+SELECT count(*) AS notes,
+       sum(CASE WHEN redact_pii(note) <> note THEN 1 ELSE 0 END) AS notes_with_pii
+FROM 'data/people.csv';
+
+-- 3. Exact mean salary next to epsilon-differentially private means (fresh noise each run).
+SELECT count(*)                                   AS staff,
+       round(avg(salary), 2)                      AS exact_mean,
+       round(dp_mean(salary, 0, 200000, 1.0), 2)  AS dp_mean_eps_1,
+       round(dp_mean(salary, 0, 200000, 0.1), 2)  AS dp_mean_eps_0_1
+FROM 'data/people.csv';
+
+-- 4. Per department (DP release of the group keys themselves comes with the budget work).
+SELECT dept,
+       count(*)                                  AS staff,
+       round(avg(salary), 2)                     AS exact_mean,
+       round(dp_mean(salary, 0, 200000, 1.0), 2) AS dp_mean_eps_1
+FROM 'data/people.csv'
+GROUP BY dept
+ORDER BY dept;
