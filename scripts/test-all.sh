@@ -40,8 +40,9 @@ if ! grep -qs "^pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
 fi
 
 # --- 1. Rust tests and .slt on DataFusion ------------------------------------------------
-log "cargo test: core, DataFusion functions, CLI, .slt suite on DataFusion"
+log "cargo test: core, DataFusion functions, CLI, .slt suite on DataFusion, benches"
 cargo test
+cargo test -p veil-benches
 
 # --- 2. .slt on PostgreSQL ---------------------------------------------------------------
 log "installing the veil extension into PostgreSQL $PG_MAJOR"

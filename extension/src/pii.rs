@@ -1,10 +1,73 @@
-//! PII functions.
+//! PII functions: `redact_pii(text [, options jsonb])`, `detect_pii(text [, options jsonb])`.
 
 use pgrx::prelude::*;
+use pgrx::{AllocatedByRust, IntoDatum, JsonB};
+use veil_core::pii::{Analyzer, PiiOptions};
 
-/// `redact_pii(text) -> text`: replaces emails, Luhn-valid card numbers and US SSNs with
-/// `<EMAIL_ADDRESS>`, `<CREDIT_CARD>`, `<US_SSN>`. STRICT: NULL in, NULL out.
+use crate::error::OrRaise;
+
+/// Parses the `options` argument; SQL NULL means the defaults.
+fn options(function: &str, options: Option<JsonB>) -> PiiOptions {
+    let json = options.map(|j| j.0.to_string());
+    PiiOptions::parse(json.as_deref()).or_raise(function)
+}
+
+/// `redact_pii(text) -> text`: replaces every piece of personal data found with its entity
+/// label (`<EMAIL_ADDRESS>`, `<CREDIT_CARD>`, …). STRICT: NULL in, NULL out.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn redact_pii(text: &str) -> String {
     veil_core::pii::redact_pii(text)
+}
+
+/// `redact_pii(text, options jsonb) -> text`: with options `entities`, `threshold`, `allow`.
+/// NULL options mean the defaults; NULL text gives NULL.
+#[pg_extern(immutable, parallel_safe, name = "redact_pii")]
+fn redact_pii_with_options(text: Option<&str>, options: Option<JsonB>) -> Option<String> {
+    let text = text?;
+    let opts = self::options("redact_pii", options);
+    Some(veil_core::pii::redact_pii_with(text, &opts))
+}
+
+extension_sql!(
+    r#"
+CREATE TYPE pii_span AS (
+    entity_type text,
+    start_pos   bigint,
+    end_pos     bigint,
+    score       double precision,
+    value       text
+);
+COMMENT ON TYPE pii_span IS 'a piece of personal data found by detect_pii: 0-based code-point offsets, end exclusive';
+"#,
+    name = "pii_span_type",
+    bootstrap
+);
+
+/// `detect_pii(text [, options jsonb]) -> pii_span[]`: the spans found, in text order.
+#[pg_extern(immutable, parallel_safe)]
+fn detect_pii(
+    text: Option<&str>,
+    options: default!(Option<JsonB>, "NULL"),
+) -> Option<Vec<pgrx::composite_type!('static, "pii_span")>> {
+    let text = text?;
+    let opts = self::options("detect_pii", options);
+    let spans = Analyzer::shared_default().analyze_with(text, &opts);
+    let mut out = Vec::with_capacity(spans.len());
+    for s in spans {
+        let mut t = PgHeapTuple::new_composite_type("pii_span")
+            .unwrap_or_else(|e| error!("detect_pii: type pii_span is missing: {e}"));
+        set(&mut t, "entity_type", s.entity.as_str());
+        set(&mut t, "start_pos", s.start as i64);
+        set(&mut t, "end_pos", s.end as i64);
+        set(&mut t, "score", s.score);
+        set(&mut t, "value", s.value(text));
+        out.push(t);
+    }
+    Some(out)
+}
+
+fn set<T: IntoDatum>(t: &mut PgHeapTuple<'static, AllocatedByRust>, name: &str, value: T) {
+    if let Err(e) = t.set_by_name(name, value) {
+        error!("detect_pii: cannot set pii_span.{name}: {e}");
+    }
 }

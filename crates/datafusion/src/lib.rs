@@ -10,12 +10,16 @@ use datafusion::prelude::SessionContext;
 use veil_core::VeilError;
 
 pub mod aggregate;
+mod pii_args;
 pub mod scalar;
 mod util;
 
 /// Every scalar function veil provides.
 pub fn scalar_functions() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(scalar::redact_pii::RedactPii::new())]
+    vec![
+        ScalarUDF::from(scalar::redact_pii::RedactPii::new()),
+        ScalarUDF::from(scalar::detect_pii::DetectPii::new()),
+    ]
 }
 
 /// Every aggregate function veil provides.

@@ -1,6 +1,6 @@
 use std::sync::OnceLock;
 
-use super::{recognizers, Candidate, EntityType, Recognizer};
+use super::{recognizers, Candidate, EntityType, PiiOptions, Recognizer};
 
 /// Candidates scoring below this are not reported by default. Chosen so that every
 /// validated structured match (email, Luhn-valid card, formatted SSN) passes, while weak
@@ -57,11 +57,29 @@ impl Analyzer {
     /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
     /// higher score (then the longer span, then the earlier one), sorted by position.
     pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
+        self.find(text, |_| true, self.threshold, &[])
+    }
+
+    /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
+    /// other types do not run), threshold and allow list.
+    pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
+        self.find(text, |e| options.wants(e), options.threshold, &options.allow)
+    }
+
+    fn find(
+        &self,
+        text: &str,
+        wants: impl Fn(EntityType) -> bool,
+        threshold: f64,
+        allow: &[String],
+    ) -> Vec<PiiSpan> {
         let mut candidates: Vec<Candidate> = Vec::new();
-        for r in &self.recognizers {
+        for r in self.recognizers.iter().filter(|r| wants(r.entity())) {
             r.find(text, &mut candidates);
         }
-        candidates.retain(|c| c.score >= self.threshold);
+        candidates.retain(|c| {
+            c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])
+        });
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -153,6 +171,19 @@ mod tests {
             .map(|s| (s.entity, s.start, s.end))
             .collect();
         assert_eq!(got, vec![(EntityType::CreditCard, 2, 11)]);
+    }
+
+    #[test]
+    fn options_filter_types_threshold_and_allow_list() {
+        let a = Analyzer::shared_default();
+        let text = "jane@example.com, help@example.com, 536-22-1234";
+        let o = PiiOptions::parse(Some(r#"{"entities":["EMAIL_ADDRESS"],"allow":["help@example.com"]}"#))
+            .unwrap();
+        let got: Vec<_> = a.analyze_with(text, &o).iter().map(|s| s.value(text).to_string()).collect();
+        assert_eq!(got, vec!["jane@example.com"]);
+        let strict = PiiOptions::parse(Some(r#"{"threshold":0.9}"#)).unwrap();
+        let types: Vec<_> = a.analyze_with(text, &strict).iter().map(|s| s.entity).collect();
+        assert_eq!(types, vec![EntityType::EmailAddress, EntityType::EmailAddress]);
     }
 
     #[test]

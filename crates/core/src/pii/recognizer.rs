@@ -116,18 +116,27 @@ impl Recognizer for PatternRecognizer {
                 return;
             }
         }
-        for m in self.regex.find_iter(text) {
-            if let Some((range, score)) = (self.validator)(text, m.range()) {
-                let score = if self.has_context(text, &range) {
-                    (score + self.context_boost).min(1.0)
-                } else {
-                    score
-                };
-                out.push(Candidate {
-                    entity: self.entity,
-                    range,
-                    score,
-                });
+        // A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024"); the
+        // search then resumes right after the accepted span, so the rest is scanned again.
+        let mut pos = 0;
+        while let Some(m) = self.regex.find_at(text, pos) {
+            match (self.validator)(text, m.range()) {
+                Some((range, score)) if !range.is_empty() => {
+                    let score = if self.has_context(text, &range) {
+                        (score + self.context_boost).min(1.0)
+                    } else {
+                        score
+                    };
+                    pos = range.end;
+                    out.push(Candidate { entity: self.entity, range, score });
+                }
+                _ => pos = m.end().max(m.start() + 1),
+            }
+            while pos < text.len() && !text.is_char_boundary(pos) {
+                pos += 1;
+            }
+            if pos >= text.len() {
+                break;
             }
         }
     }

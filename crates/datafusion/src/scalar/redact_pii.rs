@@ -1,27 +1,40 @@
-//! `redact_pii(text) -> text`
+//! `redact_pii(text [, options]) -> text`
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, GenericStringArray, StringViewArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion_macros::user_doc;
+use veil_core::pii::{redact_pii, redact_pii_with};
 
+use crate::pii_args::{string_values, RowOptions};
 use crate::util::map_strings;
 
 #[user_doc(
     doc_section(label = "Privacy Functions"),
-    description = "Replaces every email address, Luhn-valid credit-card number and US social \
-security number found in the text with its entity label: `<EMAIL_ADDRESS>`, `<CREDIT_CARD>`, \
-`<US_SSN>`. NULL in, NULL out. The same function exists in veil's PostgreSQL extension.",
-    syntax_example = "redact_pii(text)",
+    description = "Replaces every piece of personal data found in the text with its entity \
+label, e.g. `<EMAIL_ADDRESS>`, `<CREDIT_CARD>`, `<US_SSN>`, `<PHONE_NUMBER>`. `options` is a \
+JSON object: `entities` (list of entity types to look for), `threshold` (minimum score, \
+default 0.5), `allow` (values never redacted). NULL in, NULL out. The same function exists \
+in veil's PostgreSQL extension.",
+    syntax_example = "redact_pii(text [, options])",
     sql_example = r#"```sql
 > SELECT redact_pii('Mail jane.doe@example.com, card 4111 1111 1111 1111');
 +-------------------------------------------+
 | Mail <EMAIL_ADDRESS>, card <CREDIT_CARD>  |
 +-------------------------------------------+
+> SELECT redact_pii('jane@example.com, 536-22-1234', '{"entities":["US_SSN"]}');
++-------------------------------+
+| jane@example.com, <US_SSN>    |
++-------------------------------+
 ```"#,
-    argument(name = "text", description = "String expression to redact.")
+    argument(name = "text", description = "String expression to redact."),
+    argument(name = "options", description = "Optional JSON options string.")
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RedactPii {
@@ -37,7 +50,10 @@ impl Default for RedactPii {
 impl RedactPii {
     pub fn new() -> Self {
         RedactPii {
-            signature: Signature::string(1, Volatility::Immutable),
+            signature: Signature::one_of(
+                vec![TypeSignature::String(1), TypeSignature::String(2)],
+                Volatility::Immutable,
+            ),
         }
     }
 }
@@ -60,10 +76,27 @@ impl ScalarUDFImpl for RedactPii {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [text] = args.args.as_slice() else {
-            return exec_err!("redact_pii takes exactly one argument `text`");
-        };
-        map_strings(self.name(), text, veil_core::pii::redact_pii)
+        match args.args.as_slice() {
+            [text] => map_strings(self.name(), text, redact_pii),
+            [text, options] => {
+                let rows = args.number_rows;
+                let opts = RowOptions::from_arg(self.name(), Some(options), rows)?;
+                if let RowOptions::Constant(o) = &opts {
+                    return map_strings(self.name(), text, |t| redact_pii_with(t, o));
+                }
+                let texts = text.to_array(rows)?;
+                let out = string_values(&texts)?
+                    .enumerate()
+                    .map(|(i, t)| t.map(|t| redact_pii_with(t, opts.get(i))));
+                let array: ArrayRef = match texts.data_type() {
+                    DataType::LargeUtf8 => Arc::new(out.collect::<GenericStringArray<i64>>()),
+                    DataType::Utf8View => Arc::new(out.collect::<StringViewArray>()),
+                    _ => Arc::new(out.collect::<GenericStringArray<i32>>()),
+                };
+                Ok(ColumnarValue::Array(array))
+            }
+            _ => exec_err!("redact_pii takes `text` and an optional `options` argument"),
+        }
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -73,8 +106,6 @@ impl ScalarUDFImpl for RedactPii {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use datafusion::arrow::array::{
         Array, ArrayRef, AsArray, LargeStringArray, StringArray, StringViewArray,
     };
@@ -84,21 +115,23 @@ mod tests {
 
     use super::*;
 
-    fn invoke(arg: ColumnarValue) -> ColumnarValue {
-        let dt = arg.data_type();
-        let n = match &arg {
-            ColumnarValue::Array(a) => a.len(),
-            ColumnarValue::Scalar(_) => 1,
-        };
-        RedactPii::new()
-            .invoke_with_args(ScalarFunctionArgs {
-                args: vec![arg],
-                arg_fields: vec![Arc::new(Field::new("text", dt.clone(), true))],
-                number_rows: n,
-                return_field: Arc::new(Field::new("r", dt, true)),
-                config_options: Arc::new(ConfigOptions::default()),
-            })
-            .unwrap()
+    fn invoke(args: Vec<ColumnarValue>, rows: usize) -> Result<ColumnarValue> {
+        let dt = args[0].data_type();
+        RedactPii::new().invoke_with_args(ScalarFunctionArgs {
+            arg_fields: args.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true))).collect(),
+            args,
+            number_rows: rows,
+            return_field: Arc::new(Field::new("r", dt, true)),
+            config_options: Arc::new(ConfigOptions::default()),
+        })
+    }
+
+    fn strings(out: &ArrayRef) -> Vec<Option<String>> {
+        match out.data_type() {
+            DataType::Utf8 => out.as_string::<i32>().iter().map(|v| v.map(String::from)).collect(),
+            DataType::LargeUtf8 => out.as_string::<i64>().iter().map(|v| v.map(String::from)).collect(),
+            _ => out.as_string_view().iter().map(|v| v.map(String::from)).collect(),
+        }
     }
 
     const IN: [Option<&str>; 3] = [Some("card 4111-1111-1111-1111 ok"), None, Some("none here")];
@@ -113,45 +146,46 @@ mod tests {
         ];
         for input in inputs {
             let dt = input.data_type().clone();
-            let ColumnarValue::Array(out) = invoke(ColumnarValue::Array(input)) else {
+            let ColumnarValue::Array(out) = invoke(vec![ColumnarValue::Array(input)], 3).unwrap()
+            else {
                 panic!("array in, array out")
             };
             assert_eq!(out.data_type(), &dt);
-            let got: Vec<Option<String>> = match dt {
-                DataType::Utf8 => out
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|v| v.map(String::from))
-                    .collect(),
-                DataType::LargeUtf8 => out
-                    .as_string::<i64>()
-                    .iter()
-                    .map(|v| v.map(String::from))
-                    .collect(),
-                _ => out
-                    .as_string_view()
-                    .iter()
-                    .map(|v| v.map(String::from))
-                    .collect(),
-            };
             let want: Vec<Option<String>> = OUT.iter().map(|v| v.map(String::from)).collect();
-            assert_eq!(got, want, "{dt}");
+            assert_eq!(strings(&out), want, "{dt}");
         }
     }
 
     #[test]
     fn scalar_fast_path() {
-        let out = invoke(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
-            "a@b.io".into(),
-        ))));
-        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) = out else {
-            panic!("{out:?}")
-        };
+        let out = invoke(vec![ColumnarValue::Scalar(ScalarValue::Utf8(Some("a@b.io".into())))], 1)
+            .unwrap();
+        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) = out else { panic!("{out:?}") };
         assert_eq!(s, "<EMAIL_ADDRESS>");
-        let out = invoke(ColumnarValue::Scalar(ScalarValue::Utf8(None)));
-        assert!(matches!(
-            out,
-            ColumnarValue::Scalar(ScalarValue::Utf8(None))
-        ));
+        let out = invoke(vec![ColumnarValue::Scalar(ScalarValue::Utf8(None))], 1).unwrap();
+        assert!(matches!(out, ColumnarValue::Scalar(ScalarValue::Utf8(None))));
+    }
+
+    #[test]
+    fn options_per_row_and_constant() {
+        let text = ColumnarValue::Array(Arc::new(StringArray::from(vec![
+            "a@b.io 536-22-1234",
+            "a@b.io 536-22-1234",
+        ])));
+        let per_row = ColumnarValue::Array(Arc::new(StringArray::from(vec![
+            Some(r#"{"entities":["US_SSN"]}"#),
+            None,
+        ])));
+        let ColumnarValue::Array(out) = invoke(vec![text.clone(), per_row], 2).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            strings(&out),
+            vec![Some("a@b.io <US_SSN>".to_string()), Some("<EMAIL_ADDRESS> <US_SSN>".to_string())]
+        );
+        let bad = ColumnarValue::Scalar(ScalarValue::Utf8(Some(r#"{"bogus":1}"#.into())));
+        let err = invoke(vec![text, bad], 2).unwrap_err().to_string();
+        assert!(err.contains("redact_pii: invalid argument `options`"), "{err}");
+        assert!(err.contains("unknown field `bogus`"), "{err}");
     }
 }

@@ -1,0 +1,3 @@
+//! Shared pieces of veil's benchmarks and evaluation harnesses.
+
+pub mod pii_eval;

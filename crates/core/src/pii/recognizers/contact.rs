@@ -1,0 +1,181 @@
+//! EMAIL_ADDRESS, PHONE_NUMBER, URL.
+
+use std::ops::Range;
+
+use phonenumber::country::Id as Country;
+
+use super::{matched, neighbours};
+use crate::pii::{EntityType, PatternRecognizer};
+
+/// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
+/// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
+pub fn email() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::EmailAddress,
+        r"[\p{L}\p{N}_%+-]+(?:\.[\p{L}\p{N}_%+-]+)*@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}\b",
+        validate_email,
+        &["email", "e-mail", "mail", "contact"],
+        0.05,
+    )
+    .expect("built-in email pattern compiles")
+    .with_required_byte(|b| b == b'@')
+}
+
+fn validate_email(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let (local, domain) = matched(text, &m).rsplit_once('@')?;
+    // RFC 5321 limits; the pattern already forbids empty labels and leading dots.
+    (local.len() <= 64 && domain.len() <= 253).then_some((m, 0.95))
+}
+
+/// PHONE_NUMBER: international (`+44 20 7946 0958`, `0044 …`) and national formats,
+/// validated against libphonenumber's metadata (the `phonenumber` crate). National numbers
+/// are read as North American first; those starting with 0 as GB, DE, FR, IN or AU.
+pub fn phone_number() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::PhoneNumber,
+        r"(?:\+|\b00)?\(?\d{1,4}\)?(?:[ .\-\u{a0}]?\(?\d{1,5}\)?){1,6}(?:\s*(?:ext\.?|x)\s*\d{1,5})?\b",
+        validate_phone,
+        &["phone", "telephone", "tel", "mobile", "cell", "call", "fax", "contact", "number"],
+        0.15,
+    )
+    .expect("built-in phone pattern compiles")
+    .with_required_byte(|b| b.is_ascii_digit())
+}
+
+const NATIONAL_ZERO_REGIONS: [Country; 5] =
+    [Country::GB, Country::DE, Country::FR, Country::IN, Country::AU];
+
+fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    // Try the whole candidate, then shorter prefixes ending at a separator, longest first:
+    // "call 555-123-4567 2024" must still find the number.
+    let value = matched(text, &m);
+    let mut ends: Vec<usize> = value
+        .char_indices()
+        .filter(|&(i, c)| c == ' ' && i > 0 && value.as_bytes()[i - 1].is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
+    ends.push(value.len());
+    for &end in ends.iter().rev() {
+        let candidate = value[..end].trim_end();
+        if let Some(score) = phone_score(candidate) {
+            let (before, _) = neighbours(text, &m);
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
+                return None; // inside a longer token ("ID-555-123-4567", "ab5551234567")
+            }
+            return Some((m.start..m.start + candidate.len(), score));
+        }
+    }
+    None
+}
+
+fn phone_score(candidate: &str) -> Option<f64> {
+    let digits = candidate.bytes().filter(u8::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) || looks_like_date(candidate) {
+        return None;
+    }
+    let formatted = candidate.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' ));
+    let base = if formatted { 0.6 } else { 0.4 };
+    let valid = |region: Option<Country>, s: &str| {
+        phonenumber::parse(region, s).is_ok_and(|n| phonenumber::is_valid(&n))
+    };
+    if let Some(rest) = candidate.strip_prefix("00") {
+        return valid(None, &format!("+{rest}")).then_some(base + 0.15);
+    }
+    if candidate.starts_with('+') {
+        return valid(None, candidate).then_some(base + 0.15);
+    }
+    if valid(Some(Country::US), candidate) {
+        return Some(base);
+    }
+    let national_zero = candidate.trim_start_matches('(').starts_with('0');
+    (national_zero && digits >= 10 && NATIONAL_ZERO_REGIONS.iter().any(|&r| valid(Some(r), candidate)))
+        .then_some(base)
+}
+
+/// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
+fn looks_like_date(s: &str) -> bool {
+    let groups: Vec<&str> = s.split(['.', '/', '-']).collect();
+    groups.len() == 3
+        && groups.iter().all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+        && (groups[0].len() == 4 || groups[2].len() == 4 || groups[2].len() == 2)
+        && groups.iter().any(|g| g.len() <= 2)
+}
+
+/// URL: `scheme://…` or `www.…`, and bare domain names with a common top-level domain.
+/// Trailing punctuation that ends a sentence is not part of the URL.
+pub fn url() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::Url,
+        r#"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>"'`]+|\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|app|dev|co|me|tv|uk|us|ca|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|pl|pt|ie|au|nz|jp|cn|in|br|mx|ru|za)\b(?:/[^\s<>"'`]*)?"#,
+        validate_url,
+        &["url", "website", "site", "link", "web", "domain", "http"],
+        0.1,
+    )
+    .expect("built-in URL pattern compiles")
+    .with_required_byte(|b| b == b'.')
+}
+
+fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let value = matched(text, &m);
+    let trimmed = value.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
+    // an opening parenthesis inside the URL keeps its closing one (Wikipedia-style links)
+    let trimmed = if trimmed.len() < value.len()
+        && trimmed.contains('(')
+        && value[trimmed.len()..].starts_with(')')
+    {
+        &value[..trimmed.len() + 1]
+    } else {
+        trimmed
+    };
+    let (before, _) = neighbours(text, &m);
+    if before == Some('@') {
+        return None; // the domain of an email address
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    let score = if lower.contains("://") || lower.starts_with("www.") { 0.6 } else { 0.5 };
+    Some((m.start..m.start + trimmed.len(), score))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{finds, found, rejects};
+    use super::*;
+
+    #[test]
+    fn emails() {
+        let r = email();
+        finds(&r, "write to jane.doe+x@mail.example.co.uk.", "jane.doe+x@mail.example.co.uk");
+        finds(&r, "zoë@bücher.de", "zoë@bücher.de");
+        finds(&r, "'quoted@example.com'", "quoted@example.com");
+        rejects(&r, "no at sign here, user at example dot com");
+        rejects(&r, "@handle and a@b");
+    }
+
+    #[test]
+    fn phones() {
+        let r = phone_number();
+        finds(&r, "call (212) 555-0123 now", "(212) 555-0123");
+        finds(&r, "call 212-555-0123.", "212-555-0123");
+        finds(&r, "tel +44 20 7946 0958", "+44 20 7946 0958");
+        finds(&r, "tel 0044 20 7946 0958", "0044 20 7946 0958");
+        finds(&r, "Berlin: +49 30 901820", "+49 30 901820");
+        finds(&r, "London 020 7946 0958 office", "020 7946 0958");
+        finds(&r, "call 212-555-0123 2024", "212-555-0123");
+        rejects(&r, "card 4111 1111 1111 1111");
+        rejects(&r, "on 12.03.2024 and 2024-03-12");
+        rejects(&r, "ssn 536-22-1234");
+        rejects(&r, "order 12345");
+        rejects(&r, "ID-212-555-0123");
+    }
+
+    #[test]
+    fn urls() {
+        let r = url();
+        finds(&r, "see https://example.com/a?b=c.", "https://example.com/a?b=c");
+        finds(&r, "(www.example.org)", "www.example.org");
+        finds(&r, "visit example.com today", "example.com");
+        finds(&r, "https://en.wikipedia.org/wiki/Foo_(bar).", "https://en.wikipedia.org/wiki/Foo_(bar)");
+        assert!(found(&r, "mail jane@example.com").is_empty());
+        rejects(&r, "version 1.2.3 and file.txt");
+    }
+}

@@ -1,0 +1,103 @@
+//! DATE_TIME: calendar dates in numeric and written forms, with an optional time.
+
+use std::ops::Range;
+
+use super::matched;
+use crate::pii::{EntityType, PatternRecognizer};
+
+const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+
+/// DATE_TIME: ISO 8601 (`2024-03-12`, `2024-03-12T08:30:00Z`), numeric day/month/year
+/// (`12/03/2024`, `3.12.24`) and written dates (`12 March 2024`, `March 12th, 2024`,
+/// `Mar 2024`). Day, month and leap years are checked.
+pub fn date_time() -> PatternRecognizer {
+    let iso = r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b";
+    let numeric = r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b";
+    let written = format!(
+        r"(?i)\b(?:\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{MONTH}\.?,?\s+\d{{4}}|{MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{MONTH}\.?\s+\d{{4}})\b"
+    );
+    let pattern = format!("{iso}|{numeric}|{written}");
+    PatternRecognizer::new(
+        EntityType::DateTime,
+        &pattern,
+        validate_date,
+        &["date", "born", "birth", "dob", "since", "until", "expires", "expiry"],
+        0.15,
+    )
+    .expect("built-in date pattern compiles")
+    .with_required_byte(|b| b.is_ascii_digit())
+}
+
+fn days_in_month(month: u32, year: Option<i32>) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 => match year {
+            Some(y) if !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) => 28,
+            _ => 29,
+        },
+        _ => 31,
+    }
+}
+
+fn valid_day(day: u32, month: u32, year: Option<i32>) -> bool {
+    (1..=12).contains(&month) && day >= 1 && day <= days_in_month(month, year)
+}
+
+fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let value = matched(text, &m);
+    let is_iso = value.len() >= 10
+        && value.as_bytes()[4] == b'-'
+        && value[..4].bytes().all(|b| b.is_ascii_digit());
+    if !is_iso && value.bytes().any(|b| b.is_ascii_alphabetic()) {
+        // written form: check the day if one is given
+        let nums: Vec<u32> = value
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        return match nums.as_slice() {
+            [year] if (1000..=2999).contains(year) => Some((m, 0.6)),
+            [day, year] if (1000..=2999).contains(year) && (1..=31).contains(day) => Some((m, 0.7)),
+            _ => None,
+        };
+    }
+    let parts: Vec<&str> = value
+        .split(|c: char| matches!(c, '-' | '/' | '.' | 'T' | ' ' | ':'))
+        .collect();
+    let num = |s: &str| s.parse::<u32>().ok();
+    if is_iso {
+        let (y, mo, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);
+        return valid_day(d, mo, Some(y as i32)).then_some((m, 0.75));
+    }
+    let (a, b, y) = (num(parts[0])?, num(parts[1])?, parts[2]);
+    let year = y.parse::<i32>().ok()?;
+    let year = if y.len() == 2 { None } else { Some(year) };
+    // day-month or month-day: valid either way counts
+    let ok = valid_day(a, b, year) || valid_day(b, a, year);
+    let separators_agree = {
+        let seps: Vec<char> = value.chars().filter(|c| !c.is_ascii_digit()).collect();
+        seps.windows(2).all(|w| w[0] == w[1])
+    };
+    (ok && separators_agree).then_some((m, if y.len() == 4 { 0.6 } else { 0.45 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{finds, rejects};
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let r = date_time();
+        finds(&r, "on 2024-03-12.", "2024-03-12");
+        finds(&r, "at 2024-03-12T08:30:00Z", "2024-03-12T08:30:00Z");
+        finds(&r, "born 12/03/1990", "12/03/1990");
+        finds(&r, "born 29.02.2024", "29.02.2024");
+        finds(&r, "born 12 March 1990, in", "12 March 1990");
+        finds(&r, "since March 12th, 1990", "March 12th, 1990");
+        finds(&r, "in Sept. 2021 we", "Sept. 2021");
+        rejects(&r, "2023-02-29");
+        rejects(&r, "13/13/2020");
+        rejects(&r, "12/03-1990");
+        rejects(&r, "version 1.2.3");
+    }
+}

@@ -1,0 +1,232 @@
+//! CREDIT_CARD, IBAN_CODE, CRYPTO, US_BANK_NUMBER, ABA_ROUTING_NUMBER.
+
+use std::ops::Range;
+
+use super::{matched, neighbours};
+use crate::pii::checksum::{aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid};
+use crate::pii::{EntityType, PatternRecognizer};
+
+/// CREDIT_CARD: 13–19 digits, contiguous or in groups separated by one space or dash,
+/// with a valid Luhn check digit and a known issuer prefix.
+pub fn credit_card() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::CreditCard,
+        r"\b(?:\d{13,19}|\d{4}(?:[ -]\d{2,7}){2,4})\b",
+        validate_credit_card,
+        &["card", "credit", "visa", "mastercard", "amex", "debit", "cc#", "payment"],
+        0.1,
+    )
+    .expect("built-in credit card pattern compiles")
+    .with_required_byte(|b| b.is_ascii_digit())
+}
+
+fn validate_credit_card(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let value = matched(text, &m);
+    if let Some(sep) = value.bytes().find(|b| !b.is_ascii_digit()) {
+        if value.bytes().any(|b| !b.is_ascii_digit() && b != sep) {
+            return None; // mixed separators: "4111 1111-1111 1111" is not a card number
+        }
+    }
+    // A grouped match may run into a following number ("… 1111 2024"): try the longest
+    // prefix of whole groups first, then shorter ones.
+    let group_ends = value
+        .char_indices()
+        .filter(|&(_, c)| !c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .chain(std::iter::once(value.len()))
+        .collect::<Vec<_>>();
+    for &end in group_ends.iter().rev() {
+        let d: Vec<u8> = value[..end].bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+        if (13..=19).contains(&d.len()) && known_issuer(&d) && luhn_valid(&d) {
+            return Some((m.start..m.start + end, 0.9));
+        }
+    }
+    None
+}
+
+/// Issuer identification numbers in use: Mir and Mastercard 2-series, Amex/Diners/JCB,
+/// Visa, Mastercard/Maestro, Discover/UnionPay/Maestro.
+fn known_issuer(d: &[u8]) -> bool {
+    let prefix4 = d.iter().take(4).fold(0u32, |acc, &x| acc * 10 + x as u32);
+    match d[0] {
+        2 => (2200..=2204).contains(&prefix4) || (2221..=2720).contains(&prefix4),
+        3..=6 => true,
+        _ => false,
+    }
+}
+
+/// IBAN_CODE: country code, two check digits and the BBAN, with or without groups of four;
+/// the length must match the country's (ISO 13616 registry) and mod-97 must give 1.
+pub fn iban_code() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::IbanCode,
+        r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
+        validate_iban,
+        &["iban", "bank", "account", "transfer", "swift", "bic"],
+        0.05,
+    )
+    .expect("built-in IBAN pattern compiles")
+    .with_required_byte(|b| b.is_ascii_uppercase())
+}
+
+/// IBAN lengths by country (ISO 13616 IBAN registry).
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24), ("AE", 23), ("AL", 28), ("AT", 20), ("AZ", 28), ("BA", 20), ("BE", 16),
+    ("BG", 22), ("BH", 22), ("BR", 29), ("BY", 28), ("CH", 21), ("CR", 22), ("CY", 28),
+    ("CZ", 24), ("DE", 22), ("DK", 18), ("DO", 28), ("EE", 20), ("EG", 29), ("ES", 24),
+    ("FI", 18), ("FO", 18), ("FR", 27), ("GB", 22), ("GE", 22), ("GI", 23), ("GL", 18),
+    ("GR", 27), ("GT", 28), ("HR", 21), ("HU", 28), ("IE", 22), ("IL", 23), ("IQ", 23),
+    ("IS", 26), ("IT", 27), ("JO", 30), ("KW", 30), ("KZ", 20), ("LB", 28), ("LC", 32),
+    ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21), ("MC", 27), ("MD", 24), ("ME", 22),
+    ("MK", 19), ("MR", 27), ("MT", 31), ("MU", 30), ("NL", 18), ("NO", 15), ("PK", 24),
+    ("PL", 28), ("PS", 29), ("PT", 25), ("QA", 29), ("RO", 24), ("RS", 22), ("SA", 24),
+    ("SC", 31), ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27), ("ST", 25), ("SV", 28),
+    ("TL", 23), ("TN", 24), ("TR", 26), ("UA", 29), ("VA", 22), ("VG", 24), ("XK", 20),
+];
+
+fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let value = matched(text, &m);
+    let compact: String = value.chars().filter(|c| *c != ' ').collect();
+    let expected = IBAN_LENGTHS.iter().find(|(cc, _)| compact.starts_with(cc))?.1;
+    // a longer match may have swallowed a following word: keep the first `expected` chars
+    if compact.len() < expected {
+        return None;
+    }
+    let mut kept = 0;
+    let mut end = 0;
+    for (i, c) in value.char_indices() {
+        if c != ' ' {
+            kept += 1;
+            if kept == expected {
+                end = i + 1;
+                break;
+            }
+        }
+    }
+    let (_, after) = neighbours(text, &(m.start..m.start + end));
+    if after.is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    iban_mod97_valid(&compact[..expected]).then_some((m.start..m.start + end, 0.9))
+}
+
+/// CRYPTO: Bitcoin addresses — Base58Check P2PKH/P2SH (`1…`, `3…`) and bech32/bech32m
+/// segwit (`bc1…`), each with its checksum verified.
+pub fn crypto() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::Crypto,
+        r"\b(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|bc1[02-9ac-hj-np-z]{8,87})\b",
+        validate_crypto,
+        &["bitcoin", "btc", "wallet", "crypto", "address"],
+        0.05,
+    )
+    .expect("built-in crypto pattern compiles")
+}
+
+fn validate_crypto(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let value = matched(text, &m);
+    let ok = if value.starts_with("bc1") {
+        bech32_valid(value, "bc")
+    } else {
+        base58check_decode(value).is_some_and(|p| p.len() == 21 && (p[0] == 0 || p[0] == 5))
+    };
+    ok.then_some((m, 0.95))
+}
+
+/// US_BANK_NUMBER: 8–17 digits. Far too common a shape to report alone: it needs a context
+/// word ("account", "bank", "checking", …).
+pub fn us_bank_number() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::UsBankNumber,
+        r"\b\d{8,17}\b",
+        |_, m| Some((m, 0.05)),
+        &["account", "acct", "bank", "checking", "savings", "deposit", "routing"],
+        0.5,
+    )
+    .expect("built-in bank number pattern compiles")
+    .with_required_byte(|b| b.is_ascii_digit())
+}
+
+/// ABA_ROUTING_NUMBER: nine digits (or `dddd-dddd-d`) with a Federal Reserve prefix
+/// (00–12, 21–32, 61–72, 80) and the 3-7-1 checksum; needs a context word to pass.
+pub fn aba_routing_number() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::AbaRoutingNumber,
+        r"\b(?:\d{9}|\d{4}-\d{4}-\d)\b",
+        validate_aba,
+        &["routing", "aba", "rtn", "transit", "bank", "wire"],
+        0.45,
+    )
+    .expect("built-in ABA pattern compiles")
+    .with_required_byte(|b| b.is_ascii_digit())
+}
+
+fn validate_aba(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+    let d = digits(&matched(text, &m).replace('-', ""))?;
+    let prefix = d[0] * 10 + d[1];
+    let known = matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80);
+    (known && aba_valid(&d)).then_some((m, 0.3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{finds, found, rejects};
+    use super::*;
+
+    #[test]
+    fn credit_cards_valid_and_invalid() {
+        let r = credit_card();
+        for ok in [
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "5555555555554444",
+            "378282246310005",
+            "3782 822463 10005",
+            "2223003122003222",
+            "6759649826438453",
+            "4111111111111111110",
+        ] {
+            finds(&r, &format!("pay {ok} now"), ok);
+        }
+        for bad in [
+            "4111 1111 1111 1112",
+            "4111 1111-1111 1111",
+            "1234 5678 9012 3452",
+            "2019 2020 2021 2022",
+            "411111111111",
+        ] {
+            assert!(found(&r, &format!("pay {bad} now")).is_empty(), "{bad}");
+        }
+        finds(&r, "4111 1111 1111 1111 2024", "4111 1111 1111 1111");
+    }
+
+    #[test]
+    fn ibans() {
+        let r = iban_code();
+        finds(&r, "IBAN GB82 WEST 1234 5698 7654 32.", "GB82 WEST 1234 5698 7654 32");
+        finds(&r, "to DE89370400440532013000 please", "DE89370400440532013000");
+        rejects(&r, "IBAN GB82 WEST 1234 5698 7654 31");
+        rejects(&r, "GB82WEST1234569876543"); // one character short for GB
+    }
+
+    #[test]
+    fn bitcoin() {
+        let r = crypto();
+        finds(&r, "send to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa");
+        finds(
+            &r,
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        );
+        rejects(&r, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb");
+    }
+
+    #[test]
+    fn bank_and_routing_need_context() {
+        rejects(&us_bank_number(), "order 12345678 shipped");
+        finds(&us_bank_number(), "checking account 12345678", "12345678");
+        rejects(&aba_routing_number(), "id 011000015");
+        finds(&aba_routing_number(), "routing number 011000015", "011000015");
+        rejects(&aba_routing_number(), "routing number 011000016");
+    }
+}
