@@ -14,7 +14,9 @@ fn corpus() -> Vec<String> {
         "The shipment left the warehouse this morning and should arrive within five days.",
         "Server 10.0.0.12 rejected the login from 2001:db8::1; see https://status.example.com.",
     ];
-    (0..2000).map(|i| format!("{} #{i}", templates[i % templates.len()])).collect()
+    (0..2000)
+        .map(|i| format!("{} #{i}", templates[i % templates.len()]))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -23,10 +25,18 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("pii");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function(BenchmarkId::new("baseline_upper", bytes), |b| {
-        b.iter(|| docs.iter().map(|d| d.to_ascii_uppercase().len()).sum::<usize>())
+        b.iter(|| {
+            docs.iter()
+                .map(|d| d.to_ascii_uppercase().len())
+                .sum::<usize>()
+        })
     });
     group.bench_function(BenchmarkId::new("redact_pii", bytes), |b| {
-        b.iter(|| docs.iter().map(|d| veil_core::pii::redact_pii(d).len()).sum::<usize>())
+        b.iter(|| {
+            docs.iter()
+                .map(|d| veil_core::pii::redact_pii(d).len())
+                .sum::<usize>()
+        })
     });
     group.finish();
 }

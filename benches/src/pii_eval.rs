@@ -114,25 +114,75 @@ pub fn evaluate(analyzer: &Analyzer, records: &[Record]) -> Report {
         let gold: Vec<(String, Option<EntityType>, (usize, usize))> = rec
             .spans
             .iter()
-            .map(|g| (g.entity_type.clone(), map_gold(&g.entity_type), (g.start_position, g.end_position)))
+            .map(|g| {
+                (
+                    g.entity_type.clone(),
+                    map_gold(&g.entity_type),
+                    (g.start_position, g.end_position),
+                )
+            })
             .collect();
         for p in &predicted {
-            let c = report.by_label.entry(p.entity.as_str().to_string()).or_default();
+            let c = report
+                .by_label
+                .entry(p.entity.as_str().to_string())
+                .or_default();
             c.predicted += 1;
-            if gold.iter().any(|(_, t, r)| *t == Some(p.entity) && overlaps(*r, (p.start, p.end))) {
+            if gold
+                .iter()
+                .any(|(_, t, r)| *t == Some(p.entity) && overlaps(*r, (p.start, p.end)))
+            {
                 c.correct_predictions += 1;
             }
         }
         for (label, t, r) in &gold {
-            let key = t.map(|t| t.as_str().to_string()).unwrap_or_else(|| label.clone());
+            let key = t
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| label.clone());
             let c = report.by_label.entry(key).or_default();
             c.gold += 1;
-            if predicted.iter().any(|p| Some(p.entity) == *t && overlaps(*r, (p.start, p.end))) {
+            if predicted
+                .iter()
+                .any(|p| Some(p.entity) == *t && overlaps(*r, (p.start, p.end)))
+            {
                 c.found_gold += 1;
             }
         }
     }
     report
+}
+
+/// Gold spans of `label` the analyzer missed, and its predictions of `label` that match no
+/// gold span of that type, with their text, for error analysis.
+pub fn errors(analyzer: &Analyzer, records: &[Record], label: &str) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut wrong = Vec::new();
+    let text_of = |t: &str, r: (usize, usize)| -> String {
+        t.chars().skip(r.0).take(r.1.saturating_sub(r.0)).collect()
+    };
+    for rec in records {
+        let predicted = analyzer.analyze(&rec.full_text);
+        for p in predicted.iter().filter(|p| p.entity.as_str() == label) {
+            let hit = rec.spans.iter().any(|g| {
+                map_gold(&g.entity_type) == Some(p.entity)
+                    && overlaps((g.start_position, g.end_position), (p.start, p.end))
+            });
+            if !hit {
+                wrong.push(text_of(&rec.full_text, (p.start, p.end)));
+            }
+        }
+        for g in rec.spans.iter().filter(|g| g.entity_type == label) {
+            let t = map_gold(&g.entity_type);
+            let r = (g.start_position, g.end_position);
+            if !predicted
+                .iter()
+                .any(|p| Some(p.entity) == t && overlaps(r, (p.start, p.end)))
+            {
+                out.push(text_of(&rec.full_text, r));
+            }
+        }
+    }
+    (out, wrong)
 }
 
 /// The report as a Markdown table.
@@ -173,7 +223,15 @@ mod tests {
         .unwrap();
         let r = evaluate(&Analyzer::default(), &records);
         let email = r.by_label["EMAIL_ADDRESS"];
-        assert_eq!((email.gold, email.found_gold, email.predicted, email.correct_predictions), (1, 1, 1, 1));
+        assert_eq!(
+            (
+                email.gold,
+                email.found_gold,
+                email.predicted,
+                email.correct_predictions
+            ),
+            (1, 1, 1, 1)
+        );
         let card = r.by_label["CREDIT_CARD"];
         assert_eq!((card.predicted, card.correct_predictions), (1, 0));
         assert_eq!(r.by_label["PERSON"].gold, 1);

@@ -63,7 +63,12 @@ impl Analyzer {
     /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
     /// other types do not run), threshold and allow list.
     pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
-        self.find(text, |e| options.wants(e), options.threshold, &options.allow)
+        self.find(
+            text,
+            |e| options.wants(e),
+            options.threshold,
+            &options.allow,
+        )
     }
 
     fn find(
@@ -177,13 +182,26 @@ mod tests {
     fn options_filter_types_threshold_and_allow_list() {
         let a = Analyzer::shared_default();
         let text = "jane@example.com, help@example.com, 536-22-1234";
-        let o = PiiOptions::parse(Some(r#"{"entities":["EMAIL_ADDRESS"],"allow":["help@example.com"]}"#))
-            .unwrap();
-        let got: Vec<_> = a.analyze_with(text, &o).iter().map(|s| s.value(text).to_string()).collect();
+        let o = PiiOptions::parse(Some(
+            r#"{"entities":["EMAIL_ADDRESS"],"allow":["help@example.com"]}"#,
+        ))
+        .unwrap();
+        let got: Vec<_> = a
+            .analyze_with(text, &o)
+            .iter()
+            .map(|s| s.value(text).to_string())
+            .collect();
         assert_eq!(got, vec!["jane@example.com"]);
         let strict = PiiOptions::parse(Some(r#"{"threshold":0.9}"#)).unwrap();
-        let types: Vec<_> = a.analyze_with(text, &strict).iter().map(|s| s.entity).collect();
-        assert_eq!(types, vec![EntityType::EmailAddress, EntityType::EmailAddress]);
+        let types: Vec<_> = a
+            .analyze_with(text, &strict)
+            .iter()
+            .map(|s| s.entity)
+            .collect();
+        assert_eq!(
+            types,
+            vec![EntityType::EmailAddress, EntityType::EmailAddress]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@ use sha2::{Digest, Sha256};
 
 /// Decimal digits of an ASCII string, or `None` if it has any other character.
 pub fn digits(s: &str) -> Option<Vec<u8>> {
-    s.bytes().map(|b| b.is_ascii_digit().then(|| b - b'0')).collect()
+    s.bytes()
+        .map(|b| b.is_ascii_digit().then(|| b - b'0'))
+        .collect()
 }
 
 /// The Luhn (mod 10) checksum of payment cards and NPIs.
@@ -28,7 +30,11 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
 /// ISO 13616 IBAN check: move the first four characters to the end, letters to 10..35,
 /// the number mod 97 must be 1. `iban` is upper-case alphanumeric without spaces.
 pub fn iban_mod97_valid(iban: &str) -> bool {
-    if iban.len() < 5 || !iban.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+    if iban.len() < 5
+        || !iban
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
         return false;
     }
     let rearranged = iban[4..].bytes().chain(iban[..4].bytes());
@@ -47,7 +53,12 @@ pub fn iban_mod97_valid(iban: &str) -> bool {
 pub fn aba_valid(d: &[u8]) -> bool {
     d.len() == 9 && {
         let w = [3u32, 7, 1];
-        d.iter().enumerate().map(|(i, &x)| w[i % 3] * x as u32).sum::<u32>() % 10 == 0
+        d.iter()
+            .enumerate()
+            .map(|(i, &x)| w[i % 3] * x as u32)
+            .sum::<u32>()
+            % 10
+            == 0
     }
 }
 
@@ -57,7 +68,11 @@ pub fn nhs_valid(d: &[u8]) -> bool {
     if d.len() != 10 {
         return false;
     }
-    let sum: u32 = d[..9].iter().enumerate().map(|(i, &x)| (10 - i as u32) * x as u32).sum();
+    let sum: u32 = d[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (10 - i as u32) * x as u32)
+        .sum();
     match 11 - sum % 11 {
         11 => d[9] == 0,
         10 => false,
@@ -137,7 +152,13 @@ pub fn bech32_valid(s: &str, hrp: &str) -> bool {
 }
 
 fn bech32_polymod(values: &[u8]) -> u32 {
-    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut chk: u32 = 1;
     for &v in values {
         let top = chk >> 25;
@@ -189,15 +210,30 @@ mod tests {
     #[test]
     fn bitcoin_addresses() {
         // The genesis block's address and a P2SH example from the Bitcoin wiki.
-        assert_eq!(base58check_decode("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").map(|p| p[0]), Some(0));
-        assert_eq!(base58check_decode("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").map(|p| p[0]), Some(5));
-        assert_eq!(base58check_decode("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"), None);
+        assert_eq!(
+            base58check_decode("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").map(|p| p[0]),
+            Some(0)
+        );
+        assert_eq!(
+            base58check_decode("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").map(|p| p[0]),
+            Some(5)
+        );
+        assert_eq!(
+            base58check_decode("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"),
+            None
+        );
         // BIP-173 and BIP-350 test vectors.
-        assert!(bech32_valid("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "bc"));
+        assert!(bech32_valid(
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "bc"
+        ));
         assert!(bech32_valid(
             "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr",
             "bc"
         ));
-        assert!(!bech32_valid("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5", "bc"));
+        assert!(!bech32_valid(
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5",
+            "bc"
+        ));
     }
 }

@@ -20,7 +20,11 @@ pub struct PiiOptions {
 
 impl Default for PiiOptions {
     fn default() -> Self {
-        PiiOptions { entities: None, threshold: DEFAULT_THRESHOLD, allow: Vec::new() }
+        PiiOptions {
+            entities: None,
+            threshold: DEFAULT_THRESHOLD,
+            allow: Vec::new(),
+        }
     }
 }
 
@@ -38,11 +42,20 @@ impl PiiOptions {
         let Some(json) = json.filter(|j| !j.trim().is_empty()) else {
             return Ok(PiiOptions::default());
         };
-        let raw: Raw = serde_json::from_str(json)
-            .map_err(|e| VeilError::invalid("options", format!("must be a JSON object with keys entities, threshold, allow: {e}")))?;
+        let raw: Raw = serde_json::from_str(json).map_err(|e| {
+            VeilError::invalid(
+                "options",
+                format!("must be a JSON object with keys entities, threshold, allow: {e}"),
+            )
+        })?;
         let entities = raw
             .entities
-            .map(|names| names.iter().map(|n| n.parse::<EntityType>()).collect::<Fallible<Vec<_>>>())
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.parse::<EntityType>())
+                    .collect::<Fallible<Vec<_>>>()
+            })
             .transpose()?;
         let threshold = raw.threshold.unwrap_or(DEFAULT_THRESHOLD);
         if !(0.0..=1.0).contains(&threshold) {
@@ -51,12 +64,18 @@ impl PiiOptions {
                 format!("threshold must be between 0 and 1, got {threshold}"),
             ));
         }
-        Ok(PiiOptions { entities, threshold, allow: raw.allow.unwrap_or_default() })
+        Ok(PiiOptions {
+            entities,
+            threshold,
+            allow: raw.allow.unwrap_or_default(),
+        })
     }
 
     /// Whether recognizers of `entity` should run.
     pub fn wants(&self, entity: EntityType) -> bool {
-        self.entities.as_ref().is_none_or(|list| list.contains(&entity))
+        self.entities
+            .as_ref()
+            .is_none_or(|list| list.contains(&entity))
     }
 }
 
@@ -72,7 +91,10 @@ mod tests {
             r#"{"entities":["EMAIL_ADDRESS","US_SSN"],"threshold":0.7,"allow":["a@b.io"]}"#,
         ))
         .unwrap();
-        assert_eq!(o.entities, Some(vec![EntityType::EmailAddress, EntityType::UsSsn]));
+        assert_eq!(
+            o.entities,
+            Some(vec![EntityType::EmailAddress, EntityType::UsSsn])
+        );
         assert_eq!(o.threshold, 0.7);
         assert_eq!(o.allow, vec!["a@b.io".to_string()]);
         assert!(o.wants(EntityType::UsSsn) && !o.wants(EntityType::CreditCard));

@@ -128,7 +128,11 @@ impl Recognizer for PatternRecognizer {
                         score
                     };
                     pos = range.end;
-                    out.push(Candidate { entity: self.entity, range, score });
+                    out.push(Candidate {
+                        entity: self.entity,
+                        range,
+                        score,
+                    });
                 }
                 _ => pos = m.end().max(m.start() + 1),
             }

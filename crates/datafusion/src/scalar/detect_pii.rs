@@ -28,7 +28,11 @@ static SPAN_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
 });
 
 fn list_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(SPAN_FIELDS.clone()), true)))
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(SPAN_FIELDS.clone()),
+        true,
+    )))
 }
 
 #[user_doc(
@@ -94,8 +98,7 @@ impl ScalarUDFImpl for DetectPii {
         let opts = RowOptions::from_arg(self.name(), options, rows)?;
         let texts = text.to_array(rows)?;
         let analyzer = Analyzer::shared_default();
-        let mut builder =
-            ListBuilder::new(StructBuilder::from_fields(SPAN_FIELDS.clone(), 0));
+        let mut builder = ListBuilder::new(StructBuilder::from_fields(SPAN_FIELDS.clone(), 0));
         for (row, t) in string_values(&texts)?.enumerate() {
             let Some(t) = t else {
                 builder.append(false);
@@ -114,7 +117,10 @@ impl ScalarUDFImpl for DetectPii {
         }
         let array = Arc::new(builder.finish());
         if is_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(array.as_ref(), 0)?))
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                array.as_ref(),
+                0,
+            )?))
         } else {
             Ok(ColumnarValue::Array(array))
         }
@@ -126,5 +132,6 @@ impl ScalarUDFImpl for DetectPii {
 }
 
 fn field<T: ArrayBuilder>(b: &mut StructBuilder, i: usize) -> &mut T {
-    b.field_builder::<T>(i).expect("field builder types match SPAN_FIELDS")
+    b.field_builder::<T>(i)
+        .expect("field builder types match SPAN_FIELDS")
 }

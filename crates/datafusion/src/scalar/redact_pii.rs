@@ -118,7 +118,10 @@ mod tests {
     fn invoke(args: Vec<ColumnarValue>, rows: usize) -> Result<ColumnarValue> {
         let dt = args[0].data_type();
         RedactPii::new().invoke_with_args(ScalarFunctionArgs {
-            arg_fields: args.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true))).collect(),
+            arg_fields: args
+                .iter()
+                .map(|a| Arc::new(Field::new("a", a.data_type(), true)))
+                .collect(),
             args,
             number_rows: rows,
             return_field: Arc::new(Field::new("r", dt, true)),
@@ -128,9 +131,21 @@ mod tests {
 
     fn strings(out: &ArrayRef) -> Vec<Option<String>> {
         match out.data_type() {
-            DataType::Utf8 => out.as_string::<i32>().iter().map(|v| v.map(String::from)).collect(),
-            DataType::LargeUtf8 => out.as_string::<i64>().iter().map(|v| v.map(String::from)).collect(),
-            _ => out.as_string_view().iter().map(|v| v.map(String::from)).collect(),
+            DataType::Utf8 => out
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(String::from))
+                .collect(),
+            DataType::LargeUtf8 => out
+                .as_string::<i64>()
+                .iter()
+                .map(|v| v.map(String::from))
+                .collect(),
+            _ => out
+                .as_string_view()
+                .iter()
+                .map(|v| v.map(String::from))
+                .collect(),
         }
     }
 
@@ -158,12 +173,22 @@ mod tests {
 
     #[test]
     fn scalar_fast_path() {
-        let out = invoke(vec![ColumnarValue::Scalar(ScalarValue::Utf8(Some("a@b.io".into())))], 1)
-            .unwrap();
-        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) = out else { panic!("{out:?}") };
+        let out = invoke(
+            vec![ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                "a@b.io".into(),
+            )))],
+            1,
+        )
+        .unwrap();
+        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(s, "<EMAIL_ADDRESS>");
         let out = invoke(vec![ColumnarValue::Scalar(ScalarValue::Utf8(None))], 1).unwrap();
-        assert!(matches!(out, ColumnarValue::Scalar(ScalarValue::Utf8(None))));
+        assert!(matches!(
+            out,
+            ColumnarValue::Scalar(ScalarValue::Utf8(None))
+        ));
     }
 
     #[test]
@@ -181,11 +206,17 @@ mod tests {
         };
         assert_eq!(
             strings(&out),
-            vec![Some("a@b.io <US_SSN>".to_string()), Some("<EMAIL_ADDRESS> <US_SSN>".to_string())]
+            vec![
+                Some("a@b.io <US_SSN>".to_string()),
+                Some("<EMAIL_ADDRESS> <US_SSN>".to_string())
+            ]
         );
         let bad = ColumnarValue::Scalar(ScalarValue::Utf8(Some(r#"{"bogus":1}"#.into())));
         let err = invoke(vec![text, bad], 2).unwrap_err().to_string();
-        assert!(err.contains("redact_pii: invalid argument `options`"), "{err}");
+        assert!(
+            err.contains("redact_pii: invalid argument `options`"),
+            "{err}"
+        );
         assert!(err.contains("unknown field `bogus`"), "{err}");
     }
 }

@@ -35,68 +35,103 @@ pub fn phone_number() -> PatternRecognizer {
         EntityType::PhoneNumber,
         r"(?:\+|\b00)?\(?\d{1,4}\)?(?:[ .\-\u{a0}]?\(?\d{1,5}\)?){1,6}(?:\s*(?:ext\.?|x)\s*\d{1,5})?\b",
         validate_phone,
-        &["phone", "telephone", "tel", "mobile", "cell", "call", "fax", "contact", "number"],
-        0.15,
+        &[
+            "phone", "telephone", "tel", "mobile", "cell", "call", "fax", "contact", "number",
+            "office", "home", "work", "reach", "text", "sms", "whatsapp", "answering", "messages",
+            "dial", "ring",
+        ],
+        0.2,
     )
     .expect("built-in phone pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
 }
 
-const NATIONAL_ZERO_REGIONS: [Country; 5] =
-    [Country::GB, Country::DE, Country::FR, Country::IN, Country::AU];
+const NATIONAL_ZERO_REGIONS: [Country; 5] = [
+    Country::GB,
+    Country::DE,
+    Country::FR,
+    Country::IN,
+    Country::AU,
+];
 
 fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
-    // Try the whole candidate, then shorter prefixes ending at a separator, longest first:
-    // "call 555-123-4567 2024" must still find the number.
+    // Score the whole candidate and every shorter prefix ending before a space, and keep
+    // the best (the longer on ties): "call 555-123-4567 2024" must still find the number.
+    let (before, _) = neighbours(text, &m);
+    if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
+        return None; // inside a longer token ("ID-555-123-4567", "ab5551234567")
+    }
     let value = matched(text, &m);
-    let mut ends: Vec<usize> = value
+    let ends = value
         .char_indices()
         .filter(|&(i, c)| c == ' ' && i > 0 && value.as_bytes()[i - 1].is_ascii_digit())
         .map(|(i, _)| i)
-        .collect();
-    ends.push(value.len());
-    for &end in ends.iter().rev() {
-        let candidate = value[..end].trim_end();
-        if let Some(score) = phone_score(candidate) {
-            let (before, _) = neighbours(text, &m);
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
-                return None; // inside a longer token ("ID-555-123-4567", "ab5551234567")
+        .chain(std::iter::once(value.len()));
+    let mut best: Option<(f64, usize)> = None;
+    for end in ends {
+        let len = value[..end].trim_end().len();
+        if let Some(score) = phone_score(&value[..len]) {
+            if best.is_none_or(|(s, l)| score > s || (score == s && len > l)) {
+                best = Some((score, len));
             }
-            return Some((m.start..m.start + candidate.len(), score));
         }
     }
-    None
+    best.map(|(score, len)| (m.start..m.start + len, score))
 }
 
+/// Scores a phone candidate:
+/// * valid per libphonenumber metadata: 0.75 international, 0.6 national with separators,
+///   0.4 bare digits;
+/// * only plausible (parses; international with 8–15 digits, or NANP-shaped national with
+///   separators, or another formatted 7–12 digit national number): 0.5 international,
+///   0.35 otherwise, so a context word ("phone", "call", …) is needed to report it.
 fn phone_score(candidate: &str) -> Option<f64> {
-    let digits = candidate.bytes().filter(u8::is_ascii_digit).count();
+    // digits of the number itself, not of an extension ("x459", "ext. 12")
+    let main = candidate.split(['x', 'e']).next().unwrap_or(candidate);
+    let digits = main.bytes().filter(u8::is_ascii_digit).count();
     if !(7..=15).contains(&digits) || looks_like_date(candidate) {
         return None;
     }
-    let formatted = candidate.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' ));
-    let base = if formatted { 0.6 } else { 0.4 };
+    let formatted = candidate
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
+    let parse = |region: Option<Country>, s: &str| phonenumber::parse(region, s).ok();
     let valid = |region: Option<Country>, s: &str| {
-        phonenumber::parse(region, s).is_ok_and(|n| phonenumber::is_valid(&n))
+        parse(region, s).is_some_and(|n| phonenumber::is_valid(&n))
     };
-    if let Some(rest) = candidate.strip_prefix("00") {
-        return valid(None, &format!("+{rest}")).then_some(base + 0.15);
-    }
-    if candidate.starts_with('+') {
-        return valid(None, candidate).then_some(base + 0.15);
+    let international = candidate
+        .strip_prefix("00")
+        .map(|rest| format!("+{rest}"))
+        .or_else(|| candidate.starts_with('+').then(|| candidate.to_string()));
+    if let Some(intl) = international {
+        if valid(None, &intl) {
+            return Some(0.75);
+        }
+        return (digits >= 8 && parse(None, &intl).is_some()).then_some(0.5);
     }
     if valid(Some(Country::US), candidate) {
-        return Some(base);
+        return Some(if formatted { 0.6 } else { 0.4 });
     }
     let national_zero = candidate.trim_start_matches('(').starts_with('0');
-    (national_zero && digits >= 10 && NATIONAL_ZERO_REGIONS.iter().any(|&r| valid(Some(r), candidate)))
-        .then_some(base)
+    if national_zero
+        && digits >= 10
+        && NATIONAL_ZERO_REGIONS
+            .iter()
+            .any(|&r| valid(Some(r), candidate))
+    {
+        return Some(if formatted { 0.6 } else { 0.4 });
+    }
+    let formatted_main = main.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
+    (formatted_main && digits <= 12).then_some(0.35)
 }
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
 fn looks_like_date(s: &str) -> bool {
     let groups: Vec<&str> = s.split(['.', '/', '-']).collect();
     groups.len() == 3
-        && groups.iter().all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+        && groups
+            .iter()
+            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
         && (groups[0].len() == 4 || groups[2].len() == 4 || groups[2].len() == 2)
         && groups.iter().any(|g| g.len() <= 2)
 }
@@ -132,7 +167,11 @@ fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
         return None; // the domain of an email address
     }
     let lower = trimmed.to_ascii_lowercase();
-    let score = if lower.contains("://") || lower.starts_with("www.") { 0.6 } else { 0.5 };
+    let score = if lower.contains("://") || lower.starts_with("www.") {
+        0.6
+    } else {
+        0.5
+    };
     Some((m.start..m.start + trimmed.len(), score))
 }
 
@@ -144,7 +183,11 @@ mod tests {
     #[test]
     fn emails() {
         let r = email();
-        finds(&r, "write to jane.doe+x@mail.example.co.uk.", "jane.doe+x@mail.example.co.uk");
+        finds(
+            &r,
+            "write to jane.doe+x@mail.example.co.uk.",
+            "jane.doe+x@mail.example.co.uk",
+        );
         finds(&r, "zoë@bücher.de", "zoë@bücher.de");
         finds(&r, "'quoted@example.com'", "quoted@example.com");
         rejects(&r, "no at sign here, user at example dot com");
@@ -166,15 +209,28 @@ mod tests {
         rejects(&r, "ssn 536-22-1234");
         rejects(&r, "order 12345");
         rejects(&r, "ID-212-555-0123");
+        // plausible but not valid per metadata: reported only with a context word
+        rejects(&r, "see 699 956 915 here");
+        finds(&r, "Phone: 699 956 915", "699 956 915");
+        finds(&r, "+1-984-182-0190 mobile", "+1-984-182-0190");
+        finds(&r, "call 259.735.7502x459 today", "259.735.7502x459");
     }
 
     #[test]
     fn urls() {
         let r = url();
-        finds(&r, "see https://example.com/a?b=c.", "https://example.com/a?b=c");
+        finds(
+            &r,
+            "see https://example.com/a?b=c.",
+            "https://example.com/a?b=c",
+        );
         finds(&r, "(www.example.org)", "www.example.org");
         finds(&r, "visit example.com today", "example.com");
-        finds(&r, "https://en.wikipedia.org/wiki/Foo_(bar).", "https://en.wikipedia.org/wiki/Foo_(bar)");
+        finds(
+            &r,
+            "https://en.wikipedia.org/wiki/Foo_(bar).",
+            "https://en.wikipedia.org/wiki/Foo_(bar)",
+        );
         assert!(found(&r, "mail jane@example.com").is_empty());
         rejects(&r, "version 1.2.3 and file.txt");
     }

@@ -21,11 +21,60 @@ pub fn date_time() -> PatternRecognizer {
         EntityType::DateTime,
         &pattern,
         validate_date,
-        &["date", "born", "birth", "dob", "since", "until", "expires", "expiry"],
+        &[
+            "date", "born", "birth", "dob", "since", "until", "expires", "expiry",
+        ],
         0.15,
     )
     .expect("built-in date pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+}
+
+/// DATE_TIME: a weekday name ("on Tuesday morning").
+pub fn weekday() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::DateTime,
+        r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b",
+        |_, m| Some((m, 0.5)),
+        &[],
+        0.0,
+    )
+    .expect("built-in weekday pattern compiles")
+    .with_required_byte(|b| b == b'y')
+}
+
+/// Words that, right before a four-digit number from 1900 to 2099, make it a year.
+const YEAR_LEAD_WORDS: &[&str] = &[
+    "in", "during", "since", "of", "from", "until", "till", "by", "year", "circa", "before",
+    "after", "early", "late", "mid", "summer", "winter", "spring", "autumn", "fall",
+];
+
+/// DATE_TIME: a year 1900–2099 right after a word such as "in", "since", "during", "of"
+/// ("founded in 1977", "the Civil Rights Act of 2004").
+pub fn year() -> PatternRecognizer {
+    PatternRecognizer::new(
+        EntityType::DateTime,
+        r"\b(?:19|20)\d{2}\b",
+        |text, m| {
+            let before = text[..m.start].trim_end_matches([' ', ',']);
+            let word: String = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphabetic())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+                .to_lowercase();
+            let after = text[m.end..].chars().next();
+            let numeric_after = after.is_some_and(|c| c.is_ascii_digit() || c == '%');
+            (YEAR_LEAD_WORDS.contains(&word.as_str()) && !numeric_after).then_some((m, 0.6))
+        },
+        &[],
+        0.0,
+    )
+    .expect("built-in year pattern compiles")
+    .with_required_byte(|b| b == b'1' || b == b'2')
 }
 
 fn days_in_month(month: u32, year: Option<i32>) -> u32 {
@@ -99,5 +148,17 @@ mod tests {
         rejects(&r, "13/13/2020");
         rejects(&r, "12/03-1990");
         rejects(&r, "version 1.2.3");
+    }
+
+    #[test]
+    fn weekdays_and_years() {
+        finds(&weekday(), "flew on Tuesday morning", "Tuesday");
+        rejects(&weekday(), "a holiday");
+        finds(&year(), "was founded in 1977. Since", "1977");
+        finds(&year(), "the Civil Rights Act of 2004 protects", "2004");
+        finds(&year(), "During 1971, they", "1971");
+        rejects(&year(), "ordered 1977 boxes");
+        rejects(&year(), "in 2050%");
+        rejects(&year(), "in 1850");
     }
 }

@@ -3,17 +3,29 @@
 use std::ops::Range;
 
 use super::{matched, neighbours};
-use crate::pii::checksum::{aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid};
+use crate::pii::checksum::{
+    aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
+};
 use crate::pii::{EntityType, PatternRecognizer};
 
-/// CREDIT_CARD: 13–19 digits, contiguous or in groups separated by one space or dash,
-/// with a valid Luhn check digit and a known issuer prefix.
+/// CREDIT_CARD: 12–19 digits, contiguous or in groups separated by one space or dash,
+/// with a valid Luhn check digit and a known issuer prefix for its length (12-digit
+/// numbers only for Maestro ranges, scored lower).
 pub fn credit_card() -> PatternRecognizer {
     PatternRecognizer::new(
         EntityType::CreditCard,
-        r"\b(?:\d{13,19}|\d{4}(?:[ -]\d{2,7}){2,4})\b",
+        r"\b(?:\d{12,19}|\d{4}(?:[ -]\d{2,7}){2,4})\b",
         validate_credit_card,
-        &["card", "credit", "visa", "mastercard", "amex", "debit", "cc#", "payment"],
+        &[
+            "card",
+            "credit",
+            "visa",
+            "mastercard",
+            "amex",
+            "debit",
+            "cc#",
+            "payment",
+        ],
         0.1,
     )
     .expect("built-in credit card pattern compiles")
@@ -36,22 +48,46 @@ fn validate_credit_card(text: &str, m: Range<usize>) -> Option<(Range<usize>, f6
         .chain(std::iter::once(value.len()))
         .collect::<Vec<_>>();
     for &end in group_ends.iter().rev() {
-        let d: Vec<u8> = value[..end].bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
-        if (13..=19).contains(&d.len()) && known_issuer(&d) && luhn_valid(&d) {
-            return Some((m.start..m.start + end, 0.9));
+        let d: Vec<u8> = value[..end]
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|b| b - b'0')
+            .collect();
+        if let Some(score) = issuer_score(&d) {
+            if luhn_valid(&d) {
+                return Some((m.start..m.start + end, score));
+            }
         }
     }
     None
 }
 
-/// Issuer identification numbers in use: Mir and Mastercard 2-series, Amex/Diners/JCB,
-/// Visa, Mastercard/Maestro, Discover/UnionPay/Maestro.
-fn known_issuer(d: &[u8]) -> bool {
-    let prefix4 = d.iter().take(4).fold(0u32, |acc, &x| acc * 10 + x as u32);
-    match d[0] {
-        2 => (2200..=2204).contains(&prefix4) || (2221..=2720).contains(&prefix4),
-        3..=6 => true,
-        _ => false,
+/// The score of a digit string's issuer prefix and length, None if no issuer uses them:
+/// Mir and Mastercard 2-series, JCB's 15-digit 1800/2131, Amex/Diners/JCB, Visa,
+/// Mastercard/Maestro, Discover/UnionPay/Maestro at 13–19 digits; Maestro (50, 56–58, 6x,
+/// 0604) also at 12 digits, which are common enough in other numbers to score lower.
+fn issuer_score(d: &[u8]) -> Option<f64> {
+    let prefix = |n: usize| d.iter().take(n).fold(0u32, |acc, &x| acc * 10 + x as u32);
+    let (p2, p4) = (prefix(2), prefix(4));
+    match d.len() {
+        12 => {
+            let maestro = p2 == 50 || (56..=58).contains(&p2) || d[0] == 6 || p4 == 604;
+            maestro.then_some(0.6)
+        }
+        13..=19 => {
+            let known = match d[0] {
+                1 => d.len() == 15 && p4 == 1800,
+                2 => {
+                    (2200..=2204).contains(&p4)
+                        || (2221..=2720).contains(&p4)
+                        || (d.len() == 15 && p4 == 2131)
+                }
+                3..=6 => true,
+                _ => false,
+            };
+            known.then_some(0.9)
+        }
+        _ => None,
     }
 }
 
@@ -71,23 +107,92 @@ pub fn iban_code() -> PatternRecognizer {
 
 /// IBAN lengths by country (ISO 13616 IBAN registry).
 const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24), ("AE", 23), ("AL", 28), ("AT", 20), ("AZ", 28), ("BA", 20), ("BE", 16),
-    ("BG", 22), ("BH", 22), ("BR", 29), ("BY", 28), ("CH", 21), ("CR", 22), ("CY", 28),
-    ("CZ", 24), ("DE", 22), ("DK", 18), ("DO", 28), ("EE", 20), ("EG", 29), ("ES", 24),
-    ("FI", 18), ("FO", 18), ("FR", 27), ("GB", 22), ("GE", 22), ("GI", 23), ("GL", 18),
-    ("GR", 27), ("GT", 28), ("HR", 21), ("HU", 28), ("IE", 22), ("IL", 23), ("IQ", 23),
-    ("IS", 26), ("IT", 27), ("JO", 30), ("KW", 30), ("KZ", 20), ("LB", 28), ("LC", 32),
-    ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21), ("MC", 27), ("MD", 24), ("ME", 22),
-    ("MK", 19), ("MR", 27), ("MT", 31), ("MU", 30), ("NL", 18), ("NO", 15), ("PK", 24),
-    ("PL", 28), ("PS", 29), ("PT", 25), ("QA", 29), ("RO", 24), ("RS", 22), ("SA", 24),
-    ("SC", 31), ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27), ("ST", 25), ("SV", 28),
-    ("TL", 23), ("TN", 24), ("TR", 26), ("UA", 29), ("VA", 22), ("VG", 24), ("XK", 20),
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NL", 18),
+    ("NO", 15),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("SA", 24),
+    ("SC", 31),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
 ];
 
 fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let value = matched(text, &m);
     let compact: String = value.chars().filter(|c| *c != ' ').collect();
-    let expected = IBAN_LENGTHS.iter().find(|(cc, _)| compact.starts_with(cc))?.1;
+    let expected = IBAN_LENGTHS
+        .iter()
+        .find(|(cc, _)| compact.starts_with(cc))?
+        .1;
     // a longer match may have swallowed a following word: keep the first `expected` chars
     if compact.len() < expected {
         return None;
@@ -140,7 +245,9 @@ pub fn us_bank_number() -> PatternRecognizer {
         EntityType::UsBankNumber,
         r"\b\d{8,17}\b",
         |_, m| Some((m, 0.05)),
-        &["account", "acct", "bank", "checking", "savings", "deposit", "routing"],
+        &[
+            "account", "acct", "bank", "checking", "savings", "deposit", "routing",
+        ],
         0.5,
     )
     .expect("built-in bank number pattern compiles")
@@ -185,6 +292,9 @@ mod tests {
             "2223003122003222",
             "6759649826438453",
             "4111111111111111110",
+            "630427373398",    // 12-digit Maestro
+            "180016070420458", // 15-digit JCB
+            "213176828496175", // 15-digit JCB
         ] {
             finds(&r, &format!("pay {ok} now"), ok);
         }
@@ -193,7 +303,8 @@ mod tests {
             "4111 1111-1111 1111",
             "1234 5678 9012 3452",
             "2019 2020 2021 2022",
-            "411111111111",
+            "411111111117",    // Luhn-valid, but no issuer uses 12 digits from 4
+            "180016070420459", // JCB 1800 range, bad check digit
         ] {
             assert!(found(&r, &format!("pay {bad} now")).is_empty(), "{bad}");
         }
@@ -203,8 +314,16 @@ mod tests {
     #[test]
     fn ibans() {
         let r = iban_code();
-        finds(&r, "IBAN GB82 WEST 1234 5698 7654 32.", "GB82 WEST 1234 5698 7654 32");
-        finds(&r, "to DE89370400440532013000 please", "DE89370400440532013000");
+        finds(
+            &r,
+            "IBAN GB82 WEST 1234 5698 7654 32.",
+            "GB82 WEST 1234 5698 7654 32",
+        );
+        finds(
+            &r,
+            "to DE89370400440532013000 please",
+            "DE89370400440532013000",
+        );
         rejects(&r, "IBAN GB82 WEST 1234 5698 7654 31");
         rejects(&r, "GB82WEST1234569876543"); // one character short for GB
     }
@@ -212,7 +331,11 @@ mod tests {
     #[test]
     fn bitcoin() {
         let r = crypto();
-        finds(&r, "send to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa");
+        finds(
+            &r,
+            "send to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa.",
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        );
         finds(
             &r,
             "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
@@ -226,7 +349,11 @@ mod tests {
         rejects(&us_bank_number(), "order 12345678 shipped");
         finds(&us_bank_number(), "checking account 12345678", "12345678");
         rejects(&aba_routing_number(), "id 011000015");
-        finds(&aba_routing_number(), "routing number 011000015", "011000015");
+        finds(
+            &aba_routing_number(),
+            "routing number 011000015",
+            "011000015",
+        );
         rejects(&aba_routing_number(), "routing number 011000016");
     }
 }

@@ -9,11 +9,9 @@ mod network;
 use std::ops::Range;
 
 pub use contact::{email, phone_number, url};
-pub use date_time::date_time;
+pub use date_time::{date_time, weekday, year};
 pub use financial::{aba_routing_number, credit_card, crypto, iban_code, us_bank_number};
-pub use national_id::{
-    uk_nhs, uk_nino, us_driver_license, us_itin, us_npi, us_passport, us_ssn,
-};
+pub use national_id::{uk_nhs, uk_nino, us_driver_license, us_itin, us_npi, us_passport, us_ssn};
 pub use network::{ip_address, mac_address};
 
 use super::Recognizer;
@@ -32,6 +30,8 @@ pub fn builtin() -> Vec<Box<dyn Recognizer>> {
         Box::new(ip_address()),
         Box::new(mac_address()),
         Box::new(date_time()),
+        Box::new(weekday()),
+        Box::new(year()),
         Box::new(us_ssn()),
         Box::new(us_itin()),
         Box::new(us_npi()),
@@ -49,7 +49,10 @@ fn matched<'a>(text: &'a str, m: &Range<usize>) -> &'a str {
 
 /// The character just before and just after a match (None at the text's ends).
 fn neighbours(text: &str, m: &Range<usize>) -> (Option<char>, Option<char>) {
-    (text[..m.start].chars().next_back(), text[m.end..].chars().next())
+    (
+        text[..m.start].chars().next_back(),
+        text[m.end..].chars().next(),
+    )
 }
 
 #[cfg(test)]
@@ -60,7 +63,9 @@ pub(crate) mod test_util {
     pub fn found(r: &PatternRecognizer, text: &str) -> Vec<(String, f64)> {
         let mut out: Vec<Candidate> = Vec::new();
         r.find(text, &mut out);
-        out.into_iter().map(|c| (text[c.range].to_string(), c.score)).collect()
+        out.into_iter()
+            .map(|c| (text[c.range].to_string(), c.score))
+            .collect()
     }
 
     /// Asserts that `r` finds exactly `expected` (as the whole detected value) in `text`.
@@ -72,7 +77,10 @@ pub(crate) mod test_util {
 
     /// Asserts that `r` finds nothing at or above 0.5 in `text`.
     pub fn rejects(r: &PatternRecognizer, text: &str) {
-        let got: Vec<_> = found(r, text).into_iter().filter(|(_, s)| *s >= 0.5).collect();
+        let got: Vec<_> = found(r, text)
+            .into_iter()
+            .filter(|(_, s)| *s >= 0.5)
+            .collect();
         assert!(got.is_empty(), "{text:?}: {got:?}");
     }
 }

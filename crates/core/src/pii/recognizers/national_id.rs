@@ -78,7 +78,11 @@ pub fn us_npi() -> PatternRecognizer {
     PatternRecognizer::new(
         EntityType::UsNpi,
         r"\b[12]\d{9}\b",
-        |text, m| digits(matched(text, &m)).filter(|d| npi_valid(d)).map(|_| (m, 0.3)),
+        |text, m| {
+            digits(matched(text, &m))
+                .filter(|d| npi_valid(d))
+                .map(|_| (m, 0.3))
+        },
         &["npi", "national provider", "provider", "prescriber"],
         0.5,
     )
@@ -111,7 +115,9 @@ pub fn us_driver_license() -> PatternRecognizer {
         EntityType::UsDriverLicense,
         r"\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{6}[A-Z]?|\d{7,9})\b",
         |_, m| Some((m, 0.2)),
-        &["driver", "driver's", "drivers", "license", "licence", "dl", "dmv"],
+        &[
+            "driver", "driver's", "drivers", "license", "licence", "dl", "dmv",
+        ],
         0.45,
     )
     .expect("built-in driver license pattern compiles")
@@ -146,7 +152,13 @@ pub fn uk_nino() -> PatternRecognizer {
             let banned = ["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&prefix);
             (!banned).then_some((m, 0.6))
         },
-        &["national insurance", "nino", "ni number", "ni no", "insurance"],
+        &[
+            "national insurance",
+            "nino",
+            "ni number",
+            "ni no",
+            "insurance",
+        ],
         0.3,
     )
     .expect("built-in NINO pattern compiles")
@@ -161,10 +173,18 @@ mod tests {
     #[test]
     fn ssn_rules_and_context() {
         let r = us_ssn();
-        assert_eq!(found(&r, "id 536-22-1234"), vec![("536-22-1234".into(), 0.85)]);
+        assert_eq!(
+            found(&r, "id 536-22-1234"),
+            vec![("536-22-1234".into(), 0.85)]
+        );
         for bad in [
-            "000-12-3456", "666-12-3456", "900-12-3456", "536-00-1234", "536-22-0000",
-            "111-11-1111", "536-22 1234",
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "536-00-1234",
+            "536-22-0000",
+            "111-11-1111",
+            "536-22 1234",
         ] {
             assert!(found(&r, bad).is_empty(), "{bad}");
         }
@@ -172,7 +192,10 @@ mod tests {
         let with_context = found(&r, "SSN: 536221234");
         assert!((with_context[0].1 - 0.8).abs() < 1e-9);
         // context counts as whole words only: "classnote" does not contain the word "ssn"
-        assert_eq!(found(&r, "classnote 536221234"), vec![("536221234".into(), 0.4)]);
+        assert_eq!(
+            found(&r, "classnote 536221234"),
+            vec![("536221234".into(), 0.4)]
+        );
         assert!((found(&r, "Social  Security: 536221234")[0].1 - 0.8).abs() < 1e-9);
     }
 

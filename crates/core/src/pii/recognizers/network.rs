@@ -65,10 +65,18 @@ fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let value = matched(text, &m);
     if value.contains('.') {
         // Cisco notation must contain a hex letter or it is more likely a number
-        return value.bytes().any(|b| b.is_ascii_alphabetic()).then_some((m, 0.6));
+        return value
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic())
+            .then_some((m, 0.6));
     }
     let sep = value.as_bytes()[2];
-    value.bytes().skip(2).step_by(3).all(|b| b == sep).then_some((m, 0.8))
+    value
+        .bytes()
+        .skip(2)
+        .step_by(3)
+        .all(|b| b == sep)
+        .then_some((m, 0.8))
 }
 
 #[cfg(test)]
@@ -89,7 +97,11 @@ mod tests {
     #[test]
     fn ipv6() {
         let r = ip_address();
-        finds(&r, "addr 2001:db8::8a2e:370:7334 ok", "2001:db8::8a2e:370:7334");
+        finds(
+            &r,
+            "addr 2001:db8::8a2e:370:7334 ok",
+            "2001:db8::8a2e:370:7334",
+        );
         finds(&r, "loopback ::1.", "::1");
         finds(&r, "ll fe80::1%eth0 up", "fe80::1%eth0");
         finds(&r, "mapped ::ffff:192.0.2.128", "::ffff:192.0.2.128");
