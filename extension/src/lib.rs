@@ -5,9 +5,15 @@
 
 mod dp_mean;
 mod error;
+mod guc;
 mod pii;
 
 ::pgrx::pg_module_magic!(name, version);
+
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::register();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]

@@ -5,6 +5,7 @@ use pgrx::{AllocatedByRust, IntoDatum, JsonB};
 use veil_core::pii::{Analyzer, PiiOptions};
 
 use crate::error::OrRaise;
+use crate::guc;
 
 /// Parses the `options` argument; SQL NULL means the defaults.
 fn options(function: &str, options: Option<JsonB>) -> PiiOptions {
@@ -19,13 +20,34 @@ fn redact_pii(text: &str) -> String {
     veil_core::pii::redact_pii(text)
 }
 
-/// `redact_pii(text, options jsonb) -> text`: with options `entities`, `threshold`, `allow`.
-/// NULL options mean the defaults; NULL text gives NULL.
-#[pg_extern(immutable, parallel_safe, name = "redact_pii")]
+/// `redact_pii(text, options jsonb) -> text`: with detection options (`entities`,
+/// `threshold`, `allow`) and replacement strategies (`strategy`, `per_entity`, …). NULL
+/// options mean the defaults; NULL text gives NULL. STABLE: `hash` reads `veil.hash_key`.
+#[pg_extern(stable, parallel_safe, name = "redact_pii")]
 fn redact_pii_with_options(text: Option<&str>, options: Option<JsonB>) -> Option<String> {
     let text = text?;
     let opts = self::options("redact_pii", options);
-    Some(veil_core::pii::redact_pii_with(text, &opts))
+    let secrets = guc::secrets("redact_pii");
+    Some(veil_core::pii::redact_pii_with(text, &opts, &secrets).or_raise("redact_pii"))
+}
+
+/// `anonymize(value, strategy [, options jsonb]) -> text`: rewrites a whole value of known
+/// type (`redact`, `mask`, `hash`, `annotate`, `keep`). NULL value gives NULL.
+#[pg_extern(stable, parallel_safe)]
+fn anonymize(
+    value: Option<&str>,
+    strategy: &str,
+    options: default!(Option<JsonB>, "NULL"),
+) -> Option<String> {
+    let json = options.map(|j| j.0.to_string());
+    let secrets = guc::secrets("anonymize");
+    // validate once, even for NULL values
+    veil_core::mask::anonymize("", strategy, json.as_deref(), &secrets).or_raise("anonymize");
+    let value = value?;
+    Some(
+        veil_core::mask::anonymize(value, strategy, json.as_deref(), &secrets)
+            .or_raise("anonymize"),
+    )
 }
 
 extension_sql!(

@@ -2,6 +2,7 @@
 //!
 //! * [`pii`] finds personal data in free text (recognizers with validators and context
 //!   scoring) and replaces it (operators).
+//! * [`mask`] rewrites detected values: redact, mask, keyed hash, annotate, keep.
 //! * [`dp`] holds differentially private mechanisms built on OpenDP's exact samplers.
 //!
 //! Nothing here knows about Arrow, DataFusion or PostgreSQL: the engine crates are thin
@@ -9,6 +10,7 @@
 
 pub mod dp;
 pub mod error;
+pub mod mask;
 pub mod pii;
 
 pub use error::{Fallible, VeilError};

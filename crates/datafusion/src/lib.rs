@@ -10,6 +10,7 @@ use datafusion::prelude::SessionContext;
 use veil_core::VeilError;
 
 pub mod aggregate;
+pub mod config;
 mod pii_args;
 pub mod scalar;
 mod util;
@@ -19,6 +20,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(scalar::redact_pii::RedactPii::new()),
         ScalarUDF::from(scalar::detect_pii::DetectPii::new()),
+        ScalarUDF::from(scalar::anonymize::Anonymize::new()),
     ]
 }
 
@@ -29,6 +31,23 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
 
 /// Registers every veil function with `ctx`.
 pub fn register_all(ctx: &SessionContext) {
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        if state
+            .config()
+            .options()
+            .extensions
+            .get::<config::VeilConfig>()
+            .is_none()
+        {
+            state
+                .config_mut()
+                .options_mut()
+                .extensions
+                .insert(config::VeilConfig::default());
+        }
+    }
     for f in scalar_functions() {
         ctx.register_udf(f);
     }

@@ -51,6 +51,26 @@ pub fn map_strings(
     }
 }
 
+/// Like [`map_strings`] for a fallible `f`: the first error fails the call.
+pub fn try_map_strings(
+    function: &str,
+    value: &ColumnarValue,
+    f: impl Fn(&str) -> Result<String>,
+) -> Result<ColumnarValue> {
+    let failure = std::cell::RefCell::new(None);
+    let out = map_strings(function, value, |s| match f(s) {
+        Ok(v) => v,
+        Err(e) => {
+            failure.borrow_mut().get_or_insert(e);
+            String::new()
+        }
+    })?;
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
 fn map_generic<O: OffsetSizeTrait>(array: &ArrayRef, f: &impl Fn(&str) -> String) -> ArrayRef {
     Arc::new(
         array

@@ -3,7 +3,7 @@
 //! An [`Analyzer`] runs a registry of [`Recognizer`]s over a text, scores every candidate
 //! (validators such as Luhn reject look-alikes; context words nearby raise the score), keeps
 //! the candidates at or above a threshold and resolves overlaps to one span each. An
-//! [`Operator`] then rewrites the text.
+//! [`Replacer`] then rewrites the text with the strategies of [`crate::mask`].
 //!
 //! Offsets in [`PiiSpan`] are 0-based Unicode code-point offsets with an exclusive end, the
 //! same in every engine, so `substr(text, start + 1, end - start)` returns the value in SQL.
@@ -16,10 +16,13 @@ mod options;
 mod recognizer;
 pub mod recognizers;
 
+use crate::error::Fallible;
+use crate::mask::Secrets;
 pub use analyzer::{Analyzer, PiiSpan, DEFAULT_THRESHOLD};
 pub use entity::EntityType;
-pub use operators::Operator;
+pub use operators::Replacer;
 pub use options::PiiOptions;
+
 pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};
 
 /// Replaces every PII span that the default analyzer finds (every built-in recognizer,
@@ -27,14 +30,26 @@ pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};
 ///
 /// This is what the SQL function `redact_pii(text)` does in both engines.
 pub fn redact_pii(text: &str) -> String {
-    let analyzer = Analyzer::shared_default();
-    Operator::default().apply(text, &analyzer.analyze(text))
+    let spans = Analyzer::shared_default().analyze(text);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for s in &spans {
+        out.push_str(&text[pos..s.byte_start]);
+        out.push('<');
+        out.push_str(s.entity.as_str());
+        out.push('>');
+        pos = s.byte_end;
+    }
+    out.push_str(&text[pos..]);
+    out
 }
 
-/// `redact_pii(text, options)`: like [`redact_pii`] with the given [`PiiOptions`].
-pub fn redact_pii_with(text: &str, options: &PiiOptions) -> String {
-    let analyzer = Analyzer::shared_default();
-    Operator::default().apply(text, &analyzer.analyze_with(text, options))
+/// `redact_pii(text, options)`: like [`redact_pii`] with the given [`PiiOptions`]
+/// (detection settings and replacement strategies). Fails only when a strategy cannot run,
+/// e.g. `hash` without a configured key.
+pub fn redact_pii_with(text: &str, options: &PiiOptions, secrets: &Secrets) -> Fallible<String> {
+    let spans = Analyzer::shared_default().analyze_with(text, options);
+    options.replacer.apply(text, &spans, secrets)
 }
 
 #[cfg(test)]

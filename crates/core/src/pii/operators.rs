@@ -1,40 +1,42 @@
-use super::PiiSpan;
+use std::collections::BTreeMap;
 
-/// How a detected span is rewritten.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operator {
-    /// Replace the span with a template in which `{type}` stands for the entity label.
-    Redact { template: String },
+use super::{EntityType, PiiSpan};
+use crate::error::Fallible;
+use crate::mask::{Secrets, Strategy};
+
+/// How detected spans are rewritten: one strategy for every entity type, optionally
+/// overridden per type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replacer {
+    pub default: Strategy,
+    pub per_entity: BTreeMap<EntityType, Strategy>,
 }
 
-impl Default for Operator {
-    fn default() -> Self {
-        Operator::Redact {
-            template: "<{type}>".to_string(),
-        }
+impl Replacer {
+    /// The strategy used for `entity`.
+    pub fn strategy(&self, entity: EntityType) -> &Strategy {
+        self.per_entity.get(&entity).unwrap_or(&self.default)
     }
-}
 
-impl Operator {
     /// Rewrites `text`, replacing each span (sorted, non-overlapping, as produced by
     /// [`super::Analyzer::analyze`]).
-    pub fn apply(&self, text: &str, spans: &[PiiSpan]) -> String {
+    pub fn apply(&self, text: &str, spans: &[PiiSpan], secrets: &Secrets) -> Fallible<String> {
         if spans.is_empty() {
-            return text.to_string();
+            return Ok(text.to_string());
         }
         let mut out = String::with_capacity(text.len());
         let mut pos = 0;
         for s in spans {
             out.push_str(&text[pos..s.byte_start]);
-            match self {
-                Operator::Redact { template } => {
-                    out.push_str(&template.replace("{type}", s.entity.as_str()))
-                }
-            }
+            out.push_str(&self.strategy(s.entity).apply(
+                s.entity.as_str(),
+                s.value(text),
+                secrets,
+            )?);
             pos = s.byte_end;
         }
         out.push_str(&text[pos..]);
-        out
+        Ok(out)
     }
 }
 
@@ -44,12 +46,26 @@ mod tests {
     use crate::pii::Analyzer;
 
     #[test]
-    fn custom_template() {
-        let text = "a jane@example.com b";
+    fn default_and_per_entity_strategies() {
+        let text = "a jane@example.com b 4111 1111 1111 1111";
         let spans = Analyzer::shared_default().analyze(text);
-        let op = Operator::Redact {
-            template: "[REDACTED_{type}]".into(),
+        let mut r = Replacer {
+            default: Strategy::Redact {
+                template: "[REDACTED_{type}]".into(),
+            },
+            per_entity: BTreeMap::new(),
         };
-        assert_eq!(op.apply(text, &spans), "a [REDACTED_EMAIL_ADDRESS] b");
+        r.per_entity.insert(
+            EntityType::CreditCard,
+            Strategy::Mask {
+                keep_first: 0,
+                keep_last: 4,
+                mask_char: '*',
+            },
+        );
+        assert_eq!(
+            r.apply(text, &spans, &Secrets::default()).unwrap(),
+            "a [REDACTED_EMAIL_ADDRESS] b **** **** **** 1111"
+        );
     }
 }

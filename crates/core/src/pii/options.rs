@@ -1,11 +1,16 @@
 //! The `options` argument of the SQL PII functions: a JSON object such as
-//! `{"entities": ["EMAIL_ADDRESS", "PHONE_NUMBER"], "threshold": 0.6, "allow": ["help@example.com"]}`.
-//! Unknown keys and unknown entity names are errors, never silently ignored.
+//! `{"entities": ["EMAIL_ADDRESS", "PHONE_NUMBER"], "threshold": 0.6, "allow": ["help@example.com"],
+//!   "strategy": "redact", "template": "[REDACTED_{type}]",
+//!   "per_entity": {"PHONE_NUMBER": {"strategy": "mask", "keep_last": 4}}}`.
+//! Unknown keys, entity names and strategies are errors, never silently ignored.
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use super::{EntityType, DEFAULT_THRESHOLD};
+use super::{EntityType, Replacer, DEFAULT_THRESHOLD};
 use crate::error::{Fallible, VeilError};
+use crate::mask::StrategySpec;
 
 /// What to look for and what to report.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +21,8 @@ pub struct PiiOptions {
     pub threshold: f64,
     /// Values never reported (exact match of the detected text).
     pub allow: Vec<String>,
+    /// How `redact_pii` rewrites what it finds.
+    pub replacer: Replacer,
 }
 
 impl Default for PiiOptions {
@@ -24,6 +31,7 @@ impl Default for PiiOptions {
             entities: None,
             threshold: DEFAULT_THRESHOLD,
             allow: Vec::new(),
+            replacer: Replacer::default(),
         }
     }
 }
@@ -34,6 +42,12 @@ struct Raw {
     entities: Option<Vec<String>>,
     threshold: Option<f64>,
     allow: Option<Vec<String>>,
+    strategy: Option<String>,
+    template: Option<String>,
+    keep_first: Option<usize>,
+    keep_last: Option<usize>,
+    mask_char: Option<String>,
+    per_entity: Option<HashMap<String, StrategySpec>>,
 }
 
 impl PiiOptions {
@@ -45,7 +59,10 @@ impl PiiOptions {
         let raw: Raw = serde_json::from_str(json).map_err(|e| {
             VeilError::invalid(
                 "options",
-                format!("must be a JSON object with keys entities, threshold, allow: {e}"),
+                format!(
+                    "must be a JSON object with keys entities, threshold, allow, strategy, \
+                     template, keep_first, keep_last, mask_char, per_entity: {e}"
+                ),
             )
         })?;
         let entities = raw
@@ -64,10 +81,26 @@ impl PiiOptions {
                 format!("threshold must be between 0 and 1, got {threshold}"),
             ));
         }
+        let default = StrategySpec {
+            strategy: raw.strategy,
+            template: raw.template,
+            keep_first: raw.keep_first,
+            keep_last: raw.keep_last,
+            mask_char: raw.mask_char,
+        }
+        .build()?;
+        let mut per_entity = BTreeMap::new();
+        for (name, spec) in raw.per_entity.unwrap_or_default() {
+            per_entity.insert(name.parse::<EntityType>()?, spec.build()?);
+        }
         Ok(PiiOptions {
             entities,
             threshold,
             allow: raw.allow.unwrap_or_default(),
+            replacer: Replacer {
+                default,
+                per_entity,
+            },
         })
     }
 
@@ -82,6 +115,7 @@ impl PiiOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::Strategy;
 
     #[test]
     fn parses_and_defaults() {
@@ -98,6 +132,24 @@ mod tests {
         assert_eq!(o.threshold, 0.7);
         assert_eq!(o.allow, vec!["a@b.io".to_string()]);
         assert!(o.wants(EntityType::UsSsn) && !o.wants(EntityType::CreditCard));
+        let o = PiiOptions::parse(Some(
+            r#"{"template":"[{type}]","per_entity":{"US_SSN":{"strategy":"mask","keep_last":4}}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            o.replacer.default,
+            Strategy::Redact {
+                template: "[{type}]".into()
+            }
+        );
+        assert_eq!(
+            o.replacer.strategy(EntityType::UsSsn),
+            &Strategy::Mask {
+                keep_first: 0,
+                keep_last: 4,
+                mask_char: '*'
+            }
+        );
     }
 
     #[test]
@@ -107,6 +159,14 @@ mod tests {
         assert!(err(r#"{"entities":["EMAIL"]}"#).contains("unknown entity type 'EMAIL'"));
         assert!(err(r#"{"threshold":2}"#).contains("threshold must be between 0 and 1"));
         assert!(err("[1]").contains("`options`"));
+        assert!(err(r#"{"per_entity":{"EMAIL":{"strategy":"keep"}}}"#)
+            .contains("unknown entity type 'EMAIL'"));
+        assert!(
+            err(r#"{"per_entity":{"US_SSN":{"strategy":"keep","x":1}}}"#)
+                .contains("unknown field `x`")
+        );
+        assert!(err(r##"{"strategy":"hash","mask_char":"#"}"##)
+            .contains("mask_char only applies to strategy mask"));
         assert!(err("not json").contains("`options`"));
     }
 }

@@ -12,16 +12,20 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use veil_core::pii::{redact_pii, redact_pii_with};
 
+use crate::config::secrets;
 use crate::pii_args::{string_values, RowOptions};
-use crate::util::map_strings;
+use crate::to_df_error;
+use crate::util::{map_strings, try_map_strings};
 
 #[user_doc(
     doc_section(label = "Privacy Functions"),
     description = "Replaces every piece of personal data found in the text with its entity \
 label, e.g. `<EMAIL_ADDRESS>`, `<CREDIT_CARD>`, `<US_SSN>`, `<PHONE_NUMBER>`. `options` is a \
 JSON object: `entities` (list of entity types to look for), `threshold` (minimum score, \
-default 0.5), `allow` (values never redacted). NULL in, NULL out. The same function exists \
-in veil's PostgreSQL extension.",
+default 0.5), `allow` (values never redacted), `strategy` (`redact`, `mask`, `hash`, \
+`annotate`, `keep`) with its parameters (`template`, `keep_first`, `keep_last`, \
+`mask_char`), and `per_entity` strategies. `hash` needs `SET veil.hash_key`. NULL in, NULL \
+out. The same function exists in veil's PostgreSQL extension.",
     syntax_example = "redact_pii(text [, options])",
     sql_example = r#"```sql
 > SELECT redact_pii('Mail jane.doe@example.com, card 4111 1111 1111 1111');
@@ -52,7 +56,8 @@ impl RedactPii {
         RedactPii {
             signature: Signature::one_of(
                 vec![TypeSignature::String(1), TypeSignature::String(2)],
-                Volatility::Immutable,
+                // the hash strategy reads the session's veil.hash_key
+                Volatility::Stable,
             ),
         }
     }
@@ -81,17 +86,22 @@ impl ScalarUDFImpl for RedactPii {
             [text, options] => {
                 let rows = args.number_rows;
                 let opts = RowOptions::from_arg(self.name(), Some(options), rows)?;
+                let secrets = secrets(self.name(), &args.config_options)?;
+                let redact = |t: &str, o| {
+                    redact_pii_with(t, o, &secrets).map_err(|e| to_df_error("redact_pii", e))
+                };
                 if let RowOptions::Constant(o) = &opts {
-                    return map_strings(self.name(), text, |t| redact_pii_with(t, o));
+                    return try_map_strings(self.name(), text, |t| redact(t, o));
                 }
                 let texts = text.to_array(rows)?;
                 let out = string_values(&texts)?
                     .enumerate()
-                    .map(|(i, t)| t.map(|t| redact_pii_with(t, opts.get(i))));
+                    .map(|(i, t)| t.map(|t| redact(t, opts.get(i))).transpose())
+                    .collect::<Result<Vec<Option<String>>>>()?;
                 let array: ArrayRef = match texts.data_type() {
-                    DataType::LargeUtf8 => Arc::new(out.collect::<GenericStringArray<i64>>()),
-                    DataType::Utf8View => Arc::new(out.collect::<StringViewArray>()),
-                    _ => Arc::new(out.collect::<GenericStringArray<i32>>()),
+                    DataType::LargeUtf8 => Arc::new(GenericStringArray::<i64>::from(out)),
+                    DataType::Utf8View => Arc::new(StringViewArray::from(out)),
+                    _ => Arc::new(GenericStringArray::<i32>::from(out)),
                 };
                 Ok(ColumnarValue::Array(array))
             }

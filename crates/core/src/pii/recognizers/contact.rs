@@ -110,7 +110,8 @@ fn phone_score(candidate: &str) -> Option<f64> {
         return (digits >= 8 && parse(None, &intl).is_some()).then_some(0.5);
     }
     // libphonenumber parsing is the expensive step: only NANP-length numbers are tried as US
-    let nanp_length = digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
+    let nanp_length =
+        digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
     if nanp_length && valid(Some(Country::US), candidate) {
         return Some(if formatted { 0.6 } else { 0.4 });
     }
