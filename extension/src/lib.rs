@@ -50,6 +50,28 @@ mod tests {
         assert!((-1.0..=1.0).contains(&v), "{v}");
     }
 
+    #[pg_test]
+    fn hash_strategy_uses_the_superuser_key() {
+        Spi::run("SET veil.hash_key = 'pg-test-key-0123456789'").unwrap();
+        let a = Spi::get_one::<String>("SELECT anonymize('555-0100', 'hash')")
+            .unwrap()
+            .unwrap();
+        let b = Spi::get_one::<String>(
+            r#"SELECT redact_pii('ssn 536-22-1234', '{"strategy":"hash"}')"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(b.starts_with("ssn ") && b.len() == 36, "{b}");
+    }
+
+    #[pg_test(
+        error = "anonymize: invalid argument `strategy`: hash needs a key: set veil.hash_key in the engine configuration (an unkeyed hash of a phone number or SSN can be reversed by enumeration)"
+    )]
+    fn hash_strategy_refused_without_key() {
+        Spi::get_one::<String>("SELECT anonymize('555-0100', 'hash')").unwrap();
+    }
+
     #[pg_test(
         error = "dp_mean: invalid argument `lower`: must not be greater than upper, got lower = 10, upper = 0"
     )]
