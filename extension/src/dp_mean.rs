@@ -5,39 +5,17 @@
 //! 48-byte encoding of `DpMeanAccumulator::to_bytes`.
 
 use pgrx::prelude::*;
-use pgrx::{FromDatum, Internal, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{FromDatum, Internal};
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 use veil_core::VeilError;
 
+use crate::agg::{self, Use};
 use crate::error::{raise, OrRaise};
 
 const NAME: &str = "dp_mean";
 
-/// The aggregate memory context. Errors outside a plain aggregate call: as a window
-/// function every row of the window would get its own noisy release of the same data.
-fn aggregate_context(fcinfo: pg_sys::FunctionCallInfo) -> PgMemoryContexts {
-    let mut cx = std::ptr::null_mut();
-    // SAFETY: fcinfo is the live call info of this function call.
-    let kind = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut cx) };
-    if kind == pg_sys::AGG_CONTEXT_WINDOW as i32 {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!(
-                "{NAME} cannot be used as a window function: each row would release fresh noise"
-            )
-        );
-    }
-    if kind == 0 || cx.is_null() {
-        error!("{NAME} support functions can only be called as part of the dp_mean aggregate");
-    }
-    PgMemoryContexts::For(cx)
-}
-
-/// Moves an accumulator into memory owned by the aggregate context.
 fn into_internal(acc: DpMeanAccumulator, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    // SAFETY: switching to a valid context; Internal::new allocates in the current one.
-    unsafe { aggregate_context(fcinfo).switch_to(|_| Internal::new(acc)) }
+    agg::into_internal(acc, fcinfo, NAME, Use::AggregateOnly)
 }
 
 fn required(argument: &'static str, v: Option<f64>) -> f64 {
@@ -160,8 +138,8 @@ fn constant_params(fcinfo: pg_sys::FunctionCallInfo) -> BoundedMean {
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_mean_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    aggregate_context(fcinfo); // refuses window use
-                               // SAFETY: see dp_mean_trans.
+    agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
+                                                           // SAFETY: see dp_mean_trans.
     let released = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.release(),
         None => DpMeanAccumulator::new(constant_params(fcinfo)).release(),

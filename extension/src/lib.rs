@@ -3,10 +3,12 @@
 //! Function names and argument orders are the same as in veil's DataFusion functions; the
 //! shared `.slt` suite in `tests/slt` runs against both.
 
+mod agg;
 mod dp_mean;
 mod error;
 mod guc;
 mod pii;
+mod pii_summary;
 
 ::pgrx::pg_module_magic!(name, version);
 

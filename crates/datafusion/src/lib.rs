@@ -26,7 +26,10 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 
 /// Every aggregate function veil provides.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
-    vec![AggregateUDF::from(aggregate::dp_mean::DpMean::new())]
+    vec![
+        AggregateUDF::from(aggregate::dp_mean::DpMean::new()),
+        AggregateUDF::from(aggregate::pii_entity_summary::PiiEntitySummary::new()),
+    ]
 }
 
 /// Registers every veil function with `ctx`.

@@ -15,6 +15,7 @@ mod operators;
 mod options;
 mod recognizer;
 pub mod recognizers;
+mod summary;
 
 use crate::error::Fallible;
 use crate::mask::Secrets;
@@ -22,6 +23,7 @@ pub use analyzer::{Analyzer, PiiSpan, DEFAULT_THRESHOLD};
 pub use entity::EntityType;
 pub use operators::Replacer;
 pub use options::PiiOptions;
+pub use summary::EntitySummary;
 
 pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};
 
