@@ -17,13 +17,19 @@ use datafusion_cli::print_format::PrintFormat;
 use datafusion_cli::print_options::{MaxRows, PrintOptions};
 use datafusion_cli::DATAFUSION_CLI_VERSION;
 
+mod redact;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "veil",
     version,
-    about = "SQL with privacy built in: PII redaction and differentially private aggregates on DataFusion"
+    about = "SQL with privacy built in: PII redaction and differentially private aggregates on DataFusion",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    job: Option<Job>,
+
     /// Run these SQL statements, then exit.
     #[arg(short = 'c', long = "command", num_args = 1..)]
     command: Vec<String>,
@@ -49,6 +55,13 @@ struct Args {
     data_path: Option<std::path::PathBuf>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Job {
+    /// Redact a text column of a CSV/Parquet/JSON file into dataset.parquet, trace.parquet
+    /// and metadata.json.
+    Redact(redact::RedactArgs),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Args::parse()).await {
@@ -61,6 +74,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if let Some(Job::Redact(job)) = &args.job {
+        let meta = redact::run(job).await?;
+        println!(
+            "redacted {} rows of {} into {} ({})",
+            meta["rows"],
+            job.input.display(),
+            job.output.display(),
+            meta["entities"]
+        );
+        return Ok(());
+    }
     if let Some(dir) = &args.data_path {
         std::env::set_current_dir(dir).map_err(|e| {
             DataFusionError::Execution(format!("--data-path {}: {e}", dir.display()))

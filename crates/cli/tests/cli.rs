@@ -102,3 +102,89 @@ fn errors_exit_nonzero_with_the_rule() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
 }
+
+#[test]
+fn redact_job_writes_dataset_trace_and_metadata() {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = std::env::temp_dir().join(format!("veil-redact-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.csv");
+    std::fs::write(
+        &input,
+        "id,note\n1,mail jane@example.com\n2,plain\n3,card 4111 1111 1111 1111 ssn 536-22-1234\n",
+    )
+    .unwrap();
+    let config = dir.join("cfg.json");
+    std::fs::write(
+        &config,
+        r#"{"per_entity":{"CREDIT_CARD":{"strategy":"mask","keep_last":4}}}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = veil(&[
+        "redact",
+        "--input",
+        input.to_str().unwrap(),
+        "--column",
+        "note",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("redacted 3 rows"), "{}", stdout(&o));
+
+    let read = |name: &str| {
+        let f = std::fs::File::open(out.join(name)).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+    };
+    let data = read("dataset.parquet");
+    let notes: Vec<Option<&str>> = data.column(1).as_string::<i32>().iter().collect();
+    assert_eq!(
+        notes,
+        vec![
+            Some("mail <EMAIL_ADDRESS>"),
+            Some("plain"),
+            Some("card **** **** **** 1111 ssn <US_SSN>")
+        ]
+    );
+    let trace = read("trace.parquet");
+    assert_eq!(trace.num_rows(), 3);
+    let types: Vec<Option<&str>> = trace.column(1).as_string::<i32>().iter().collect();
+    assert_eq!(
+        types,
+        vec![Some("EMAIL_ADDRESS"), Some("CREDIT_CARD"), Some("US_SSN")]
+    );
+
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["rows"], 3);
+    assert_eq!(meta["entities"]["US_SSN"], 1);
+    assert_eq!(meta["column"], "note");
+
+    let bad = veil(&[
+        "redact",
+        "--input",
+        input.to_str().unwrap(),
+        "--column",
+        "nope",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("--column nope: no such column; columns are id, note"),
+        "{}",
+        stderr(&bad)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
