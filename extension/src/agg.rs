@@ -1,7 +1,10 @@
 //! Helpers for aggregates whose state is a Rust value behind `internal`.
 
 use pgrx::prelude::*;
-use pgrx::{Internal, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{FromDatum, Internal, PgMemoryContexts, PgSqlErrorCode};
+use veil_core::VeilError;
+
+use crate::error::raise;
 
 /// Where an aggregate may run.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,4 +50,42 @@ pub fn into_internal<T>(
 ) -> Internal {
     // SAFETY: switching to a valid context; Internal::new allocates in the current one.
     unsafe { memory_context(fcinfo, function, usage).switch_to(|_| Internal::new(value)) }
+}
+
+/// Reads constant float8 arguments of the aggregate call being finalized (position, name),
+/// for aggregates that saw no rows: a noisy release must not depend on whether rows exist,
+/// so the final function needs the parameters even without a transition state.
+pub fn constant_f64_args<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    arity: i32,
+    wanted: [(usize, &'static str); N],
+) -> [f64; N] {
+    let mut values = [0.0f64; N];
+    // SAFETY: AggGetAggref returns the Aggref of the running aggregate (or null); its args
+    // list holds TargetEntry nodes; we only read Const nodes of type float8.
+    unsafe {
+        let aggref = pg_sys::AggGetAggref(fcinfo);
+        if aggref.is_null() || (*aggref).args.is_null() || (*(*aggref).args).length != arity {
+            error!("{function}: cannot read the aggregate's arguments");
+        }
+        let args = &*(*aggref).args;
+        for (slot, (pos, name)) in values.iter_mut().zip(wanted) {
+            let te = (*args.elements.add(pos)).ptr_value as *mut pg_sys::TargetEntry;
+            let expr = (*te).expr as *mut pg_sys::Node;
+            if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Const {
+                raise(
+                    function,
+                    VeilError::invalid(name, "must be a constant when the input has no rows"),
+                );
+            }
+            let c = expr as *mut pg_sys::Const;
+            if (*c).consttype != pg_sys::FLOAT8OID {
+                error!("{function}: argument `{name}` is not double precision");
+            }
+            *slot = f64::from_datum((*c).constvalue, (*c).constisnull)
+                .unwrap_or_else(|| raise(function, VeilError::invalid(name, "must not be NULL")));
+        }
+    }
+    values
 }

@@ -5,7 +5,7 @@
 //! 48-byte encoding of `DpMeanAccumulator::to_bytes`.
 
 use pgrx::prelude::*;
-use pgrx::{FromDatum, Internal};
+use pgrx::Internal;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 use veil_core::VeilError;
 
@@ -100,49 +100,21 @@ fn dp_mean_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCal
     into_internal(DpMeanAccumulator::from_bytes(bytes).or_raise(NAME), fcinfo)
 }
 
-/// Reads the constant arguments of the aggregate call being finalized. Used when the
-/// aggregate saw no rows: the noisy release must not depend on whether rows exist.
-fn constant_params(fcinfo: pg_sys::FunctionCallInfo) -> BoundedMean {
-    let mut values = [0.0f64; 3];
-    // SAFETY: AggGetAggref returns the Aggref of the running aggregate (or null); its args
-    // list holds TargetEntry nodes; we only read Const nodes of type float8.
-    unsafe {
-        let aggref = pg_sys::AggGetAggref(fcinfo);
-        if aggref.is_null() || (*aggref).args.is_null() || (*(*aggref).args).length != 4 {
-            error!("{NAME}: cannot read the aggregate's arguments");
-        }
-        let args = &*(*aggref).args;
-        for (i, (slot, name)) in values
-            .iter_mut()
-            .zip(["lower", "upper", "epsilon"])
-            .enumerate()
-        {
-            let te = (*args.elements.add(i + 1)).ptr_value as *mut pg_sys::TargetEntry;
-            let expr = (*te).expr as *mut pg_sys::Node;
-            if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Const {
-                raise(
-                    NAME,
-                    VeilError::invalid(name, "must be a constant when the input has no rows"),
-                );
-            }
-            let c = expr as *mut pg_sys::Const;
-            if (*c).consttype != pg_sys::FLOAT8OID {
-                error!("{NAME}: argument `{name}` is not double precision");
-            }
-            *slot = f64::from_datum((*c).constvalue, (*c).constisnull)
-                .unwrap_or_else(|| raise(NAME, VeilError::invalid(name, "must not be NULL")));
-        }
-    }
-    BoundedMean::new(values[0], values[1], values[2]).or_raise(NAME)
-}
-
 #[pg_extern(volatile, parallel_safe)]
 fn dp_mean_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
     agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
                                                            // SAFETY: see dp_mean_trans.
     let released = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.release(),
-        None => DpMeanAccumulator::new(constant_params(fcinfo)).release(),
+        None => {
+            let [lower, upper, epsilon] = agg::constant_f64_args(
+                fcinfo,
+                NAME,
+                4,
+                [(1, "lower"), (2, "upper"), (3, "epsilon")],
+            );
+            DpMeanAccumulator::new(BoundedMean::new(lower, upper, epsilon).or_raise(NAME)).release()
+        }
     };
     Some(released.or_raise(NAME))
 }

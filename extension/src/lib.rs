@@ -5,6 +5,7 @@
 
 mod agg;
 mod dp_mean;
+mod dp_sum_count;
 mod error;
 mod guc;
 mod pii;

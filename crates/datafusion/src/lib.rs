@@ -28,6 +28,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(aggregate::dp_mean::DpMean::new()),
+        AggregateUDF::from(aggregate::dp_sum::DpSum::new()),
+        AggregateUDF::from(aggregate::dp_count::DpCount::new()),
         AggregateUDF::from(aggregate::pii_entity_summary::PiiEntitySummary::new()),
     ]
 }

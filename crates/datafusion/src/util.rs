@@ -97,3 +97,26 @@ pub fn constant_argument(expr: &Arc<dyn PhysicalExpr>) -> Result<Option<ScalarVa
         ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0)?,
     }))
 }
+
+/// Reads a constant numeric aggregate argument as f64 for SQL function `function`.
+pub fn constant_f64(function: &str, name: &str, expr: &Arc<dyn PhysicalExpr>) -> Result<f64> {
+    use datafusion::common::plan_err;
+    match constant_argument(expr)? {
+        Some(v) if v.is_null() => {
+            plan_err!("{function}: invalid argument `{name}`: must not be NULL")
+        }
+        Some(v) if v.data_type().is_numeric() => match v.cast_to(&DataType::Float64)? {
+            ScalarValue::Float64(Some(x)) => Ok(x),
+            other => {
+                plan_err!("{function}: invalid argument `{name}`: cannot read {other} as a number")
+            }
+        },
+        Some(other) => plan_err!(
+            "{function}: invalid argument `{name}`: expected a number, got {}",
+            other.data_type()
+        ),
+        None => plan_err!(
+            "{function}: invalid argument `{name}`: must be a constant, not a column expression"
+        ),
+    }
+}

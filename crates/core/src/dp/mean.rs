@@ -1,12 +1,8 @@
 use dashu::integer::IBig;
 
-use super::{check_epsilon, scale_pow2, DiscreteLaplace, PrivacyCost};
+use super::fixed::FixedPoint;
+use super::{check_epsilon, DiscreteLaplace, PrivacyCost};
 use crate::error::{Fallible, VeilError};
-
-/// Bits of resolution kept below the larger bound's magnitude when values are summed in
-/// fixed point. 2^-40 relative resolution is far finer than any useful noise scale, and
-/// leaves 87 bits of i128 headroom for the row count.
-const FIXED_POINT_BITS: i32 = 40;
 
 /// Parameters of an ε-DP mean of values clamped to `[lower, upper]`.
 ///
@@ -17,58 +13,23 @@ const FIXED_POINT_BITS: i32 = 40;
 /// basic composition gives ε. The ratio, clamped to the bounds, is post-processing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundedMean {
-    lower: f64,
-    upper: f64,
+    fixed: FixedPoint,
     epsilon: f64,
-    /// The quantum is 2^exp.
-    exp: i32,
-    /// Δ in quanta.
-    sensitivity: u128,
 }
 
 impl BoundedMean {
     /// Validates the arguments of `dp_mean(value, lower, upper, epsilon)`.
     pub fn new(lower: f64, upper: f64, epsilon: f64) -> Fallible<Self> {
-        if !lower.is_finite() {
-            return Err(VeilError::invalid(
-                "lower",
-                format!("must be a finite number, got {lower}"),
-            ));
-        }
-        if !upper.is_finite() {
-            return Err(VeilError::invalid(
-                "upper",
-                format!("must be a finite number, got {upper}"),
-            ));
-        }
-        if lower > upper {
-            return Err(VeilError::invalid(
-                "lower",
-                format!("must not be greater than upper, got lower = {lower}, upper = {upper}"),
-            ));
-        }
+        let fixed = FixedPoint::new(lower, upper)?;
         check_epsilon(epsilon)?;
-        let magnitude = lower.abs().max(upper.abs());
-        let exp = if magnitude == 0.0 {
-            0
-        } else {
-            magnitude.log2().ceil() as i32 - FIXED_POINT_BITS
-        };
-        let sensitivity = scale_pow2(magnitude, -exp).ceil() as u128;
-        Ok(BoundedMean {
-            lower,
-            upper,
-            epsilon,
-            exp,
-            sensitivity,
-        })
+        Ok(BoundedMean { fixed, epsilon })
     }
 
     pub fn lower(&self) -> f64 {
-        self.lower
+        self.fixed.lower
     }
     pub fn upper(&self) -> f64 {
-        self.upper
+        self.fixed.upper
     }
     pub fn epsilon(&self) -> f64 {
         self.epsilon
@@ -79,20 +40,13 @@ impl BoundedMean {
         PrivacyCost::pure(self.epsilon)
     }
 
-    /// Clamps and quantizes one value. NaN has no place in [lower, upper]; callers skip it
-    /// like NULL (a fixed per-row rule, so privacy is unaffected).
-    fn to_units(&self, x: f64) -> i128 {
-        let clamped = x.clamp(self.lower, self.upper);
-        scale_pow2(clamped, -self.exp).round() as i128
-    }
-
     /// Adds one value to a state. NULLs are the caller's to skip; NaN is skipped here.
     pub fn accumulate(&self, state: &mut MeanState, x: f64) {
         if x.is_nan() {
             return;
         }
         state.count = state.count.saturating_add(1);
-        state.sum = state.sum.saturating_add(self.to_units(x));
+        state.sum = state.sum.saturating_add(self.fixed.to_units(x));
     }
 
     /// Releases the noisy mean of a state. Each call draws fresh noise and costs
@@ -101,10 +55,10 @@ impl BoundedMean {
         let half = self.epsilon / 2.0;
         let noisy_count = DiscreteLaplace::new(1, half)?.add_noise(IBig::from(state.count))?;
         let noisy_sum =
-            DiscreteLaplace::new(self.sensitivity, half)?.add_noise(IBig::from(state.sum))?;
+            DiscreteLaplace::new(self.fixed.sensitivity, half)?.add_noise(IBig::from(state.sum))?;
         let count = noisy_count.to_f64().value().max(1.0);
-        let sum = scale_pow2(noisy_sum.to_f64().value(), self.exp);
-        Ok((sum / count).clamp(self.lower, self.upper))
+        let sum = self.fixed.from_units(&noisy_sum);
+        Ok((sum / count).clamp(self.lower(), self.upper()))
     }
 }
 
@@ -149,8 +103,8 @@ impl DpMeanAccumulator {
         if self.params != other.params {
             return Err(VeilError::IncompatibleState(format!(
                 "dp_mean partial states use different arguments: (lower {}, upper {}, epsilon {}) vs (lower {}, upper {}, epsilon {})",
-                self.params.lower, self.params.upper, self.params.epsilon,
-                other.params.lower, other.params.upper, other.params.epsilon
+                self.params.lower(), self.params.upper(), self.params.epsilon,
+                other.params.lower(), other.params.upper(), other.params.epsilon
             )));
         }
         self.state.merge(&other.state);
@@ -164,8 +118,8 @@ impl DpMeanAccumulator {
     /// A fixed little-endian encoding: lower, upper, epsilon, count, sum.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(DP_MEAN_STATE_BYTES);
-        out.extend_from_slice(&self.params.lower.to_le_bytes());
-        out.extend_from_slice(&self.params.upper.to_le_bytes());
+        out.extend_from_slice(&self.params.lower().to_le_bytes());
+        out.extend_from_slice(&self.params.upper().to_le_bytes());
         out.extend_from_slice(&self.params.epsilon.to_le_bytes());
         out.extend_from_slice(&self.state.count.to_le_bytes());
         out.extend_from_slice(&self.state.sum.to_le_bytes());
@@ -207,26 +161,6 @@ mod tests {
     }
 
     #[test]
-    fn sensitivity_covers_the_largest_bound() {
-        for (lo, hi) in [
-            (0.0, 100.0),
-            (-7.5, 3.0),
-            (0.0, 200000.0),
-            (1e-300, 2e-300),
-            (-1e300, 1e308),
-        ] {
-            let p = BoundedMean::new(lo, hi, 1.0).unwrap();
-            for x in [lo, hi, (lo + hi) / 2.0, f64::INFINITY, f64::NEG_INFINITY] {
-                assert!(
-                    p.to_units(x).unsigned_abs() <= p.sensitivity,
-                    "{lo} {hi} {x}"
-                );
-            }
-            assert!(p.sensitivity <= 1u128 << (FIXED_POINT_BITS + 1));
-        }
-    }
-
-    #[test]
     fn values_are_clamped_and_nan_skipped() {
         let p = BoundedMean::new(0.0, 10.0, 1.0).unwrap();
         let mut s = MeanState::default();
@@ -234,7 +168,7 @@ mod tests {
             p.accumulate(&mut s, x);
         }
         assert_eq!(s.count, 3);
-        assert_eq!(scale_pow2(s.sum as f64, p.exp), 15.0);
+        assert_eq!(p.fixed.from_units(&IBig::from(s.sum)), 15.0);
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! rounding error that breaks naive sensitivity analysis does not arise.
 
 mod cost;
+mod fixed;
 mod mean;
 mod noise;
+mod sum_count;
 
 pub use cost::PrivacyCost;
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::DiscreteLaplace;
+pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 
 use crate::error::{Fallible, VeilError};
 

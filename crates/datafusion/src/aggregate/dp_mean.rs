@@ -13,7 +13,7 @@ use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
 use crate::to_df_error;
-use crate::util::constant_argument;
+use crate::util::constant_f64;
 
 #[user_doc(
     doc_section(label = "Differential Privacy Functions"),
@@ -59,26 +59,6 @@ impl DpMean {
     }
 }
 
-const ARGUMENT_NAMES: [&str; 4] = ["value", "lower", "upper", "epsilon"];
-
-/// Reads the constant float argument `i` of the aggregate call.
-fn constant_f64(args: &AccumulatorArgs, i: usize) -> Result<f64> {
-    let name = ARGUMENT_NAMES[i];
-    match constant_argument(&args.exprs[i])? {
-        Some(ScalarValue::Float64(Some(v))) => Ok(v),
-        Some(ScalarValue::Float64(None)) | Some(ScalarValue::Null) => {
-            plan_err!("dp_mean: invalid argument `{name}`: must not be NULL")
-        }
-        Some(other) => plan_err!(
-            "dp_mean: invalid argument `{name}`: expected a number, got {}",
-            other.data_type()
-        ),
-        None => plan_err!(
-            "dp_mean: invalid argument `{name}`: must be a constant, not a column expression"
-        ),
-    }
-}
-
 impl AggregateUDFImpl for DpMean {
     fn name(&self) -> &str {
         "dp_mean"
@@ -100,9 +80,9 @@ impl AggregateUDFImpl for DpMean {
             return plan_err!("dp_mean does not support DISTINCT");
         }
         let params = BoundedMean::new(
-            constant_f64(&args, 1)?,
-            constant_f64(&args, 2)?,
-            constant_f64(&args, 3)?,
+            constant_f64("dp_mean", "lower", &args.exprs[1])?,
+            constant_f64("dp_mean", "upper", &args.exprs[2])?,
+            constant_f64("dp_mean", "epsilon", &args.exprs[3])?,
         )
         .map_err(|e| to_df_error("dp_mean", e))?;
         Ok(Box::new(DpMeanAcc(DpMeanAccumulator::new(params))))

@@ -1,4 +1,6 @@
 //! Aggregate SQL functions, one per file.
 
+pub mod dp_count;
 pub mod dp_mean;
+pub mod dp_sum;
 pub mod pii_entity_summary;

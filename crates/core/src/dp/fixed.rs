@@ -1,0 +1,116 @@
+//! Fixed-point encoding of clamped values, so sums are exact integers and their
+//! sensitivity is an exact integer number of quanta.
+
+use dashu::integer::IBig;
+
+use super::scale_pow2;
+use crate::error::{Fallible, VeilError};
+
+/// Bits of resolution kept below the larger bound's magnitude. 2^-40 relative resolution is
+/// far finer than any useful noise scale, and leaves 87 bits of i128 headroom for the row
+/// count.
+pub(crate) const FIXED_POINT_BITS: i32 = 40;
+
+/// Clamping bounds and the quantum q = 2^exp that values are rounded to.
+///
+/// Each value is clamped to [lower, upper] and rounded to a multiple of q — a per-row
+/// transformation — so one row changes a fixed-point sum by at most
+/// Δ = ⌈max(|lower|, |upper|) / q⌉ quanta (`sensitivity`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FixedPoint {
+    pub lower: f64,
+    pub upper: f64,
+    /// The quantum is 2^exp.
+    pub exp: i32,
+    /// Δ in quanta.
+    pub sensitivity: u128,
+}
+
+impl FixedPoint {
+    /// Validates `lower` and `upper` (finite, lower ≤ upper) and picks the quantum.
+    pub fn new(lower: f64, upper: f64) -> Fallible<Self> {
+        if !lower.is_finite() {
+            return Err(VeilError::invalid(
+                "lower",
+                format!("must be a finite number, got {lower}"),
+            ));
+        }
+        if !upper.is_finite() {
+            return Err(VeilError::invalid(
+                "upper",
+                format!("must be a finite number, got {upper}"),
+            ));
+        }
+        if lower > upper {
+            return Err(VeilError::invalid(
+                "lower",
+                format!("must not be greater than upper, got lower = {lower}, upper = {upper}"),
+            ));
+        }
+        let magnitude = lower.abs().max(upper.abs());
+        let exp = if magnitude == 0.0 {
+            0
+        } else {
+            magnitude.log2().ceil() as i32 - FIXED_POINT_BITS
+        };
+        let sensitivity = scale_pow2(magnitude, -exp).ceil() as u128;
+        Ok(FixedPoint {
+            lower,
+            upper,
+            exp,
+            sensitivity,
+        })
+    }
+
+    /// Clamps and quantizes one value (not NaN: callers skip NaN like NULL).
+    pub fn to_units(&self, x: f64) -> i128 {
+        scale_pow2(x.clamp(self.lower, self.upper), -self.exp).round() as i128
+    }
+
+    /// A number of quanta back as a float.
+    pub fn from_units(&self, units: &IBig) -> f64 {
+        scale_pow2(units.to_f64().value(), self.exp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitivity_covers_the_largest_bound() {
+        for (lo, hi) in [
+            (0.0, 100.0),
+            (-7.5, 3.0),
+            (0.0, 200000.0),
+            (1e-300, 2e-300),
+            (-1e300, 1e308),
+        ] {
+            let p = FixedPoint::new(lo, hi).unwrap();
+            for x in [lo, hi, (lo + hi) / 2.0, f64::INFINITY, f64::NEG_INFINITY] {
+                assert!(
+                    p.to_units(x).unsigned_abs() <= p.sensitivity,
+                    "{lo} {hi} {x}"
+                );
+            }
+            assert!(p.sensitivity <= 1u128 << (FIXED_POINT_BITS + 1));
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact_on_the_grid() {
+        let p = FixedPoint::new(0.0, 10.0).unwrap();
+        assert_eq!(
+            p.from_units(&IBig::from(p.to_units(15.0) + p.to_units(5.0))),
+            15.0
+        );
+    }
+
+    #[test]
+    fn bound_errors_name_the_argument() {
+        let msg = |r: Fallible<FixedPoint>| r.unwrap_err().to_string();
+        assert!(msg(FixedPoint::new(10.0, 0.0)).contains("`lower`: must not be greater than upper"));
+        assert!(msg(FixedPoint::new(f64::NEG_INFINITY, 0.0)).contains("`lower`"));
+        assert!(msg(FixedPoint::new(0.0, f64::NAN)).contains("`upper`"));
+    }
+}

@@ -1,0 +1,130 @@
+//! `dp_count(value, epsilon) -> bigint`
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
+};
+use datafusion_macros::user_doc;
+use veil_core::dp::DpCountAccumulator;
+
+use crate::to_df_error;
+use crate::util::constant_f64;
+
+#[user_doc(
+    doc_section(label = "Differential Privacy Functions"),
+    description = "An ε-differentially private count of the non-NULL values of `value` (use \
+a constant such as `1` to count rows): the exact count plus discrete Laplace noise of scale \
+1/ε drawn by OpenDP's exact sampler, reported as at least 0. Every evaluation draws fresh \
+noise. Same name and arguments in PostgreSQL.",
+    syntax_example = "dp_count(value, epsilon)",
+    sql_example = r#"```sql
+> SELECT dept, dp_count(1, 0.5) FROM staff GROUP BY dept;
+```"#,
+    argument(
+        name = "value",
+        description = "Expression whose non-NULL values are counted."
+    ),
+    argument(
+        name = "epsilon",
+        description = "Constant privacy-loss parameter ε > 0."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DpCount {
+    signature: Signature,
+}
+
+impl Default for DpCount {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpCount {
+    pub fn new() -> Self {
+        DpCount {
+            signature: Signature::one_of(vec![TypeSignature::Any(2)], Volatility::Volatile),
+        }
+    }
+}
+
+impl AggregateUDFImpl for DpCount {
+    fn name(&self) -> &str {
+        "dp_count"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if args.is_distinct {
+            return plan_err!("dp_count does not support DISTINCT");
+        }
+        let epsilon = constant_f64("dp_count", "epsilon", &args.exprs[1])?;
+        let acc = DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))?;
+        Ok(Box::new(DpCountAcc(acc)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[state]", args.name),
+            DataType::Binary,
+            true,
+        ))])
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+#[derive(Debug)]
+struct DpCountAcc(DpCountAccumulator);
+
+impl Accumulator for DpCountAcc {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(array) = values.first() else {
+            return exec_err!("dp_count: missing argument `value`");
+        };
+        self.0
+            .add((array.len() - array.logical_null_count()) as u64);
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let v = self.0.release().map_err(|e| to_df_error("dp_count", e))?;
+        Ok(ScalarValue::Int64(Some(v)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(self.0.to_bytes()))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let Some(states) = states.first() else {
+            return exec_err!("dp_count: missing partial state");
+        };
+        for bytes in states.as_binary::<i32>().iter().flatten() {
+            let other =
+                DpCountAccumulator::from_bytes(bytes).map_err(|e| to_df_error("dp_count", e))?;
+            self.0
+                .merge(&other)
+                .map_err(|e| to_df_error("dp_count", e))?;
+        }
+        Ok(())
+    }
+}
