@@ -10,6 +10,7 @@ mod fixed;
 mod mean;
 mod noise;
 mod sum_count;
+pub mod tester;
 
 pub use cost::PrivacyCost;
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
