@@ -89,3 +89,105 @@ pub fn constant_f64_args<const N: usize>(
     }
     values
 }
+
+/// A required float argument of `function`, or an error naming it.
+pub fn required(function: &str, argument: &'static str, v: Option<f64>) -> f64 {
+    v.unwrap_or_else(|| raise(function, VeilError::invalid(argument, "must not be NULL")))
+}
+
+/// Errors unless a per-row argument still has the value it had on the first row.
+pub fn same_for_every_row(function: &str, argument: &'static str, first: f64, now: f64) {
+    if first != now {
+        raise(
+            function,
+            VeilError::invalid(argument, "must be the same constant for every row"),
+        );
+    }
+}
+
+/// A transition state that can be merged and shipped between parallel workers.
+pub trait PartialState: Clone + 'static {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError>;
+    fn to_bytes(&self) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError>;
+}
+
+/// The body of a combine function: merges `right` into `left` (either may be empty).
+pub fn combine<T: PartialState>(
+    mut left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    usage: Use,
+) -> Internal {
+    // SAFETY: callers pass states of their own aggregate, which only ever stores a T.
+    let r = unsafe { right.get::<T>() }.cloned();
+    match (unsafe { left.get_mut::<T>() }, r) {
+        (_, None) => left,
+        (None, Some(r)) => into_internal(r, fcinfo, function, usage),
+        (Some(l), Some(r)) => {
+            if let Err(e) = l.merge_from(&r) {
+                raise(function, e);
+            }
+            left
+        }
+    }
+}
+
+/// The body of a serial function.
+pub fn serialize<T: PartialState>(state: &Internal, function: &str) -> Vec<u8> {
+    // SAFETY: as in `combine`.
+    match unsafe { state.get::<T>() } {
+        Some(s) => s.to_bytes(),
+        None => error!("{function}: cannot serialize an empty state"),
+    }
+}
+
+/// The body of a deserial function.
+pub fn deserialize<T: PartialState>(
+    bytes: &[u8],
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    usage: Use,
+) -> Internal {
+    match T::from_bytes(bytes) {
+        Ok(state) => into_internal(state, fcinfo, function, usage),
+        Err(e) => raise(function, e),
+    }
+}
+
+impl PartialState for veil_core::dp::DpMeanAccumulator {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        self.merge(other)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        veil_core::dp::DpMeanAccumulator::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        veil_core::dp::DpMeanAccumulator::from_bytes(bytes)
+    }
+}
+
+impl PartialState for veil_core::dp::DpSumAccumulator {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        self.merge(other)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        veil_core::dp::DpSumAccumulator::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        veil_core::dp::DpSumAccumulator::from_bytes(bytes)
+    }
+}
+
+impl PartialState for veil_core::dp::DpCountAccumulator {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        self.merge(other)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        veil_core::dp::DpCountAccumulator::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        veil_core::dp::DpCountAccumulator::from_bytes(bytes)
+    }
+}

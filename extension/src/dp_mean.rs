@@ -7,20 +7,11 @@
 use pgrx::prelude::*;
 use pgrx::Internal;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
-use veil_core::VeilError;
 
 use crate::agg::{self, Use};
-use crate::error::{raise, OrRaise};
+use crate::error::OrRaise;
 
 const NAME: &str = "dp_mean";
-
-fn into_internal(acc: DpMeanAccumulator, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    agg::into_internal(acc, fcinfo, NAME, Use::AggregateOnly)
-}
-
-fn required(argument: &'static str, v: Option<f64>) -> f64 {
-    v.unwrap_or_else(|| raise(NAME, VeilError::invalid(argument, "must not be NULL")))
-}
 
 #[pg_extern(immutable, parallel_safe)]
 fn dp_mean_trans(
@@ -31,27 +22,16 @@ fn dp_mean_trans(
     epsilon: Option<f64>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let (lower, upper, epsilon) = (
-        required("lower", lower),
-        required("upper", upper),
-        required("epsilon", epsilon),
-    );
+    let lower = agg::required(NAME, "lower", lower);
+    let upper = agg::required(NAME, "upper", upper);
+    let epsilon = agg::required(NAME, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpMeanAccumulator in its state.
     match unsafe { state.get_mut::<DpMeanAccumulator>() } {
         Some(acc) => {
             let p = &acc.params;
-            for (name, first, now) in [
-                ("lower", p.lower(), lower),
-                ("upper", p.upper(), upper),
-                ("epsilon", p.epsilon(), epsilon),
-            ] {
-                if first != now {
-                    raise(
-                        NAME,
-                        VeilError::invalid(name, "must be the same constant for every row"),
-                    );
-                }
-            }
+            agg::same_for_every_row(NAME, "lower", p.lower(), lower);
+            agg::same_for_every_row(NAME, "upper", p.upper(), upper);
+            agg::same_for_every_row(NAME, "epsilon", p.epsilon(), epsilon);
             if let Some(v) = value {
                 acc.update(v);
             }
@@ -63,41 +43,24 @@ fn dp_mean_trans(
             if let Some(v) = value {
                 acc.update(v);
             }
-            into_internal(acc, fcinfo)
+            agg::into_internal(acc, fcinfo, NAME, Use::AggregateOnly)
         }
     }
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn dp_mean_combine(
-    mut left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    // SAFETY: both states are DpMeanAccumulators made by this aggregate.
-    let r = unsafe { right.get::<DpMeanAccumulator>() }.cloned();
-    match (unsafe { left.get_mut::<DpMeanAccumulator>() }, r) {
-        (_, None) => left,
-        (None, Some(r)) => into_internal(r, fcinfo),
-        (Some(l), Some(r)) => {
-            l.merge(&r).or_raise(NAME);
-            left
-        }
-    }
+fn dp_mean_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    agg::combine::<DpMeanAccumulator>(left, right, fcinfo, NAME, Use::AggregateOnly)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn dp_mean_serial(state: Internal) -> Vec<u8> {
-    // SAFETY: see dp_mean_trans.
-    match unsafe { state.get::<DpMeanAccumulator>() } {
-        Some(acc) => acc.to_bytes(),
-        None => error!("{NAME}: cannot serialize an empty state"),
-    }
+    agg::serialize::<DpMeanAccumulator>(&state, NAME)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn dp_mean_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    into_internal(DpMeanAccumulator::from_bytes(bytes).or_raise(NAME), fcinfo)
+    agg::deserialize::<DpMeanAccumulator>(bytes, fcinfo, NAME, Use::AggregateOnly)
 }
 
 #[pg_extern(volatile, parallel_safe)]

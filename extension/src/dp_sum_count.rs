@@ -5,23 +5,9 @@
 use pgrx::prelude::*;
 use pgrx::{AnyElement, Internal};
 use veil_core::dp::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
-use veil_core::VeilError;
 
 use crate::agg::{self, Use};
-use crate::error::{raise, OrRaise};
-
-fn required(function: &str, argument: &'static str, v: Option<f64>) -> f64 {
-    v.unwrap_or_else(|| raise(function, VeilError::invalid(argument, "must not be NULL")))
-}
-
-fn same_for_every_row(function: &str, argument: &'static str, first: f64, now: f64) {
-    if first != now {
-        raise(
-            function,
-            VeilError::invalid(argument, "must be the same constant for every row"),
-        );
-    }
-}
+use crate::error::OrRaise;
 
 // ---------------------------------------------------------------------------------------
 // dp_sum
@@ -38,9 +24,9 @@ fn dp_sum_trans(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
     let (lower, upper, epsilon) = (
-        required(SUM, "lower", lower),
-        required(SUM, "upper", upper),
-        required(SUM, "epsilon", epsilon),
+        agg::required(SUM, "lower", lower),
+        agg::required(SUM, "upper", upper),
+        agg::required(SUM, "epsilon", epsilon),
     );
     // SAFETY: this aggregate only ever stores a DpSumAccumulator in its state.
     if unsafe { state.get::<DpSumAccumulator>() }.is_none() {
@@ -49,9 +35,9 @@ fn dp_sum_trans(
     }
     // SAFETY: as above.
     let acc = unsafe { state.get_mut::<DpSumAccumulator>() }.expect("initialized above");
-    same_for_every_row(SUM, "lower", acc.params.lower(), lower);
-    same_for_every_row(SUM, "upper", acc.params.upper(), upper);
-    same_for_every_row(SUM, "epsilon", acc.params.epsilon(), epsilon);
+    agg::same_for_every_row(SUM, "lower", acc.params.lower(), lower);
+    agg::same_for_every_row(SUM, "upper", acc.params.upper(), upper);
+    agg::same_for_every_row(SUM, "epsilon", acc.params.epsilon(), epsilon);
     if let Some(v) = value {
         acc.update(v);
     }
@@ -59,36 +45,18 @@ fn dp_sum_trans(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn dp_sum_combine(
-    mut left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    // SAFETY: both states are DpSumAccumulators made by this aggregate.
-    let r = unsafe { right.get::<DpSumAccumulator>() }.cloned();
-    match (unsafe { left.get_mut::<DpSumAccumulator>() }, r) {
-        (_, None) => left,
-        (None, Some(r)) => agg::into_internal(r, fcinfo, SUM, Use::AggregateOnly),
-        (Some(l), Some(r)) => {
-            l.merge(&r).or_raise(SUM);
-            left
-        }
-    }
+fn dp_sum_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    agg::combine::<DpSumAccumulator>(left, right, fcinfo, SUM, Use::AggregateOnly)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn dp_sum_serial(state: Internal) -> Vec<u8> {
-    // SAFETY: see dp_sum_trans.
-    match unsafe { state.get::<DpSumAccumulator>() } {
-        Some(acc) => acc.to_bytes(),
-        None => error!("{SUM}: cannot serialize an empty state"),
-    }
+    agg::serialize::<DpSumAccumulator>(&state, SUM)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn dp_sum_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let acc = DpSumAccumulator::from_bytes(bytes).or_raise(SUM);
-    agg::into_internal(acc, fcinfo, SUM, Use::AggregateOnly)
+    agg::deserialize::<DpSumAccumulator>(bytes, fcinfo, SUM, Use::AggregateOnly)
 }
 
 #[pg_extern(volatile, parallel_safe)]
@@ -122,7 +90,7 @@ fn dp_count_trans(
     epsilon: Option<f64>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let epsilon = required(COUNT, "epsilon", epsilon);
+    let epsilon = agg::required(COUNT, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpCountAccumulator in its state.
     if unsafe { state.get::<DpCountAccumulator>() }.is_none() {
         let acc = DpCountAccumulator::new(epsilon).or_raise(COUNT);
@@ -130,7 +98,7 @@ fn dp_count_trans(
     }
     // SAFETY: as above.
     let acc = unsafe { state.get_mut::<DpCountAccumulator>() }.expect("initialized above");
-    same_for_every_row(COUNT, "epsilon", acc.epsilon(), epsilon);
+    agg::same_for_every_row(COUNT, "epsilon", acc.epsilon(), epsilon);
     if value.is_some() {
         acc.add(1);
     }
@@ -138,30 +106,13 @@ fn dp_count_trans(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn dp_count_combine(
-    mut left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    // SAFETY: both states are DpCountAccumulators made by this aggregate.
-    let r = unsafe { right.get::<DpCountAccumulator>() }.cloned();
-    match (unsafe { left.get_mut::<DpCountAccumulator>() }, r) {
-        (_, None) => left,
-        (None, Some(r)) => agg::into_internal(r, fcinfo, COUNT, Use::AggregateOnly),
-        (Some(l), Some(r)) => {
-            l.merge(&r).or_raise(COUNT);
-            left
-        }
-    }
+fn dp_count_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    agg::combine::<DpCountAccumulator>(left, right, fcinfo, COUNT, Use::AggregateOnly)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn dp_count_serial(state: Internal) -> Vec<u8> {
-    // SAFETY: see dp_count_trans.
-    match unsafe { state.get::<DpCountAccumulator>() } {
-        Some(acc) => acc.to_bytes(),
-        None => error!("{COUNT}: cannot serialize an empty state"),
-    }
+    agg::serialize::<DpCountAccumulator>(&state, COUNT)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -170,8 +121,7 @@ fn dp_count_deserial(
     _unused: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let acc = DpCountAccumulator::from_bytes(bytes).or_raise(COUNT);
-    agg::into_internal(acc, fcinfo, COUNT, Use::AggregateOnly)
+    agg::deserialize::<DpCountAccumulator>(bytes, fcinfo, COUNT, Use::AggregateOnly)
 }
 
 #[pg_extern(volatile, parallel_safe)]

@@ -11,9 +11,27 @@ use crate::error::OrRaise;
 const NAME: &str = "pii_entity_summary";
 
 /// Counts plus the options they were found with (the JSON text, to check every row agrees).
+#[derive(Clone)]
 struct State {
     options: Option<(Option<String>, PiiOptions)>,
     summary: EntitySummary,
+}
+
+/// Partial states carry only the counts: options matter while scanning rows.
+impl agg::PartialState for State {
+    fn merge_from(&mut self, other: &Self) -> Result<(), veil_core::VeilError> {
+        self.summary.merge(&other.summary);
+        Ok(())
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        self.summary.to_bytes()
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, veil_core::VeilError> {
+        Ok(State {
+            options: None,
+            summary: EntitySummary::from_bytes(bytes)?,
+        })
+    }
 }
 
 fn state_mut(state: &mut Internal) -> Option<&mut State> {
@@ -78,37 +96,16 @@ fn pii_entity_summary_trans_options(
 
 #[pg_extern(immutable, parallel_safe)]
 fn pii_entity_summary_combine(
-    mut left: Internal,
+    left: Internal,
     right: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    // SAFETY: both states are States made by this aggregate.
-    let r = unsafe { right.get::<State>() }.map(|s| s.summary.clone());
-    match (state_mut(&mut left), r) {
-        (_, None) => left,
-        (None, Some(r)) => agg::into_internal(
-            State {
-                options: None,
-                summary: r,
-            },
-            fcinfo,
-            NAME,
-            Use::AggregateOrWindow,
-        ),
-        (Some(l), Some(r)) => {
-            l.summary.merge(&r);
-            left
-        }
-    }
+    agg::combine::<State>(left, right, fcinfo, NAME, Use::AggregateOrWindow)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn pii_entity_summary_serial(state: Internal) -> Vec<u8> {
-    // SAFETY: see state_mut.
-    match unsafe { state.get::<State>() } {
-        Some(s) => s.summary.to_bytes(),
-        None => error!("{NAME}: cannot serialize an empty state"),
-    }
+    agg::serialize::<State>(&state, NAME)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -117,16 +114,7 @@ fn pii_entity_summary_deserial(
     _unused: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let summary = EntitySummary::from_bytes(bytes).or_raise(NAME);
-    agg::into_internal(
-        State {
-            options: None,
-            summary,
-        },
-        fcinfo,
-        NAME,
-        Use::AggregateOrWindow,
-    )
+    agg::deserialize::<State>(bytes, fcinfo, NAME, Use::AggregateOrWindow)
 }
 
 #[pg_extern(immutable, parallel_safe)]

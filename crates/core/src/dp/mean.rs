@@ -98,6 +98,13 @@ impl DpMeanAccumulator {
         self.params.accumulate(&mut self.state, x);
     }
 
+    /// Adds many values at once (NaN skipped): same result as `update` on each, faster.
+    pub fn update_slice(&mut self, xs: &[f64]) {
+        let (count, sum) = self.params.fixed.sum_units(xs);
+        self.state.count = self.state.count.saturating_add(count);
+        self.state.sum = self.state.sum.saturating_add(sum);
+    }
+
     /// Merges another partial state computed with the same parameters.
     pub fn merge(&mut self, other: &DpMeanAccumulator) -> Fallible<()> {
         if self.params != other.params {

@@ -61,6 +61,11 @@ impl DpSumAccumulator {
         }
     }
 
+    /// Adds many values at once (NaN skipped): same result as `update` on each, faster.
+    pub fn update_slice(&mut self, xs: &[f64]) {
+        self.sum = self.sum.saturating_add(self.params.fixed.sum_units(xs).1);
+    }
+
     pub fn merge(&mut self, other: &DpSumAccumulator) -> Fallible<()> {
         if self.params != other.params {
             return Err(VeilError::IncompatibleState(

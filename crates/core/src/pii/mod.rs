@@ -15,6 +15,8 @@ mod operators;
 mod options;
 mod recognizer;
 pub mod recognizers;
+#[cfg(test)]
+mod robustness;
 mod summary;
 
 use crate::error::Fallible;

@@ -112,7 +112,7 @@ impl Accumulator for DpMeanAcc {
         };
         let values = array.as_primitive::<Float64Type>();
         if values.null_count() == 0 {
-            values.values().iter().for_each(|&x| self.0.update(x));
+            self.0.update_slice(values.values());
         } else {
             values.iter().flatten().for_each(|x| self.0.update(x));
         }
