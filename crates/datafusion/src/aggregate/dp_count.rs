@@ -1,9 +1,7 @@
 //! `dp_count(value, epsilon) -> bigint`
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -12,6 +10,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use veil_core::dp::DpCountAccumulator;
 
+use super::binary_state;
 use crate::to_df_error;
 use crate::util::constant_f64;
 
@@ -76,11 +75,7 @@ impl AggregateUDFImpl for DpCount {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[state]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(binary_state::state_fields(args.name))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -111,20 +106,10 @@ impl Accumulator for DpCountAcc {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.0.to_bytes()))])
+        Ok(binary_state::state(&self.0))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first() else {
-            return exec_err!("dp_count: missing partial state");
-        };
-        for bytes in states.as_binary::<i32>().iter().flatten() {
-            let other =
-                DpCountAccumulator::from_bytes(bytes).map_err(|e| to_df_error("dp_count", e))?;
-            self.0
-                .merge(&other)
-                .map_err(|e| to_df_error("dp_count", e))?;
-        }
-        Ok(())
+        binary_state::merge_batch(&mut self.0, states, "dp_count")
     }
 }

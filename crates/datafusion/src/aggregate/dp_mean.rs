@@ -1,9 +1,7 @@
 //! `dp_mean(value, lower, upper, epsilon) -> double`
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -12,6 +10,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
+use super::binary_state;
 use crate::to_df_error;
 use crate::util::constant_f64;
 
@@ -89,11 +88,7 @@ impl AggregateUDFImpl for DpMean {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[state]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(binary_state::state_fields(args.name))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -129,27 +124,18 @@ impl Accumulator for DpMeanAcc {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.0.to_bytes()))])
+        Ok(binary_state::state(&self.0))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first() else {
-            return exec_err!("dp_mean: missing partial state");
-        };
-        let states: &BinaryArray = states.as_binary::<i32>();
-        for bytes in states.iter().flatten() {
-            let other =
-                DpMeanAccumulator::from_bytes(bytes).map_err(|e| to_df_error("dp_mean", e))?;
-            self.0
-                .merge(&other)
-                .map_err(|e| to_df_error("dp_mean", e))?;
-        }
-        Ok(())
+        binary_state::merge_batch(&mut self.0, states, "dp_mean")
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use datafusion::arrow::array::Float64Array;
 
     use super::*;

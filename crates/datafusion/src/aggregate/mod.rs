@@ -1,5 +1,6 @@
 //! Aggregate SQL functions, one per file.
 
+mod binary_state;
 pub mod dp_count;
 pub mod dp_mean;
 pub mod dp_sum;

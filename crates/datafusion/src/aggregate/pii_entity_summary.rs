@@ -1,9 +1,7 @@
 //! `pii_entity_summary(text [, options]) -> text` (JSON counts per entity type)
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -12,6 +10,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 use veil_core::pii::{Analyzer, EntitySummary, PiiOptions};
 
+use super::binary_state;
 use crate::pii_args::string_values;
 use crate::to_df_error;
 use crate::util::constant_argument;
@@ -106,11 +105,7 @@ impl AggregateUDFImpl for PiiEntitySummary {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[counts]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(binary_state::state_fields(args.name))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -145,24 +140,18 @@ impl Accumulator for SummaryAcc {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.summary.to_bytes()))])
+        Ok(binary_state::state(&self.summary))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first() else {
-            return exec_err!("pii_entity_summary: missing partial state");
-        };
-        for bytes in states.as_binary::<i32>().iter().flatten() {
-            let other = EntitySummary::from_bytes(bytes)
-                .map_err(|e| to_df_error("pii_entity_summary", e))?;
-            self.summary.merge(&other);
-        }
-        Ok(())
+        binary_state::merge_batch(&mut self.summary, states, "pii_entity_summary")
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use datafusion::arrow::array::StringArray;
 
     use super::*;

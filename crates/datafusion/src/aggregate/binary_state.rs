@@ -1,0 +1,74 @@
+//! Partial aggregate states shipped as one Binary column: the veil-core accumulators'
+//! byte encodings, merged with their own `merge` (which checks the parameters agree).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use veil_core::dp::{DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator};
+use veil_core::pii::EntitySummary;
+use veil_core::Fallible;
+
+use crate::to_df_error;
+
+/// A veil-core accumulator with a byte encoding.
+pub trait BinaryState: Sized {
+    fn encode(&self) -> Vec<u8>;
+    fn decode(bytes: &[u8]) -> Fallible<Self>;
+    fn merge_with(&mut self, other: &Self) -> Fallible<()>;
+}
+
+/// The single state field, named after the aggregate call.
+pub fn state_fields(name: &str) -> Vec<FieldRef> {
+    vec![Arc::new(Field::new(
+        format!("{name}[state]"),
+        DataType::Binary,
+        true,
+    ))]
+}
+
+/// `Accumulator::state` for a binary-encoded accumulator.
+pub fn state<T: BinaryState>(acc: &T) -> Vec<ScalarValue> {
+    vec![ScalarValue::Binary(Some(acc.encode()))]
+}
+
+/// `Accumulator::merge_batch` for a binary-encoded accumulator of SQL function `function`.
+pub fn merge_batch<T: BinaryState>(acc: &mut T, states: &[ArrayRef], function: &str) -> Result<()> {
+    let Some(states) = states.first() else {
+        return exec_err!("{function}: missing partial state");
+    };
+    for bytes in states.as_binary::<i32>().iter().flatten() {
+        let other = T::decode(bytes).map_err(|e| to_df_error(function, e))?;
+        acc.merge_with(&other)
+            .map_err(|e| to_df_error(function, e))?;
+    }
+    Ok(())
+}
+
+macro_rules! binary_state {
+    ($t:ty, merge = $merge:expr) => {
+        impl BinaryState for $t {
+            fn encode(&self) -> Vec<u8> {
+                self.to_bytes()
+            }
+            fn decode(bytes: &[u8]) -> Fallible<Self> {
+                <$t>::from_bytes(bytes)
+            }
+            fn merge_with(&mut self, other: &Self) -> Fallible<()> {
+                $merge(self, other)
+            }
+        }
+    };
+}
+
+binary_state!(DpMeanAccumulator, merge = DpMeanAccumulator::merge);
+binary_state!(DpSumAccumulator, merge = DpSumAccumulator::merge);
+binary_state!(DpCountAccumulator, merge = DpCountAccumulator::merge);
+binary_state!(
+    EntitySummary,
+    merge = |a: &mut EntitySummary, b: &EntitySummary| {
+        a.merge(b);
+        Ok(())
+    }
+);
