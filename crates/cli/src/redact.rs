@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::error::{DataFusionError, Result};
@@ -26,6 +26,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use veil_core::mask::Secrets;
 use veil_core::pii::{Analyzer, PiiOptions};
+use veil_datafusion::pii_args::string_values;
 
 /// Arguments of `veil redact`.
 #[derive(Debug, clap::Args)]
@@ -166,7 +167,7 @@ pub async fn run(args: &RedactArgs) -> Result<serde_json::Value> {
             Int64Builder::new(),
             Float64Builder::new(),
         );
-        for (i, text) in string_iter(texts)?.enumerate() {
+        for (i, text) in string_values(texts)?.enumerate() {
             let Some(text) = text else {
                 redacted.append_null();
                 continue;
@@ -229,13 +230,4 @@ pub async fn run(args: &RedactArgs) -> Result<serde_json::Value> {
 
 fn create(path: &Path) -> Result<std::fs::File> {
     std::fs::File::create(path).map_err(|e| err(format!("{}: {e}", path.display())))
-}
-
-fn string_iter(a: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<&str>> + '_>> {
-    Ok(match a.data_type() {
-        DataType::Utf8 => Box::new(a.as_string::<i32>().iter()),
-        DataType::LargeUtf8 => Box::new(a.as_string::<i64>().iter()),
-        DataType::Utf8View => Box::new(a.as_string_view().iter()),
-        other => return Err(err(format!("expected a text column, got {other}"))),
-    })
 }

@@ -11,7 +11,7 @@ use veil_core::VeilError;
 
 pub mod aggregate;
 pub mod config;
-mod pii_args;
+pub mod pii_args;
 pub mod scalar;
 mod util;
 
