@@ -7,10 +7,11 @@ use veil_core::pii::{Analyzer, PiiOptions};
 use crate::error::OrRaise;
 use crate::guc;
 
-/// Parses the `options` argument; SQL NULL means the defaults.
-fn options(function: &str, options: Option<JsonB>) -> PiiOptions {
+/// Parses the `options` argument; SQL NULL means the defaults. The same options text on
+/// every row is parsed (and its user patterns compiled) once per backend.
+fn options(function: &str, options: Option<JsonB>) -> std::sync::Arc<PiiOptions> {
     let json = options.map(|j| j.0.to_string());
-    PiiOptions::parse(json.as_deref()).or_raise(function)
+    PiiOptions::parse_cached(json.as_deref()).or_raise(function)
 }
 
 /// `redact_pii(text) -> text`: replaces every piece of personal data found with its entity

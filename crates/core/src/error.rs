@@ -8,7 +8,7 @@ use std::fmt;
 pub enum VeilError {
     /// A caller-supplied argument breaks a rule. `argument` names it as the SQL user wrote it.
     InvalidArgument {
-        argument: &'static str,
+        argument: std::borrow::Cow<'static, str>,
         rule: String,
     },
     /// Partial aggregate states that cannot be merged (e.g. different bounds).
@@ -22,10 +22,25 @@ pub type Fallible<T> = Result<T, VeilError>;
 
 impl VeilError {
     /// Shorthand for [`VeilError::InvalidArgument`].
-    pub fn invalid(argument: &'static str, rule: impl Into<String>) -> Self {
+    pub fn invalid(
+        argument: impl Into<std::borrow::Cow<'static, str>>,
+        rule: impl Into<String>,
+    ) -> Self {
         VeilError::InvalidArgument {
-            argument,
+            argument: argument.into(),
             rule: rule.into(),
+        }
+    }
+
+    /// The same error blamed on a more precise argument (`options.deny.X` instead of
+    /// `options`); other errors are unchanged.
+    pub fn for_argument(self, argument: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        match self {
+            VeilError::InvalidArgument { rule, .. } => VeilError::InvalidArgument {
+                argument: argument.into(),
+                rule,
+            },
+            other => other,
         }
     }
 }

@@ -166,7 +166,7 @@ pub fn anonymize(
         })?,
     };
     let label = match &raw.entity {
-        Some(e) => e.parse::<crate::pii::EntityType>()?.as_str(),
+        Some(e) => crate::pii::EntityType::custom(e)?.as_str(),
         None => "REDACTED",
     };
     let spec = StrategySpec {

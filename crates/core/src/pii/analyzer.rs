@@ -57,14 +57,16 @@ impl Analyzer {
     /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
     /// higher score (then the longer span, then the earlier one), sorted by position.
     pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
-        self.find(text, |_| true, self.threshold, &[])
+        self.find(text, &[], |_| true, self.threshold, &[])
     }
 
     /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
-    /// other types do not run), threshold and allow list.
+    /// other types do not run, user patterns and deny lists included), threshold, allow
+    /// list, and the options' own recognizers.
     pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
         self.find(
             text,
+            &options.custom.recognizers,
             |e| options.wants(e),
             options.threshold,
             &options.allow,
@@ -74,12 +76,18 @@ impl Analyzer {
     fn find(
         &self,
         text: &str,
+        extra: &[Box<dyn Recognizer>],
         wants: impl Fn(EntityType) -> bool,
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
         let mut candidates: Vec<Candidate> = Vec::new();
-        for r in self.recognizers.iter().filter(|r| wants(r.entity())) {
+        for r in self
+            .recognizers
+            .iter()
+            .chain(extra)
+            .filter(|r| wants(r.entity()))
+        {
             r.find(text, &mut candidates);
         }
         candidates.retain(|c| {

@@ -10,6 +10,7 @@
 
 mod analyzer;
 pub mod checksum;
+pub mod custom;
 mod entity;
 mod operators;
 mod options;
@@ -22,9 +23,9 @@ mod summary;
 use crate::error::Fallible;
 use crate::mask::Secrets;
 pub use analyzer::{Analyzer, PiiSpan, DEFAULT_THRESHOLD};
-pub use entity::EntityType;
+pub use entity::{CustomLabel, EntityType};
 pub use operators::Replacer;
-pub use options::PiiOptions;
+pub use options::{CustomRecognizers, PiiOptions};
 pub use summary::EntitySummary;
 
 pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};

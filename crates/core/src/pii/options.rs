@@ -2,13 +2,17 @@
 //! `{"entities": ["EMAIL_ADDRESS", "PHONE_NUMBER"], "threshold": 0.6, "allow": ["help@example.com"],
 //!   "strategy": "redact", "template": "[REDACTED_{type}]",
 //!   "per_entity": {"PHONE_NUMBER": {"strategy": "mask", "keep_last": 4}}}`.
+//! `patterns` and `deny` add recognizers for this call (see [`super::custom`]); their labels
+//! may then be used in `entities` and `per_entity`.
 //! Unknown keys, entity names and strategies are errors, never silently ignored.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{EntityType, Replacer, DEFAULT_THRESHOLD};
+use super::custom::{self, DenySpec, PatternSpec};
+use super::{EntityType, Recognizer, Replacer, DEFAULT_THRESHOLD};
 use crate::error::{Fallible, VeilError};
 use crate::mask::StrategySpec;
 
@@ -23,6 +27,28 @@ pub struct PiiOptions {
     pub allow: Vec<String>,
     /// How `redact_pii` rewrites what it finds.
     pub replacer: Replacer,
+    /// Recognizers from the `patterns` and `deny` options.
+    pub custom: CustomRecognizers,
+}
+
+/// The recognizers an options object defines, shared between clones; equal when defined by
+/// the same JSON.
+#[derive(Clone, Default)]
+pub struct CustomRecognizers {
+    pub recognizers: Arc<Vec<Box<dyn Recognizer>>>,
+    source: String,
+}
+
+impl std::fmt::Debug for CustomRecognizers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CustomRecognizers({})", self.source)
+    }
+}
+
+impl PartialEq for CustomRecognizers {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
 }
 
 impl Default for PiiOptions {
@@ -32,6 +58,7 @@ impl Default for PiiOptions {
             threshold: DEFAULT_THRESHOLD,
             allow: Vec::new(),
             replacer: Replacer::default(),
+            custom: CustomRecognizers::default(),
         }
     }
 }
@@ -48,7 +75,12 @@ struct Raw {
     keep_last: Option<usize>,
     mask_char: Option<String>,
     per_entity: Option<HashMap<String, StrategySpec>>,
+    patterns: Option<Vec<PatternSpec>>,
+    deny: Option<DenySpec>,
 }
+
+const KEYS: &str = "entities, threshold, allow, deny, patterns, strategy, template, keep_first, \
+                    keep_last, mask_char, per_entity";
 
 impl PiiOptions {
     /// Parses the JSON `options` argument. `None` or an empty/blank string means defaults.
@@ -59,18 +91,29 @@ impl PiiOptions {
         let raw: Raw = serde_json::from_str(json).map_err(|e| {
             VeilError::invalid(
                 "options",
-                format!(
-                    "must be a JSON object with keys entities, threshold, allow, strategy, \
-                     template, keep_first, keep_last, mask_char, per_entity: {e}"
-                ),
+                format!("must be a JSON object with keys {KEYS}: {e}"),
             )
         })?;
+        let patterns = raw.patterns.unwrap_or_default();
+        let recognizers = custom::build(&patterns, raw.deny.as_ref())?;
+        let defined: Vec<EntityType> = recognizers.iter().map(|r| r.entity()).collect();
+        // Built-in names, or labels this options object defines.
+        let resolve = |name: &str| -> Fallible<EntityType> {
+            match name.parse::<EntityType>() {
+                Ok(e) => Ok(e),
+                Err(err) => defined
+                    .iter()
+                    .copied()
+                    .find(|e| e.as_str() == name)
+                    .ok_or(err),
+            }
+        };
         let entities = raw
             .entities
             .map(|names| {
                 names
                     .iter()
-                    .map(|n| n.parse::<EntityType>())
+                    .map(|n| resolve(n))
                     .collect::<Fallible<Vec<_>>>()
             })
             .transpose()?;
@@ -91,7 +134,7 @@ impl PiiOptions {
         .build()?;
         let mut per_entity = BTreeMap::new();
         for (name, spec) in raw.per_entity.unwrap_or_default() {
-            per_entity.insert(name.parse::<EntityType>()?, spec.build()?);
+            per_entity.insert(resolve(&name)?, spec.build()?);
         }
         Ok(PiiOptions {
             entities,
@@ -101,7 +144,36 @@ impl PiiOptions {
                 default,
                 per_entity,
             },
+            custom: CustomRecognizers {
+                recognizers: Arc::new(recognizers),
+                source: if defined.is_empty() {
+                    String::new()
+                } else {
+                    json.to_string()
+                },
+            },
         })
+    }
+
+    /// [`PiiOptions::parse`] with a small per-process cache, for engines that see the same
+    /// options text on every row (user regexes then compile once, not per row).
+    pub fn parse_cached(json: Option<&str>) -> Fallible<Arc<PiiOptions>> {
+        const SLOTS: usize = 8;
+        static CACHE: Mutex<Vec<(String, Arc<PiiOptions>)>> = Mutex::new(Vec::new());
+        let key = json.unwrap_or("");
+        {
+            let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, o)) = cache.iter().find(|(k, _)| k == key) {
+                return Ok(Arc::clone(o));
+            }
+        }
+        let parsed = Arc::new(PiiOptions::parse(json)?);
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= SLOTS {
+            cache.remove(0);
+        }
+        cache.push((key.to_string(), Arc::clone(&parsed)));
+        Ok(parsed)
     }
 
     /// Whether recognizers of `entity` should run.
@@ -150,6 +222,51 @@ mod tests {
                 mask_char: '*'
             }
         );
+    }
+
+    #[test]
+    fn patterns_and_deny_lists_define_labels() {
+        let a = crate::pii::Analyzer::shared_default();
+        let text = "EMP-123456 wrote to jane@example.com about Project Falcon and ACME.";
+        let o = PiiOptions::parse(Some(
+            r#"{"patterns":[{"name":"EMPLOYEE_ID","regex":"\\bEMP-\\d{6}\\b","score":0.7}],
+                "deny":{"CODENAME":["project falcon"],"COMPANY":["Acme"]},
+                "entities":["EMPLOYEE_ID","CODENAME","COMPANY"],
+                "per_entity":{"CODENAME":{"strategy":"mask"}}}"#,
+        ))
+        .unwrap();
+        let got: Vec<_> = a
+            .analyze_with(text, &o)
+            .iter()
+            .map(|s| (s.entity.as_str(), s.value(text)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("EMPLOYEE_ID", "EMP-123456"),
+                ("CODENAME", "Project Falcon"),
+                ("COMPANY", "ACME")
+            ]
+        );
+        let spans = a.analyze_with(text, &o);
+        assert_eq!(
+            o.replacer.apply(text, &spans, &Default::default()).unwrap(),
+            "<EMPLOYEE_ID> wrote to jane@example.com about ******* ****** and <COMPANY>."
+        );
+        let plain = PiiOptions::parse(Some(r#"{"deny":["Falcon"]}"#)).unwrap();
+        let labels: Vec<_> = a
+            .analyze_with(text, &plain)
+            .iter()
+            .map(|s| s.entity.as_str())
+            .collect();
+        assert_eq!(labels, vec!["EMAIL_ADDRESS", "DENY_LIST"]);
+        // A label must be defined before entities/per_entity may name it.
+        let err = PiiOptions::parse(Some(r#"{"entities":["EMPLOYEE_ID"]}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown entity type 'EMPLOYEE_ID'"), "{err}");
+        let cached = PiiOptions::parse_cached(Some(r#"{"deny":["Falcon"]}"#)).unwrap();
+        assert_eq!(*cached, plain);
     }
 
     #[test]

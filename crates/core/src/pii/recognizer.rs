@@ -74,22 +74,28 @@ impl PatternRecognizer {
 
     /// Whether a context word (or phrase) stands as whole words near `range`.
     fn has_context(&self, text: &str, range: &Range<usize>) -> bool {
-        if self.context.is_empty() {
-            return false;
-        }
-        let start = floor_char_boundary(text, range.start.saturating_sub(CONTEXT_BEFORE));
-        let end = ceil_char_boundary(text, (range.end + CONTEXT_AFTER).min(text.len()));
-        let words = normalize_words(&text[start..end]);
-        self.context
-            .iter()
-            .any(|w| words.contains(&format!(" {w} ")))
+        context_near(text, range, self.context)
     }
+}
+
+/// Whether one of `words` (lower-case words or phrases) stands as whole words shortly
+/// before or after `range`.
+pub(crate) fn context_near<S: AsRef<str>>(text: &str, range: &Range<usize>, words: &[S]) -> bool {
+    if words.is_empty() {
+        return false;
+    }
+    let start = floor_char_boundary(text, range.start.saturating_sub(CONTEXT_BEFORE));
+    let end = ceil_char_boundary(text, (range.end + CONTEXT_AFTER).min(text.len()));
+    let near = normalize_words(&text[start..end]);
+    words
+        .iter()
+        .any(|w| near.contains(&format!(" {} ", w.as_ref())))
 }
 
 /// Lower-cases `s` and turns every run of characters other than letters, digits and `#`
 /// into one space, with a space at both ends, so " ssn " matches the word "SSN:" but not
 /// the "ssn" inside "classnote".
-fn normalize_words(s: &str) -> String {
+pub(crate) fn normalize_words(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push(' ');
     for c in s.chars() {
@@ -146,14 +152,14 @@ impl Recognizer for PatternRecognizer {
     }
 }
 
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+pub(crate) fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     while !text.is_char_boundary(i) {
         i -= 1;
     }
     i
 }
 
-fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
+pub(crate) fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
     while !text.is_char_boundary(i) {
         i += 1;
     }

@@ -60,7 +60,7 @@ impl EntitySummary {
                 return Err(corrupt());
             }
             let label = std::str::from_utf8(&rest[..len]).map_err(|_| corrupt())?;
-            let entity: EntityType = label.parse().map_err(|_| corrupt())?;
+            let entity = EntityType::custom(label).map_err(|_| corrupt())?;
             let n = u64::from_le_bytes(rest[len..len + 8].try_into().map_err(|_| corrupt())?);
             *summary.counts.entry(entity).or_insert(0) += n;
             bytes = &rest[len + 8..];
