@@ -28,6 +28,8 @@ pub struct GoldSpan {
 pub fn map_gold(label: &str) -> Option<EntityType> {
     match label {
         "DOMAIN_NAME" => Some(EntityType::Url),
+        // As presidio-research's evaluation does: places and addresses are LOCATION.
+        "GPE" | "STREET_ADDRESS" => Some(EntityType::Location),
         other => other.parse().ok(),
     }
 }
@@ -171,7 +173,10 @@ pub fn errors(analyzer: &Analyzer, records: &[Record], label: &str) -> (Vec<Stri
                 wrong.push(text_of(&rec.full_text, (p.start, p.end)));
             }
         }
-        for g in rec.spans.iter().filter(|g| g.entity_type == label) {
+        let wanted = |g: &&GoldSpan| {
+            g.entity_type == label || map_gold(&g.entity_type).is_some_and(|e| e.as_str() == label)
+        };
+        for g in rec.spans.iter().filter(wanted) {
             let t = map_gold(&g.entity_type);
             let r = (g.start_position, g.end_position);
             if !predicted

@@ -11,7 +11,19 @@ use crate::error::OrRaise;
 /// it (PGC_SUSET, GUC_SUPERUSER_ONLY); put it in postgresql.conf or `ALTER SYSTEM`.
 pub static HASH_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `veil.encryption_key`: key of the `encrypt` strategy and `decrypt_pii`, like
+/// `veil.hash_key` settable and visible only by superusers.
+pub static ENCRYPTION_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"veil.encryption_key",
+        c"Key of veil's encrypt strategy and decrypt_pii (AES-256-SIV), at least 16 bytes.",
+        c"Only superusers can set or read it. Without it encrypt and decrypt_pii are refused.",
+        &ENCRYPTION_KEY,
+        GucContext::Suset,
+        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL,
+    );
     GucRegistry::define_string_guc(
         c"veil.hash_key",
         c"Key of veil's hash replacement strategy (HMAC-SHA256), at least 16 bytes.",
@@ -24,7 +36,10 @@ pub fn register() {
 
 /// The secrets configured for this backend.
 pub fn secrets(function: &str) -> Secrets {
-    let key = HASH_KEY.get();
-    let key = key.as_ref().map(|k| k.to_string_lossy().into_owned());
-    Secrets::new(key.as_deref()).or_raise(function)
+    let text = |s: Option<CString>| s.map(|k| k.to_string_lossy().into_owned());
+    let hash_key = text(HASH_KEY.get());
+    let encryption_key = text(ENCRYPTION_KEY.get());
+    Secrets::new(hash_key.as_deref())
+        .and_then(|s| s.with_encryption_key(encryption_key.as_deref()))
+        .or_raise(function)
 }

@@ -33,7 +33,8 @@ fn redact_pii_with_options(text: Option<&str>, options: Option<JsonB>) -> Option
 }
 
 /// `anonymize(value, strategy [, options jsonb]) -> text`: rewrites a whole value of known
-/// type (`redact`, `mask`, `hash`, `annotate`, `keep`). NULL value gives NULL.
+/// type (`redact`, `mask`, `hash`, `substitute`, `encrypt`, `annotate`, `keep`). NULL
+/// value gives NULL.
 #[pg_extern(stable, parallel_safe)]
 fn anonymize(
     value: Option<&str>,
@@ -50,6 +51,24 @@ fn anonymize(
             .or_raise("anonymize"),
     )
 }
+
+/// `decrypt_pii(text) -> text`: replaces every `<enc:LABEL:…>` token of the `encrypt`
+/// strategy with its value, using `veil.encryption_key`. Refuses (SQLSTATE 22023) a token
+/// that does not decrypt. Only superusers may run it until they GRANT EXECUTE to a role.
+#[pg_extern(stable, parallel_safe, strict)]
+fn decrypt_pii(text: &str) -> String {
+    let secrets = guc::secrets("decrypt_pii");
+    veil_core::mask::decrypt_pii(text, &secrets).or_raise("decrypt_pii")
+}
+
+extension_sql!(
+    r#"
+REVOKE EXECUTE ON FUNCTION decrypt_pii(text) FROM PUBLIC;
+COMMENT ON FUNCTION decrypt_pii(text) IS 'reverses the encrypt strategy with veil.encryption_key; GRANT EXECUTE to the roles allowed to see the original values';
+"#,
+    name = "decrypt_pii_grants",
+    requires = [decrypt_pii]
+);
 
 extension_sql!(
     r#"

@@ -15,6 +15,8 @@ extensions_options! {
     pub struct VeilConfig {
         /// Key of the `hash` replacement strategy (HMAC-SHA256), at least 16 bytes.
         pub hash_key: Option<String>, default = None
+        /// Key of the `encrypt` strategy and `decrypt_pii` (AES-256-SIV), at least 16 bytes.
+        pub encryption_key: Option<String>, default = None
     }
 }
 
@@ -24,9 +26,8 @@ impl ConfigExtension for VeilConfig {
 
 /// The secrets configured for this session.
 pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
-    let key = config
-        .extensions
-        .get::<VeilConfig>()
-        .and_then(|c| c.hash_key.as_deref());
-    Secrets::new(key).map_err(|e| to_df_error(function, e))
+    let veil = config.extensions.get::<VeilConfig>();
+    Secrets::new(veil.and_then(|c| c.hash_key.as_deref()))
+        .and_then(|s| s.with_encryption_key(veil.and_then(|c| c.encryption_key.as_deref())))
+        .map_err(|e| to_df_error(function, e))
 }

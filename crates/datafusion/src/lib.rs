@@ -21,6 +21,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::redact_pii::RedactPii::new()),
         ScalarUDF::from(scalar::detect_pii::DetectPii::new()),
         ScalarUDF::from(scalar::anonymize::Anonymize::new()),
+        ScalarUDF::from(scalar::decrypt_pii::DecryptPii::new()),
     ]
 }
 

@@ -120,3 +120,12 @@ pub fn constant_f64(function: &str, name: &str, expr: &Arc<dyn PhysicalExpr>) ->
         ),
     }
 }
+
+/// The return type of a text → text function: the argument's string type (NULL → Utf8).
+pub fn string_return_type(function: &str, argument: &str, t: &DataType) -> Result<DataType> {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(t.clone()),
+        DataType::Null => Ok(DataType::Utf8),
+        other => exec_err!("{function}: argument `{argument}` must be a string, got {other}"),
+    }
+}

@@ -5,12 +5,20 @@
 //! | `redact` (default) | `<EMAIL_ADDRESS>`; template configurable, `{type}` = label |
 //! | `mask` | `****@*******.com` with `keep_last: 3`: letters and digits masked, separators kept |
 //! | `hash` | 32 hex digits of HMAC-SHA256(key, value); refused without a key |
+//! | `substitute` | a realistic fake such as `maria.keller42@example.net`: deterministic per key and value (joins survive), from reserved ranges or with failing checksums so it is never a real card/SSN; refused without a key |
+//! | `encrypt` | `<enc:EMAIL_ADDRESS:…>`, AES-256-SIV under `veil.encryption_key`; `decrypt_pii` reverses it |
 //! | `annotate` | `<EMAIL_ADDRESS>jane@example.com</EMAIL_ADDRESS>` |
 //! | `keep` | the value unchanged |
 //!
 //! Hashing is keyed because an unkeyed hash of a phone number or SSN is reversed by
 //! enumerating the few billion possible values. The key comes from engine configuration
 //! ([`Secrets`]), never from a query's options.
+
+mod crypto;
+mod substitute;
+
+pub use crypto::{decrypt_pii, encrypt};
+pub use substitute::substitute;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -20,14 +28,20 @@ use crate::error::{Fallible, VeilError};
 /// Secrets an engine supplies from its configuration.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
-    /// Key of the `hash` strategy.
+    /// Key of the `hash` and `substitute` strategies.
     pub hash_key: Option<Vec<u8>>,
+    /// Key of the `encrypt` strategy and `decrypt_pii`.
+    pub encryption_key: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
             .field("hash_key", &self.hash_key.as_ref().map(|_| "<set>"))
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -38,22 +52,34 @@ pub const MIN_HASH_KEY_BYTES: usize = 16;
 impl Secrets {
     /// Secrets from configuration text; an empty key counts as unset.
     pub fn new(hash_key: Option<&str>) -> Fallible<Self> {
-        let hash_key = hash_key
-            .filter(|k| !k.is_empty())
-            .map(|k| k.as_bytes().to_vec());
-        if let Some(k) = &hash_key {
-            if k.len() < MIN_HASH_KEY_BYTES {
-                return Err(VeilError::invalid(
-                    "veil.hash_key",
-                    format!(
-                        "must be at least {MIN_HASH_KEY_BYTES} bytes, got {}",
-                        k.len()
-                    ),
-                ));
-            }
-        }
-        Ok(Secrets { hash_key })
+        Ok(Secrets {
+            hash_key: key_bytes("veil.hash_key", hash_key)?,
+            encryption_key: None,
+        })
     }
+
+    /// Adds the key of the `encrypt` strategy (empty counts as unset).
+    pub fn with_encryption_key(mut self, key: Option<&str>) -> Fallible<Self> {
+        self.encryption_key = key_bytes("veil.encryption_key", key)?;
+        Ok(self)
+    }
+}
+
+/// A configured key as bytes: unset when empty, at least [`MIN_HASH_KEY_BYTES`] long.
+fn key_bytes(setting: &'static str, key: Option<&str>) -> Fallible<Option<Vec<u8>>> {
+    let Some(k) = key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if k.len() < MIN_HASH_KEY_BYTES {
+        return Err(VeilError::invalid(
+            setting,
+            format!(
+                "must be at least {MIN_HASH_KEY_BYTES} bytes, got {}",
+                k.len()
+            ),
+        ));
+    }
+    Ok(Some(k.as_bytes().to_vec()))
 }
 
 /// How strategies are written in options: `{"strategy": "mask", "keep_last": 4}`.
@@ -121,6 +147,8 @@ impl StrategySpec {
                 }
             }
             "hash" => Strategy::Hash,
+            "substitute" => Strategy::Substitute,
+            "encrypt" => Strategy::Encrypt,
             "annotate" => Strategy::Annotate,
             "keep" => Strategy::Keep,
             other => {
@@ -191,6 +219,8 @@ pub enum Strategy {
         mask_char: char,
     },
     Hash,
+    Substitute,
+    Encrypt,
     Annotate,
     Keep,
 }
@@ -205,7 +235,28 @@ impl Default for Strategy {
 
 impl Strategy {
     /// The strategy names accepted in options.
-    pub const NAMES: &'static [&'static str] = &["redact", "mask", "hash", "annotate", "keep"];
+    pub const NAMES: &'static [&'static str] = &[
+        "redact",
+        "mask",
+        "hash",
+        "substitute",
+        "encrypt",
+        "annotate",
+        "keep",
+    ];
+
+    /// Fails when the strategy needs a key that is not configured, before any text is
+    /// looked at, so a misconfiguration shows on every call, not only on rows with PII.
+    pub fn check_secrets(&self, secrets: &Secrets) -> Fallible<()> {
+        match self {
+            Strategy::Hash => hash("", secrets).map(|_| ()),
+            Strategy::Substitute => substitute("", "", secrets).map(|_| ()),
+            Strategy::Encrypt if secrets.encryption_key.is_none() => {
+                encrypt("", "", secrets).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// Rewrites one detected `value` whose entity label is `label` (e.g. "EMAIL_ADDRESS").
     pub fn apply(&self, label: &str, value: &str, secrets: &Secrets) -> Fallible<String> {
@@ -217,6 +268,8 @@ impl Strategy {
                 mask_char,
             } => mask(value, *keep_first, *keep_last, *mask_char),
             Strategy::Hash => hash(value, secrets)?,
+            Strategy::Substitute => substitute(label, value, secrets)?,
+            Strategy::Encrypt => encrypt(label, value, secrets)?,
             Strategy::Annotate => format!("<{label}>{value}</{label}>"),
             Strategy::Keep => value.to_string(),
         })

@@ -21,6 +21,10 @@ impl Replacer {
     /// Rewrites `text`, replacing each span (sorted, non-overlapping, as produced by
     /// [`super::Analyzer::analyze`]).
     pub fn apply(&self, text: &str, spans: &[PiiSpan], secrets: &Secrets) -> Fallible<String> {
+        self.default.check_secrets(secrets)?;
+        for s in self.per_entity.values() {
+            s.check_secrets(secrets)?;
+        }
         if spans.is_empty() {
             return Ok(text.to_string());
         }

@@ -17,7 +17,9 @@ use crate::util::try_map_strings;
     description = "Rewrites a whole value of known type with one strategy: `redact` \
 (`<REDACTED>`, or `<ENTITY>` with `entity` in the options; `template` configurable), `mask` \
 (`keep_first`, `keep_last`, `mask_char`; letters and digits masked, separators kept), `hash` \
-(HMAC-SHA256 with `SET veil.hash_key`, 32 hex digits), `annotate`, `keep`. `strategy` and \
+(HMAC-SHA256 with `SET veil.hash_key`, 32 hex digits), `substitute` (a deterministic \
+realistic fake from reserved ranges, keyed by `veil.hash_key`), `encrypt` (AES-SIV token \
+under `SET veil.encryption_key`, reversed by `decrypt_pii`), `annotate`, `keep`. `strategy` and \
 `options` must be constants. NULL in, NULL out. Same function in PostgreSQL.",
     syntax_example = "anonymize(value, strategy [, options])",
     sql_example = r#"```sql
@@ -29,7 +31,7 @@ use crate::util::try_map_strings;
     argument(name = "value", description = "String expression to rewrite."),
     argument(
         name = "strategy",
-        description = "redact, mask, hash, annotate or keep."
+        description = "redact, mask, hash, substitute, encrypt, annotate or keep."
     ),
     argument(
         name = "options",
@@ -78,11 +80,7 @@ impl ScalarUDFImpl for Anonymize {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match &arg_types[0] {
-            t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(t.clone()),
-            DataType::Null => Ok(DataType::Utf8),
-            other => exec_err!("anonymize: argument `value` must be a string, got {other}"),
-        }
+        crate::util::string_return_type(self.name(), "value", &arg_types[0])
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

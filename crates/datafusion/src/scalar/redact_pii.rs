@@ -73,11 +73,7 @@ impl ScalarUDFImpl for RedactPii {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match &arg_types[0] {
-            t @ (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(t.clone()),
-            DataType::Null => Ok(DataType::Utf8),
-            other => exec_err!("redact_pii: argument `text` must be a string, got {other}"),
-        }
+        crate::util::string_return_type(self.name(), "text", &arg_types[0])
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -3,6 +3,7 @@
 mod contact;
 mod date_time;
 mod financial;
+mod names;
 mod national_id;
 mod network;
 
@@ -11,6 +12,7 @@ use std::ops::Range;
 pub use contact::{email, phone_number, url};
 pub use date_time::{date_time, weekday, year};
 pub use financial::{aba_routing_number, credit_card, crypto, iban_code, us_bank_number};
+pub use names::{location, person, LocationRecognizer, PersonRecognizer};
 pub use national_id::{uk_nhs, uk_nino, us_driver_license, us_itin, us_npi, us_passport, us_ssn};
 pub use network::{ip_address, mac_address};
 
@@ -39,6 +41,8 @@ pub fn builtin() -> Vec<Box<dyn Recognizer>> {
         Box::new(us_driver_license()),
         Box::new(uk_nhs()),
         Box::new(uk_nino()),
+        Box::new(person()),
+        Box::new(location()),
     ]
 }
 

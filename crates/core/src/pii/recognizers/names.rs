@@ -1,0 +1,601 @@
+//! PERSON and LOCATION from the shipped dictionaries (see [`crate::pii::dictionaries`]) plus
+//! capitalization and context cues. No model, nothing downloaded.
+//!
+//! PERSON: a run of capitalized words that starts with a known given name ("Maria Keller",
+//! "John A. Smith"), or follows a title ("Dr. Okafor"), or ends in a known surname after
+//! an unknown capitalized word ("Thandiwe Smith"). A given name alone scores low and
+//! needs a context word ("name", "dear", "patient", …) to be reported.
+//!
+//! LOCATION: known countries, regions and cities as whole, capitalized words, and US-style
+//! street addresses ("1600 Pennsylvania Avenue", "12 Baker St., Apt 4").
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
+
+use crate::pii::dictionaries;
+use crate::pii::recognizer::context_near;
+use crate::pii::{Candidate, EntityType, Recognizer};
+
+/// Words that raise a PERSON candidate's score when nearby.
+const PERSON_CONTEXT: &[&str] = &[
+    "name",
+    "named",
+    "called",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "dear",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "regards",
+    "sincerely",
+    "patient",
+    "customer",
+    "client",
+    "employee",
+    "contact",
+    "signed",
+    "by",
+    "from",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "friend",
+    "colleague",
+    "manager",
+    "author",
+    "user",
+];
+
+/// Words that raise a LOCATION candidate's score when nearby.
+const LOCATION_CONTEXT: &[&str] = &[
+    "in",
+    "at",
+    "from",
+    "to",
+    "near",
+    "city",
+    "town",
+    "country",
+    "live",
+    "lives",
+    "lived",
+    "living",
+    "located",
+    "address",
+    "born",
+    "visit",
+    "visited",
+    "moved",
+    "travel",
+    "traveled",
+    "travelled",
+    "based",
+    "resident",
+    "state",
+    "province",
+];
+
+/// Titles before a name; the title itself is not part of the PERSON span.
+const TITLES: &[&str] = &[
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Miss",
+    "Mx",
+    "Dr",
+    "Prof",
+    "Professor",
+    "Sir",
+    "Dame",
+    "Madam",
+    "Madame",
+    "Lady",
+    "Lord",
+    "Herr",
+    "Frau",
+    "Monsieur",
+    "Mme",
+    "Señor",
+    "Señora",
+    "Sr",
+    "Sra",
+];
+
+/// Capitalized words that never continue a person's name.
+const NOT_NAME_PARTS: &[&str] = &[
+    "The",
+    "A",
+    "An",
+    "And",
+    "Or",
+    "Of",
+    "In",
+    "On",
+    "At",
+    "To",
+    "For",
+    "From",
+    "With",
+    "By",
+    "I",
+    "We",
+    "You",
+    "He",
+    "She",
+    "They",
+    "It",
+    "My",
+    "Our",
+    "Your",
+    "His",
+    "Her",
+    "Their",
+    "This",
+    "That",
+    "Is",
+    "Was",
+    "Has",
+    "Had",
+    "Will",
+    "Can",
+    "Street",
+    "St",
+    "Avenue",
+    "Ave",
+    "Road",
+    "Rd",
+    "Inc",
+    "LLC",
+    "Ltd",
+    "Corp",
+    "Co",
+    "Company",
+    "Group",
+    "Bank",
+    "University",
+    "College",
+    "School",
+    "Hospital",
+    "Hotel",
+    "Airport",
+    "Station",
+    "Park",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Dear",
+    "Hi",
+    "Hello",
+    "Thanks",
+    "Regards",
+    "Apt",
+    "Suite",
+    "Unit",
+    "Loop",
+    "Bypass",
+    "Flat",
+    "Flats",
+    "Cliffs",
+    "Lodge",
+    "Union",
+    "Pass",
+    "Extension",
+    "Extensions",
+    "Fort",
+    "Investments",
+    "Holdings",
+    "Partners",
+    "Associates",
+    "Sons",
+    "Plc",
+    "AG",
+    "SA",
+    "GmbH",
+    "Boulevard",
+    "Lane",
+    "Drive",
+    "Court",
+    "Crescent",
+    "Terrace",
+    "Plaza",
+    "Square",
+];
+
+fn set(items: &'static [&'static str]) -> HashSet<&'static str> {
+    items.iter().copied().collect()
+}
+
+struct NameTables {
+    first: HashSet<&'static str>,
+    last: HashSet<&'static str>,
+    titles: HashSet<&'static str>,
+    not_parts: HashSet<&'static str>,
+}
+
+fn tables() -> &'static NameTables {
+    static T: OnceLock<NameTables> = OnceLock::new();
+    T.get_or_init(|| NameTables {
+        first: set(dictionaries::first_names()),
+        last: set(dictionaries::last_names()),
+        titles: set(TITLES),
+        not_parts: set(NOT_NAME_PARTS),
+    })
+}
+
+/// A word: letters, with inner apostrophes and hyphens ("O'Brien", "Jean-Luc").
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    start: usize,
+    end: usize,
+    /// Starts upper-case and is not all upper-case (unless one letter long).
+    capitalized: bool,
+    /// A single capital followed by '.', e.g. the "A." of "John A. Smith" (end includes '.').
+    initial: bool,
+}
+
+fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut it = text.char_indices().peekable();
+    while let Some((start, c)) = it.next() {
+        if !c.is_alphabetic() {
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        let mut upper_rest = true;
+        let mut letters = 1;
+        while let Some(&(i, d)) = it.peek() {
+            if d.is_alphabetic() {
+                upper_rest &= d.is_uppercase();
+                letters += 1;
+                end = i + d.len_utf8();
+                it.next();
+            } else if matches!(d, '\'' | '’' | '-') {
+                // Inner only: followed by a letter.
+                let mut ahead = it.clone();
+                ahead.next();
+                match ahead.peek() {
+                    Some(&(_, e)) if e.is_alphabetic() => {
+                        it.next();
+                    }
+                    _ => break,
+                }
+            } else {
+                break;
+            }
+        }
+        let initial = letters == 1 && c.is_uppercase() && text[end..].starts_with('.');
+        out.push(Word {
+            start,
+            end: if initial { end + 1 } else { end },
+            capitalized: c.is_uppercase() && (letters == 1 || !upper_rest),
+            initial,
+        });
+        if initial {
+            it.next(); // the '.'
+        }
+    }
+    out
+}
+
+/// Whether only spaces or tabs (one to three) lie between two words.
+fn adjacent(text: &str, a: &Word, b: &Word) -> bool {
+    let gap = &text[a.end..b.start];
+    !gap.is_empty() && gap.len() <= 3 && gap.bytes().all(|c| c == b' ' || c == b'\t')
+}
+
+/// Whether `pos` starts a sentence: only spaces or quotes back to the text's start, a line
+/// break, or sentence punctuation.
+fn sentence_start(text: &str, pos: usize) -> bool {
+    match text[..pos]
+        .chars()
+        .rev()
+        .find(|c| !matches!(c, ' ' | '\t' | '"' | '\'' | '“' | '‘' | '(' | '*' | '-'))
+    {
+        None => true,
+        Some(c) => matches!(c, '.' | '!' | '?' | '\n' | '\r' | ':' | ';'),
+    }
+}
+
+/// PERSON recognizer.
+pub struct PersonRecognizer;
+
+pub fn person() -> PersonRecognizer {
+    PersonRecognizer
+}
+
+impl Recognizer for PersonRecognizer {
+    fn entity(&self) -> EntityType {
+        EntityType::Person
+    }
+
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let t = tables();
+        let ws = words(text);
+        let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
+        let mut i = 0;
+        while i < ws.len() {
+            let w = ws[i];
+            let name = word(&w);
+            if !w.capitalized || w.initial || t.not_parts.contains(name) || t.titles.contains(name)
+            {
+                i += 1;
+                continue;
+            }
+            // "Dr. Okafor", "Mrs Smith": the previous word is a title, with an optional '.'.
+            let after_title = i > 0 && {
+                let p = ws[i - 1];
+                let gap = &text[p.end..w.start];
+                t.titles.contains(word(&p)) && matches!(gap, " " | ". " | "  ")
+            };
+            let is_first = t.first.contains(name);
+            // Extend over following name parts: capitalized words or initials.
+            let mut j = i + 1;
+            while j < ws.len() && j < i + 4 {
+                let n = ws[j];
+                let part = word(&n);
+                if !adjacent(text, &ws[j - 1], &n)
+                    || !n.capitalized
+                    || (!n.initial && (t.not_parts.contains(part) || t.titles.contains(part)))
+                {
+                    break;
+                }
+                j += 1;
+            }
+            // Do not end on an initial.
+            while j > i + 1 && ws[j - 1].initial {
+                j -= 1;
+            }
+            let parts = j - i;
+            let ends_in_surname = parts >= 2 && t.last.contains(word(&ws[j - 1]));
+            // A capital at a sentence start says nothing; inside a sentence it marks a name.
+            let mid_sentence = !sentence_start(text, w.start);
+            let score = if is_first && ends_in_surname {
+                0.85
+            } else if after_title {
+                0.8
+            } else if is_first && parts >= 2 {
+                0.65
+            } else if parts == 2 && ends_in_surname {
+                // An unknown capitalized word, then a known surname.
+                0.6
+            } else if parts == 1 && (is_first || t.last.contains(name)) {
+                // A known name alone.
+                if mid_sentence {
+                    0.5
+                } else {
+                    0.35
+                }
+            } else {
+                i += 1;
+                continue;
+            };
+            let range = w.start..ws[j - 1].end;
+            let score = if context_near(text, &range, PERSON_CONTEXT) {
+                (score + 0.3_f64).min(1.0)
+            } else {
+                score
+            };
+            out.push(Candidate {
+                entity: EntityType::Person,
+                range,
+                score,
+            });
+            i = j;
+        }
+    }
+}
+
+/// Kinds of place names, by pattern id ranges in the automaton.
+struct Places {
+    automaton: AhoCorasick,
+    /// Score of each pattern (countries score higher than cities, which are more often
+    /// also surnames or words).
+    scores: Vec<f64>,
+}
+
+fn places() -> &'static Places {
+    static P: OnceLock<Places> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut patterns: Vec<&'static str> = Vec::new();
+        let mut scores = Vec::new();
+        for (list, score) in [
+            (dictionaries::countries(), 0.8),
+            (dictionaries::regions(), 0.7),
+            (dictionaries::cities(), 0.65),
+        ] {
+            for p in list {
+                patterns.push(p);
+                scores.push(score);
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("place automaton builds");
+        Places { automaton, scores }
+    })
+}
+
+/// LOCATION recognizer: place names and street addresses.
+pub struct LocationRecognizer {
+    street: Vec<Regex>,
+}
+
+/// Street types after the name ("Main Street"): the common USPS suffixes.
+const STREET_TYPES: &str = "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Trl|Crescent|Close|Gardens?|Row|Plaza|Loop|Pike|Alley|Bypass|Causeway|Cove|Creek|Crossing|Expressway|Extensions?|Falls|Ferry|Freeway|Glen|Greens?|Grove|Harbor|Heights|Hills?|Hollow|Junction|Knolls?|Landing|Manor|Meadows?|Mews|Mills?|Orchard|Oval|Pass|Path|Point|Ridge|Route|Run|Shores?|Springs?|Summit|Turnpike|Valley|View|Walk|Wells?";
+
+/// Street words before the name ("Rua Mina 50", "Via Tasso 129").
+const STREET_PREFIXES: &str = "Rua|Via|Viale|Piazza|Calle|Carrer|Avenida|Av|Paseo|Plaza|Rue|Boulevard|Chemin|Strada|Ulica|Ul|Allee|Avinguda|Travessa|Largo";
+
+/// Street-name endings in one word ("Strickstrasse 61", "Populierenstraat 374").
+const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str|weg|gasse|platz|allee|ring|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
+
+pub fn location() -> LocationRecognizer {
+    let street = [
+        // "1600 Pennsylvania Avenue, Apt 4"
+        format!(
+            r"\b\d{{1,6}}[A-Za-z]?(?:\s+[A-Z][\p{{L}}'’.-]*){{1,4}}\s+(?:{STREET_TYPES})\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit)\.?\s*#?\d+[A-Za-z]?)?"
+        ),
+        // "Rua Mina 50", "Via Tasso 129"
+        format!(
+            r"\b(?:{STREET_PREFIXES})\.?(?:\s+[\p{{Lu}}][\p{{L}}'’.-]*){{1,4}},?\s+\d{{1,5}}[A-Za-z]?\b"
+        ),
+        // "Strickstrasse 61"
+        format!(r"\b[\p{{Lu}}][\p{{L}}-]*(?:{STREET_ENDINGS})\.?\s+\d{{1,5}}[A-Za-z]?\b"),
+        // Apartment or suite numbers, P.O. boxes, US military addresses
+        r"\b(?:Apt|Apartment|Suite|Ste)\.?\s*#?\d{1,5}[A-Za-z]?\b".to_string(),
+        r"\bP\.?\s?O\.?\s+Box\s+\d{1,6}\b".to_string(),
+        r"\b(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?"
+            .to_string(),
+    ];
+    LocationRecognizer {
+        street: street
+            .iter()
+            .map(|p| Regex::new(p).expect("street pattern compiles"))
+            .collect(),
+    }
+}
+
+fn boundary_ok(text: &str, range: &Range<usize>) -> bool {
+    let before = text[..range.start].chars().next_back();
+    let after = text[range.end..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+impl Recognizer for LocationRecognizer {
+    fn entity(&self) -> EntityType {
+        EntityType::Location
+    }
+
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) && text.is_ascii() {
+            return;
+        }
+        let p = places();
+        for m in p.automaton.find_iter(text) {
+            let range = m.range();
+            if !boundary_ok(text, &range) {
+                continue;
+            }
+            let base = p.scores[m.pattern().as_usize()];
+            let score = if context_near(text, &range, LOCATION_CONTEXT) {
+                (base + 0.15_f64).min(1.0)
+            } else {
+                base
+            };
+            out.push(Candidate {
+                entity: EntityType::Location,
+                range,
+                score,
+            });
+        }
+        for m in self.street.iter().flat_map(|re| re.find_iter(text)) {
+            // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
+            let score = if context_near(text, &m.range(), LOCATION_CONTEXT) {
+                0.95
+            } else {
+                0.85
+            };
+            out.push(Candidate {
+                entity: EntityType::Location,
+                range: m.range(),
+                score,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(r: &dyn Recognizer, text: &str) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        r.find(text, &mut out);
+        out.into_iter()
+            .filter(|c| c.score >= 0.5)
+            .map(|c| (text[c.range].to_string(), c.score))
+            .collect()
+    }
+
+    fn values(r: &dyn Recognizer, text: &str) -> Vec<String> {
+        found(r, text).into_iter().map(|(v, _)| v).collect()
+    }
+
+    #[test]
+    fn people() {
+        let p = person();
+        assert_eq!(
+            values(&p, "Meeting with John Smith today."),
+            vec!["John Smith"]
+        );
+        assert_eq!(
+            values(&p, "Signed: Maria A. Garcia, RN"),
+            vec!["Maria A. Garcia"]
+        );
+        assert_eq!(values(&p, "Ask Dr. Okonkwo about it"), vec!["Okonkwo"]);
+        assert_eq!(values(&p, "Dear James, thanks"), vec!["James"]);
+        assert_eq!(values(&p, "Thandiwe Smith called"), vec!["Thandiwe Smith"]);
+        // Lone given names without context, lower case, and ordinary capitalized words stay.
+        assert!(values(&p, "James went home").is_empty());
+        assert!(values(&p, "john smith was here").is_empty());
+        assert!(values(&p, "The Board Meeting is on Monday.").is_empty());
+    }
+
+    #[test]
+    fn places_and_streets() {
+        let l = location();
+        assert_eq!(values(&l, "She moved to Germany in 2019"), vec!["Germany"]);
+        let text = "Ship to 1600 Pennsylvania Avenue, Apt 4, Washington";
+        let spans: Vec<_> = crate::pii::Analyzer::shared_default()
+            .analyze(text)
+            .iter()
+            .map(|s| (s.entity, s.value(text).to_string()))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                (
+                    EntityType::Location,
+                    "1600 Pennsylvania Avenue, Apt 4".into()
+                ),
+                (EntityType::Location, "Washington".into())
+            ]
+        );
+        assert_eq!(
+            values(&l, "flights from New York to Paris"),
+            vec!["New York", "Paris"]
+        );
+        // Whole words only.
+        assert!(values(&l, "Parisian cafes and Romania")
+            .iter()
+            .all(|v| v != "Paris"));
+    }
+}
