@@ -220,9 +220,9 @@ mod tests {
     #[test]
     fn counts_overlap_matches_by_type() {
         let records: Vec<Record> = serde_json::from_str(
-            r#"[{"full_text": "mail jane@example.com or call Bob", "spans": [
+            r#"[{"full_text": "mail jane@example.com or call Acme", "spans": [
                 {"entity_type": "EMAIL_ADDRESS", "entity_value": "jane@example.com", "start_position": 5, "end_position": 21},
-                {"entity_type": "PERSON", "entity_value": "Bob", "start_position": 30, "end_position": 33}]},
+                {"entity_type": "ORGANIZATION", "entity_value": "Acme", "start_position": 30, "end_position": 34}]},
                {"full_text": "card 4111 1111 1111 1111", "spans": []}]"#,
         )
         .unwrap();
@@ -239,9 +239,9 @@ mod tests {
         );
         let card = r.by_label["CREDIT_CARD"];
         assert_eq!((card.predicted, card.correct_predictions), (1, 0));
-        assert_eq!(r.by_label["PERSON"].gold, 1);
+        assert_eq!(r.by_label["ORGANIZATION"].gold, 1);
         assert!((r.covered().precision() - 0.5).abs() < 1e-9);
         assert!((r.all().recall() - 0.5).abs() < 1e-9);
-        assert!(render(&r).contains("| PERSON | 1 | 0 |"));
+        assert!(render(&r).contains("| ORGANIZATION | 1 | 0 |"));
     }
 }

@@ -455,7 +455,7 @@ const STREET_TYPES: &str = "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|
 const STREET_PREFIXES: &str = "Rua|Via|Viale|Piazza|Calle|Carrer|Avenida|Av|Paseo|Plaza|Rue|Boulevard|Chemin|Strada|Ulica|Ul|Allee|Avinguda|Travessa|Largo";
 
 /// Street-name endings in one word ("Strickstrasse 61", "Populierenstraat 374").
-const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str|weg|gasse|platz|allee|ring|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
+const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str\\.|weg|gasse|platz|allee|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
 
 pub fn location() -> LocationRecognizer {
     let street = [
