@@ -4,9 +4,11 @@
 #      in-process DataFusion;
 #   2. the same .slt suite on a real PostgreSQL 15 server (a throwaway cluster started here)
 #      with the `veil` extension installed;
-#   3. the extension's #[pg_test]s via `cargo pgrx test`.
+#   3. the extension's #[pg_test]s via `cargo pgrx test`;
+#   4. a short cargo-fuzz run of PII detection + replacement (VEIL_FUZZ_SECONDS, default 30;
+#      0 skips it).
 # Installs what it needs when missing (Debian): PostgreSQL 15 server and headers, clang,
-# sudo, cargo-pgrx 0.18.1, `cargo pgrx init`.
+# sudo, cargo-pgrx 0.18.1, `cargo pgrx init`, cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,5 +91,21 @@ else
 fi
 rm -rf "$pgrx_data"
 
+# --- 4. fuzzing ----------------------------------------------------------------------------
+FUZZ_SECONDS=${VEIL_FUZZ_SECONDS:-30}
+suites=4
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz (once)"
+    cargo install cargo-fuzz --version 0.13.2 --locked
+  fi
+  log "cargo fuzz run pii_detect_replace for ${FUZZ_SECONDS}s (stable toolchain: no sanitizer)"
+  # Its own target dir: different RUSTFLAGS would otherwise rebuild the main cache.
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}-fuzz" \
+    cargo fuzz run -s none pii_detect_replace -- \
+      -max_total_time="$FUZZ_SECONDS" -max_len=512 -print_final_stats=1 2>&1 | tail -n 3
+  suites=5
+fi
+
 log "all veil tests passed"
-echo "suites: 4 passed, 0 failed"   # cargo test, slt on DataFusion, slt on PostgreSQL, pgrx
+echo "suites: $suites passed, 0 failed"   # cargo test, slt on DataFusion, slt on PostgreSQL, pgrx, fuzz

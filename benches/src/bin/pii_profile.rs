@@ -1,0 +1,53 @@
+//! `pii_profile`: time spent by each built-in recognizer over the criterion bench's corpus
+//! (or a Presidio-format file given as argument), to see where detection time goes.
+
+use std::time::Instant;
+
+use veil_benches::corpus::notes;
+use veil_core::pii::{recognizers, Candidate};
+
+fn main() {
+    let docs: Vec<String> = match std::env::args().nth(1) {
+        Some(path) => {
+            let records: Vec<veil_benches::pii_eval::Record> =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable file"))
+                    .expect("Presidio-format JSON");
+            records.into_iter().map(|r| r.full_text).collect()
+        }
+        None => notes(),
+    };
+    let bytes: usize = docs.iter().map(String::len).sum();
+    let mut rows = Vec::new();
+    for r in recognizers::builtin() {
+        let mut out: Vec<Candidate> = Vec::new();
+        // Warm-up: lazily loaded tables (phone metadata, dictionaries) are not timed.
+        for d in &docs {
+            r.find(d, &mut out);
+        }
+        let start = Instant::now();
+        for _ in 0..5 {
+            for d in &docs {
+                out.clear();
+                r.find(d, &mut out);
+            }
+        }
+        let secs = start.elapsed().as_secs_f64() / 5.0;
+        rows.push((r.entity().as_str(), secs));
+    }
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    println!(
+        "{} texts, {bytes} bytes; all recognizers {:.2} ms ({:.1} MB/s)",
+        docs.len(),
+        total * 1e3,
+        bytes as f64 / 1e6 / total
+    );
+    for (name, secs) in rows {
+        println!(
+            "{name:20} {:8.3} ms {:5.1}%  {:8.1} MB/s",
+            secs * 1e3,
+            100.0 * secs / total,
+            bytes as f64 / 1e6 / secs
+        );
+    }
+}
