@@ -10,6 +10,7 @@
 
 pub mod dp;
 pub mod error;
+pub mod kanon;
 pub mod mask;
 pub mod pii;
 
