@@ -181,62 +181,73 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
 
-/// Per-attribute entropy tables.
+/// Per-attribute tables for the loss and for generalizing codes.
 struct Entropy {
-    /// `contrib[j][level][base]`: −log2 P(original | generalized) for one row.
-    contrib: Vec<Vec<Vec<f64>>>,
-    /// `total[j][level]`: sum of `contrib` over all rows.
+    /// `total[j][level]`: Σ over rows of −log2 P(original | generalized).
     total: Vec<Vec<f64>>,
-    /// `top[j][base]`: −log2 P(original) — a suppressed row's share.
-    top: Vec<Vec<f64>>,
+    /// `gap[j][level][code]`: log2 n − log2 (rows whose value generalizes to `code`): what
+    /// suppressing one row of that class adds for attribute j. For a row with original
+    /// value v, −log2 P(v) − (−log2 P(v | code)) = log2 n − log2 |code| — independent of v,
+    /// so classes alone (without their original values) determine the loss.
+    gap: Vec<Vec<Vec<f64>>>,
+    /// `up[j][from][to][code]`: the level-`to` code of a level-`from` code (from ≤ to).
+    up: Vec<Vec<Vec<Vec<u32>>>>,
 }
 
 impl Entropy {
     fn new(t: &Table) -> Self {
         let q = t.hierarchies.len();
         let n = t.rows as f64;
-        let mut contrib = Vec::with_capacity(q);
         let mut total = Vec::with_capacity(q);
-        let mut top = Vec::with_capacity(q);
+        let mut gap = Vec::with_capacity(q);
+        let mut up = Vec::with_capacity(q);
         for (j, h) in t.hierarchies.iter().enumerate() {
             let mut base_count = vec![0f64; h.len()];
             for (i, c) in t.counts.iter().enumerate() {
                 base_count[t.tuples[i * q + j] as usize] += f64::from(*c);
             }
-            let mut per_level = Vec::with_capacity(h.height());
             let mut totals = Vec::with_capacity(h.height());
+            let mut gaps = Vec::with_capacity(h.height());
             for level in 0..h.height() {
                 let mut group = vec![0f64; h.distinct(level)];
                 for (b, c) in base_count.iter().enumerate() {
                     group[h.code(level, b as u32) as usize] += c;
                 }
-                let c: Vec<f64> = (0..h.len())
-                    .map(|b| {
-                        let g = group[h.code(level, b as u32) as usize];
-                        if base_count[b] == 0.0 {
-                            0.0
-                        } else {
-                            -(base_count[b] / g).log2()
-                        }
-                    })
-                    .collect();
-                totals.push(c.iter().zip(&base_count).map(|(c, n)| c * n).sum());
-                per_level.push(c);
+                totals.push(
+                    base_count
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| **c > 0.0)
+                        .map(|(b, c)| -c * (c / group[h.code(level, b as u32) as usize]).log2())
+                        .sum(),
+                );
+                gaps.push(
+                    group
+                        .iter()
+                        .map(|g| if *g > 0.0 { n.log2() - g.log2() } else { 0.0 })
+                        .collect(),
+                );
             }
-            top.push(
-                base_count
-                    .iter()
-                    .map(|c| if *c == 0.0 { 0.0 } else { -(c / n).log2() })
-                    .collect(),
-            );
-            contrib.push(per_level);
+            let ups = (0..h.height())
+                .map(|from| {
+                    (0..h.height())
+                        .map(|to| {
+                            let mut m = vec![0u32; h.distinct(from)];
+                            if to >= from {
+                                for b in 0..h.len() as u32 {
+                                    m[h.code(from, b) as usize] = h.code(to, b);
+                                }
+                            }
+                            m
+                        })
+                        .collect()
+                })
+                .collect();
             total.push(totals);
+            gap.push(gaps);
+            up.push(ups);
         }
-        Entropy {
-            contrib,
-            total,
-            top,
-        }
+        Entropy { total, gap, up }
     }
 
     /// Loss without suppression: a lower bound of the loss, monotone in the lattice.
@@ -249,10 +260,25 @@ impl Entropy {
     }
 }
 
-/// Computes the classes of one transformation.
-fn evaluate(t: &Table, e: &Entropy, model: &KAnonymity, levels: &[usize]) -> Fallible<Evaluation> {
+/// The equivalence classes of one transformation: generalized codes and sizes.
+struct Classes {
+    levels: Vec<usize>,
+    /// Flattened codes (`codes[c * q + j]`).
+    codes: Vec<u32>,
+    sizes: Vec<u32>,
+}
+
+/// Groups `sizes`/`codes` (classes at levels `from` ≤ `levels`, or the base frequency set
+/// with `from` all zero) by their codes at `levels`.
+fn roll_up(
+    t: &Table,
+    e: &Entropy,
+    from: &[usize],
+    codes: &[u32],
+    sizes: &[u32],
+    levels: &[usize],
+) -> Fallible<Classes> {
     let q = levels.len();
-    // Mixed-radix key over the generalized codes.
     let mut radix = Vec::with_capacity(q);
     let mut span: u128 = 1;
     for (j, h) in t.hierarchies.iter().enumerate() {
@@ -266,62 +292,79 @@ fn evaluate(t: &Table, e: &Entropy, model: &KAnonymity, levels: &[usize]) -> Fal
                 )
             })?;
     }
-    let m = t.counts.len();
-    // Class id per distinct tuple and rows per class.
-    let mut class_of: Vec<u32> = Vec::with_capacity(m);
-    let mut sizes: Vec<u32> = Vec::new();
+    let maps: Vec<&[u32]> = (0..q).map(|j| &e.up[j][from[j]][levels[j]][..]).collect();
     let mut ids: KeyMap<u32> = KeyMap::default();
-    ids.reserve(m.min(1 << 16));
-    let level_codes: Vec<&[u32]> = (0..q)
-        .map(|j| t.hierarchies[j].codes_at(levels[j]))
-        .collect();
-    let narrow = span <= u128::from(u64::MAX);
-    for i in 0..m {
-        let row = &t.tuples[i * q..(i + 1) * q];
-        let id = if narrow {
-            let mut key: u64 = 0;
-            for j in 0..q {
-                key += radix[j] as u64 * u64::from(level_codes[j][row[j] as usize]);
-            }
-            let next = sizes.len() as u32;
-            *ids.entry(u128::from(key)).or_insert(next)
-        } else {
-            let mut key: u128 = 0;
-            for j in 0..q {
-                key += radix[j] * u128::from(level_codes[j][row[j] as usize]);
-            }
-            let next = sizes.len() as u32;
-            *ids.entry(key).or_insert(next)
-        };
-        if id as usize == sizes.len() {
-            sizes.push(0);
+    ids.reserve(sizes.len().min(1 << 16));
+    let mut out = Classes {
+        levels: levels.to_vec(),
+        codes: Vec::new(),
+        sizes: Vec::new(),
+    };
+    let mut generalized = vec![0u32; q];
+    for (i, size) in sizes.iter().enumerate() {
+        let row = &codes[i * q..(i + 1) * q];
+        let mut key: u128 = 0;
+        for j in 0..q {
+            generalized[j] = maps[j][row[j] as usize];
+            key += radix[j] * u128::from(generalized[j]);
         }
-        sizes[id as usize] += t.counts[i];
-        class_of.push(id);
+        let next = out.sizes.len() as u32;
+        let id = *ids.entry(key).or_insert(next);
+        if id == next {
+            out.sizes.push(0);
+            out.codes.extend_from_slice(&generalized);
+        }
+        out.sizes[id as usize] += size;
     }
+    Ok(out)
+}
+
+/// How many class lists the search keeps for roll-ups, and the largest list it keeps
+/// (bounding the cache to a few tens of MB).
+const CLASS_CACHE: usize = 512;
+const CLASS_CACHE_MAX_CLASSES: usize = 2048;
+
+/// Classes of `levels`, rolled up from the cached transformation below it with the fewest
+/// classes, or from the base frequency set.
+fn classes_of(t: &Table, e: &Entropy, cache: &[Classes], levels: &[usize]) -> Fallible<Classes> {
+    let below = cache
+        .iter()
+        .filter(|c| c.levels.iter().zip(levels).all(|(a, b)| a <= b))
+        .min_by_key(|c| c.sizes.len());
+    match below {
+        Some(c) if c.sizes.len() < t.counts.len() => {
+            roll_up(t, e, &c.levels, &c.codes, &c.sizes, levels)
+        }
+        _ => roll_up(t, e, &vec![0; levels.len()], &t.tuples, &t.counts, levels),
+    }
+}
+
+/// Applies the privacy model to a transformation's classes.
+fn judge(t: &Table, e: &Entropy, model: &KAnonymity, c: &Classes) -> Evaluation {
+    let q = c.levels.len();
     let k = model.k as u32;
     let mut suppressed = 0usize;
     let mut extra = 0f64;
-    for i in 0..m {
-        if sizes[class_of[i] as usize] < k {
-            let c = t.counts[i] as usize;
-            suppressed += c;
-            let row = &t.tuples[i * q..(i + 1) * q];
-            for j in 0..q {
-                let b = row[j] as usize;
-                extra += c as f64 * (e.top[j][b] - e.contrib[j][levels[j]][b]);
-            }
+    let mut kept = 0usize;
+    for (i, size) in c.sizes.iter().enumerate() {
+        if *size < k {
+            suppressed += *size as usize;
+            let gap: f64 = (0..q)
+                .map(|j| e.gap[j][c.levels[j]][c.codes[i * q + j] as usize])
+                .sum();
+            extra += f64::from(*size) * gap;
+        } else {
+            kept += 1;
         }
     }
-    let classes = sizes.iter().filter(|s| **s >= k).count();
     let limit = (model.max_suppression * t.rows as f64 + 1e-9).floor() as usize;
-    Ok(Evaluation {
-        levels: levels.to_vec(),
-        classes,
+    Evaluation {
+        levels: c.levels.clone(),
+        classes: kept,
         suppressed_rows: suppressed,
         anonymous: suppressed <= limit,
-        loss: e.lower_bound(levels) + extra,
-    })
+        loss: e.lower_bound(&c.levels) + extra,
+    }
 }
 
 /// The lattice of level vectors, nodes numbered in mixed radix.
@@ -410,11 +453,19 @@ pub fn search_with_progress(
     let e = Entropy::new(t);
     let mut status = vec![UNKNOWN; lattice.size];
     let mut cache: HashMap<usize, Evaluation> = HashMap::new();
-    let eval = |node: usize, cache: &mut HashMap<usize, Evaluation>| -> Fallible<Evaluation> {
+    let mut classes: std::collections::VecDeque<Classes> = std::collections::VecDeque::new();
+    let mut eval = |node: usize, cache: &mut HashMap<usize, Evaluation>| -> Fallible<Evaluation> {
         if let Some(v) = cache.get(&node) {
             return Ok(v.clone());
         }
-        let v = evaluate(t, &e, model, &lattice.levels(node))?;
+        let c = classes_of(t, &e, classes.make_contiguous(), &lattice.levels(node))?;
+        let v = judge(t, &e, model, &c);
+        if c.sizes.len() <= CLASS_CACHE_MAX_CLASSES {
+            if classes.len() == CLASS_CACHE {
+                classes.pop_front();
+            }
+            classes.push_back(c);
+        }
         cache.insert(node, v.clone());
         Ok(v)
     };
@@ -479,10 +530,21 @@ pub fn search_with_progress(
     }
     debug_assert_eq!(classified, lattice.size);
     // Phase 2: anonymous nodes by increasing lower bound; stop when the bound reaches the
-    // best loss (every later node's loss is at least its bound).
+    // best loss (every later node's loss is at least its bound). The bound is the entropy
+    // without suppression plus the suppression cost of any evaluated generalization: rows
+    // suppressed there are suppressed here too, each costing at least as much (smaller
+    // groups), so that cost never grows up the lattice.
+    let mut floor = vec![0f64; lattice.size];
+    for &n in order.iter().rev() {
+        let mut f = lattice.up(n).map(|u| floor[u]).fold(0.0, f64::max);
+        if let Some(v) = cache.get(&n) {
+            f = f.max(v.loss - e.lower_bound(&v.levels));
+        }
+        floor[n] = f;
+    }
     let mut candidates: Vec<(f64, usize)> = (0..lattice.size)
         .filter(|n| status[*n] == ANONYMOUS)
-        .map(|n| (e.lower_bound(&lattice.levels(n)), n))
+        .map(|n| (e.lower_bound(&lattice.levels(n)) + floor[n], n))
         .collect();
     if candidates.is_empty() {
         return Err(VeilError::invalid(
@@ -532,7 +594,9 @@ pub fn evaluate_levels(t: &Table, model: &KAnonymity, levels: &[usize]) -> Falli
             ),
         ));
     }
-    evaluate(t, &Entropy::new(t), model, levels)
+    let e = Entropy::new(t);
+    let c = classes_of(t, &e, &[], levels)?;
+    Ok(judge(t, &e, model, &c))
 }
 
 #[cfg(test)]
@@ -613,28 +677,127 @@ mod tests {
     #[test]
     fn result_really_is_k_anonymous() {
         let t = sample();
-        let model = KAnonymity::new(4, 0.05).unwrap();
-        let s = search(&t, &model).unwrap();
-        // Recount classes from scratch on the generalized strings.
-        let mut classes: HashMap<Vec<String>, usize> = HashMap::new();
-        let q = t.hierarchies.len();
-        for (i, c) in t.counts.iter().enumerate() {
-            let key: Vec<String> = (0..q)
-                .map(|j| {
-                    let h = &t.hierarchies[j];
-                    let l = s.best.levels[j];
-                    h.label(l, h.code(l, t.tuples[i * q + j])).to_string()
-                })
-                .collect();
-            *classes.entry(key).or_insert(0) += *c as usize;
+        for (k, limit) in [(4usize, 0.05), (6, 0.1), (10, 0.15)] {
+            let model = KAnonymity::new(k, limit).unwrap();
+            let s = search(&t, &model).unwrap();
+            // Recount classes from scratch on the generalized strings.
+            let mut classes: HashMap<Vec<String>, usize> = HashMap::new();
+            let q = t.hierarchies.len();
+            for (i, c) in t.counts.iter().enumerate() {
+                let key: Vec<String> = (0..q)
+                    .map(|j| {
+                        let h = &t.hierarchies[j];
+                        let l = s.best.levels[j];
+                        h.label(l, h.code(l, t.tuples[i * q + j])).to_string()
+                    })
+                    .collect();
+                *classes.entry(key).or_insert(0) += *c as usize;
+            }
+            // Non-uniform entropy from its definition, row by row: −log2 P(original | released),
+            // a suppressed row releasing nothing (P(original) over all rows).
+            let n = t.rows() as f64;
+            let mut loss = 0f64;
+            for (i, c) in t.counts.iter().enumerate() {
+                let gen_key: Vec<String> = (0..q)
+                    .map(|j| {
+                        let h = &t.hierarchies[j];
+                        let l = s.best.levels[j];
+                        h.label(l, h.code(l, t.tuples[i * q + j])).to_string()
+                    })
+                    .collect();
+                let suppressed = classes[&gen_key] < k;
+                for j in 0..q {
+                    let (h, l, b) = (&t.hierarchies[j], s.best.levels[j], t.tuples[i * q + j]);
+                    let count_where = |pred: &dyn Fn(u32) -> bool| -> f64 {
+                        (0..t.counts.len())
+                            .filter(|x| pred(t.tuples[x * q + j]))
+                            .map(|x| f64::from(t.counts[x]))
+                            .sum()
+                    };
+                    let same = count_where(&|o| o == b);
+                    let group = if suppressed {
+                        n
+                    } else {
+                        count_where(&|o| h.code(l, o) == h.code(l, b))
+                    };
+                    loss += f64::from(*c) * -(same / group).log2();
+                }
+            }
+            assert!(
+                (loss - s.best.loss).abs() < 1e-6,
+                "{loss} vs {}",
+                s.best.loss
+            );
+            let small: usize = classes.values().filter(|n| **n < k).sum();
+            assert_eq!(small, s.best.suppressed_rows);
+            assert!(small as f64 <= limit * t.rows() as f64);
+            assert_eq!(
+                classes.values().filter(|n| **n >= k).count(),
+                s.best.classes
+            );
         }
-        let small: usize = classes.values().filter(|n| **n < 4).sum();
-        assert_eq!(small, s.best.suppressed_rows);
-        assert!(small as f64 <= 0.05 * t.rows() as f64);
-        assert_eq!(
-            classes.values().filter(|n| **n >= 4).count(),
-            s.best.classes
-        );
+    }
+
+    /// Non-uniform entropy from its definition, row by row: −log2 P(original | released),
+    /// a suppressed row releasing nothing (so P(original) over all rows).
+    fn loss_by_definition(t: &Table, levels: &[usize], k: usize) -> (f64, usize) {
+        let q = levels.len();
+        let released = |i: usize| -> Vec<u32> {
+            (0..q)
+                .map(|j| t.hierarchies[j].code(levels[j], t.tuples[i * q + j]))
+                .collect()
+        };
+        let mut sizes: HashMap<Vec<u32>, usize> = HashMap::new();
+        for (i, c) in t.counts.iter().enumerate() {
+            *sizes.entry(released(i)).or_insert(0) += *c as usize;
+        }
+        let count_where = |j: usize, pred: &dyn Fn(u32) -> bool| -> f64 {
+            (0..t.counts.len())
+                .filter(|x| pred(t.tuples[x * q + j]))
+                .map(|x| f64::from(t.counts[x]))
+                .sum()
+        };
+        let (mut loss, mut suppressed) = (0f64, 0usize);
+        for (i, c) in t.counts.iter().enumerate() {
+            let is_suppressed = sizes[&released(i)] < k;
+            if is_suppressed {
+                suppressed += *c as usize;
+            }
+            for j in 0..q {
+                let (h, l, b) = (&t.hierarchies[j], levels[j], t.tuples[i * q + j]);
+                let same = count_where(j, &|o| o == b);
+                let group = if is_suppressed {
+                    t.rows() as f64
+                } else {
+                    count_where(j, &|o| h.code(l, o) == h.code(l, b))
+                };
+                loss += f64::from(*c) * -(same / group).log2();
+            }
+        }
+        (loss, suppressed)
+    }
+
+    #[test]
+    fn loss_matches_its_definition_on_every_node() {
+        let t = sample();
+        let lattice = Lattice::new(t.hierarchies.iter().map(Hierarchy::height).collect());
+        let mut with_suppression = 0;
+        for k in [3, 8] {
+            let model = KAnonymity::new(k, 1.0).unwrap();
+            for node in 0..lattice.size {
+                let levels = lattice.levels(node);
+                let v = evaluate_levels(&t, &model, &levels).unwrap();
+                let (loss, suppressed) = loss_by_definition(&t, &levels, k);
+                assert_eq!(v.suppressed_rows, suppressed, "{levels:?}");
+                assert!(
+                    (v.loss - loss).abs() < 1e-6,
+                    "{levels:?}: {} vs {loss}",
+                    v.loss
+                );
+                with_suppression += usize::from(suppressed > 0);
+            }
+        }
+        assert!(with_suppression > 10);
     }
 
     #[test]
