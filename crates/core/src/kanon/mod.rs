@@ -693,36 +693,7 @@ mod tests {
                     .collect();
                 *classes.entry(key).or_insert(0) += *c as usize;
             }
-            // Non-uniform entropy from its definition, row by row: −log2 P(original | released),
-            // a suppressed row releasing nothing (P(original) over all rows).
-            let n = t.rows() as f64;
-            let mut loss = 0f64;
-            for (i, c) in t.counts.iter().enumerate() {
-                let gen_key: Vec<String> = (0..q)
-                    .map(|j| {
-                        let h = &t.hierarchies[j];
-                        let l = s.best.levels[j];
-                        h.label(l, h.code(l, t.tuples[i * q + j])).to_string()
-                    })
-                    .collect();
-                let suppressed = classes[&gen_key] < k;
-                for j in 0..q {
-                    let (h, l, b) = (&t.hierarchies[j], s.best.levels[j], t.tuples[i * q + j]);
-                    let count_where = |pred: &dyn Fn(u32) -> bool| -> f64 {
-                        (0..t.counts.len())
-                            .filter(|x| pred(t.tuples[x * q + j]))
-                            .map(|x| f64::from(t.counts[x]))
-                            .sum()
-                    };
-                    let same = count_where(&|o| o == b);
-                    let group = if suppressed {
-                        n
-                    } else {
-                        count_where(&|o| h.code(l, o) == h.code(l, b))
-                    };
-                    loss += f64::from(*c) * -(same / group).log2();
-                }
-            }
+            let (loss, _) = loss_by_definition(&t, &s.best.levels, k);
             assert!(
                 (loss - s.best.loss).abs() < 1e-6,
                 "{loss} vs {}",
