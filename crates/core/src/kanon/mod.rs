@@ -319,10 +319,9 @@ fn roll_up(
     Ok(out)
 }
 
-/// How many class lists the search keeps for roll-ups, and the largest list it keeps
-/// (bounding the cache to a few tens of MB).
-const CLASS_CACHE: usize = 512;
-const CLASS_CACHE_MAX_CLASSES: usize = 2048;
+/// How many classes (over all cached lists) the search keeps for roll-ups, oldest lists
+/// evicted first: about 40 MB for 9 quasi-identifiers.
+const CLASS_CACHE_BUDGET: usize = 1 << 20;
 
 /// Classes of `levels`, rolled up from the cached transformation below it with the fewest
 /// classes, or from the base frequency set.
@@ -454,37 +453,98 @@ pub fn search_with_progress(
     let mut status = vec![UNKNOWN; lattice.size];
     let mut cache: HashMap<usize, Evaluation> = HashMap::new();
     let mut classes: std::collections::VecDeque<Classes> = std::collections::VecDeque::new();
+    let mut cached_classes = 0usize;
     let mut eval = |node: usize, cache: &mut HashMap<usize, Evaluation>| -> Fallible<Evaluation> {
         if let Some(v) = cache.get(&node) {
             return Ok(v.clone());
         }
         let c = classes_of(t, &e, classes.make_contiguous(), &lattice.levels(node))?;
         let v = judge(t, &e, model, &c);
-        if c.sizes.len() <= CLASS_CACHE_MAX_CLASSES {
-            if classes.len() == CLASS_CACHE {
-                classes.pop_front();
-            }
+        if c.sizes.len() < t.counts.len() {
+            cached_classes += c.sizes.len();
             classes.push_back(c);
+            while cached_classes > CLASS_CACHE_BUDGET {
+                let old = classes.pop_front().expect("non-empty while over budget");
+                cached_classes -= old.sizes.len();
+            }
         }
         cache.insert(node, v.clone());
         Ok(v)
     };
-    // Phase 1: classify every node.
+    // Evaluates a node, tags what monotonicity then tells, and keeps the best anonymous one.
+    let mut best: Option<Evaluation> = None;
+    let mut visit = |n: usize,
+                     status: &mut Vec<u8>,
+                     cache: &mut HashMap<usize, Evaluation>,
+                     best: &mut Option<Evaluation>|
+     -> Fallible<bool> {
+        let v = eval(n, cache)?;
+        if v.anonymous {
+            tag(status, n, ANONYMOUS, |x| lattice.up(x).collect());
+            if best.as_ref().is_none_or(|b| v.loss < b.loss - 1e-9) {
+                *best = Some(v.clone());
+            }
+        } else {
+            tag(status, n, NOT_ANONYMOUS, |x| lattice.down(x).collect());
+        }
+        Ok(v.anonymous)
+    };
+    let top = lattice.size - 1;
+    if !visit(top, &mut status, &mut cache, &mut best)? {
+        return Err(VeilError::invalid(
+            "k",
+            format!(
+                "no transformation makes the table {}-anonymous within the suppression limit of {}%",
+                model.k,
+                model.max_suppression * 100.0
+            ),
+        ));
+    }
+    // Phase 0 (with suppression, where the loss is not monotone): a greedy descent from the
+    // top, always to the anonymous specialization with the least loss, gives a first bound
+    // so that phase 1 can ignore nodes that cannot beat it.
+    if model.max_suppression > 0.0 {
+        let mut node = top;
+        loop {
+            let mut next: Option<(f64, usize)> = None;
+            for d in lattice.down(node).collect::<Vec<_>>() {
+                if status[d] == NOT_ANONYMOUS || !visit(d, &mut status, &mut cache, &mut best)? {
+                    continue;
+                }
+                let loss = cache[&d].loss;
+                if next.is_none_or(|(l, _)| loss < l) {
+                    next = Some((loss, d));
+                }
+            }
+            match next {
+                Some((_, d)) => node = d,
+                None => break,
+            }
+        }
+    }
+    let bound = |n: usize| e.lower_bound(&lattice.levels(n));
+    // Without suppression the loss is the (monotone) bound itself and phase 2 takes the
+    // first anonymous node in bound order, so phase 1 classifies everything.
+    let prune = model.max_suppression > 0.0;
+    let beaten = |n: usize, best: &Option<Evaluation>| {
+        prune && best.as_ref().is_some_and(|b| bound(n) >= b.loss - 1e-9)
+    };
+    // Phase 1: classify every node that could still beat the best loss found.
     let mut order: Vec<usize> = (0..lattice.size).collect();
     order.sort_by_key(|n| lattice.height_of(*n));
-    let mut classified = 0;
     for &start in &order {
-        if status[start] != UNKNOWN {
+        if status[start] != UNKNOWN || beaten(start, &best) {
             continue;
         }
         // An upward chain of unclassified nodes, raising the attribute that is relatively
-        // least generalized, so chains cut through the middle of the lattice.
+        // least generalized, so chains cut through the middle of the lattice; it ends where
+        // the loss bound reaches the best loss (nothing above can win).
         let mut path = vec![start];
         let mut node = start;
         loop {
             let next = lattice
                 .up(node)
-                .filter(|n| status[*n] == UNKNOWN)
+                .filter(|n| status[*n] == UNKNOWN && !beaten(*n, &best))
                 .min_by(|a, b| {
                     let rel = |n: usize| {
                         (0..lattice.heights.len())
@@ -509,15 +569,7 @@ pub fn search_with_progress(
             let anonymous = match status[n] {
                 ANONYMOUS => true,
                 NOT_ANONYMOUS => false,
-                _ => {
-                    let v = eval(n, &mut cache)?;
-                    if v.anonymous {
-                        tag(&mut status, n, ANONYMOUS, |x| lattice.up(x).collect());
-                    } else {
-                        tag(&mut status, n, NOT_ANONYMOUS, |x| lattice.down(x).collect());
-                    }
-                    v.anonymous
-                }
+                _ => visit(n, &mut status, &mut cache, &mut best)?,
             };
             if anonymous {
                 hi = mid;
@@ -525,10 +577,9 @@ pub fn search_with_progress(
                 lo = mid + 1;
             }
         }
-        classified = status.iter().filter(|s| **s != UNKNOWN).count();
+        let classified = status.iter().filter(|s| **s != UNKNOWN).count();
         progress(classified, lattice.size);
     }
-    debug_assert_eq!(classified, lattice.size);
     // Phase 2: anonymous nodes by increasing lower bound; stop when the bound reaches the
     // best loss (every later node's loss is at least its bound). The bound is the entropy
     // without suppression plus the suppression cost of any evaluated generalization: rows
@@ -546,32 +597,18 @@ pub fn search_with_progress(
         .filter(|n| status[*n] == ANONYMOUS)
         .map(|n| (e.lower_bound(&lattice.levels(n)) + floor[n], n))
         .collect();
-    if candidates.is_empty() {
-        return Err(VeilError::invalid(
-            "k",
-            format!(
-                "no transformation makes the table {}-anonymous within the suppression limit of {}%",
-                model.k,
-                model.max_suppression * 100.0
-            ),
-        ));
-    }
     candidates.sort_by(|a, b| {
         a.0.total_cmp(&b.0)
             .then(lattice.height_of(a.1).cmp(&lattice.height_of(b.1)))
             .then(a.1.cmp(&b.1))
     });
-    let mut best: Option<Evaluation> = None;
     for (bound, node) in candidates {
         if best.as_ref().is_some_and(|b| bound >= b.loss - 1e-9) {
             break;
         }
-        let v = eval(node, &mut cache)?;
-        if v.anonymous && best.as_ref().is_none_or(|b| v.loss < b.loss - 1e-9) {
-            best = Some(v);
-        }
+        visit(node, &mut status, &mut cache, &mut best)?;
     }
-    let best = best.expect("an anonymous candidate exists");
+    let best = best.expect("the top node is anonymous");
     Ok(Solution {
         best,
         evaluated: cache.len(),
