@@ -5,9 +5,11 @@
 //! in classes smaller than k are suppressed, at most `max_suppressed` of them) with the
 //! least non-uniform entropy, and proves it optimal:
 //!
-//! 1. Every node is classified anonymous or not using monotonicity (if a node is
-//!    anonymous, so is every generalization of it): binary searches along upward chains of
-//!    unclassified nodes (Flash-style) classify whole up-sets and down-sets per evaluation.
+//! 1. Nodes are classified anonymous or not using monotonicity (if a node is anonymous, so
+//!    is every generalization of it): binary searches along upward chains of unclassified
+//!    nodes (Flash-style) classify whole up-sets and down-sets per evaluation. With
+//!    suppression, a greedy descent from the top first gives an upper bound, and nodes
+//!    whose lower bound (below) reaches the best loss found are left unclassified.
 //! 2. Anonymous nodes are visited by increasing lower bound of their loss (the entropy
 //!    without suppression, which only grows up the lattice and never exceeds the loss);
 //!    the search stops once the bound reaches the best loss found.
