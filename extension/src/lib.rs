@@ -8,6 +8,7 @@ mod dp_mean;
 mod dp_sum_count;
 mod error;
 mod guc;
+mod k_anonymity;
 mod pii;
 mod pii_summary;
 

@@ -17,11 +17,13 @@
 //! Equivalence classes are computed on integer codes over the table's frequency set
 //! (distinct combinations of original values with their counts), never on strings.
 
+mod class_sizes;
 mod hierarchy;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
 
 use crate::error::{Fallible, VeilError};

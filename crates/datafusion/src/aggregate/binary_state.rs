@@ -7,6 +7,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use veil_core::dp::{DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator};
+use veil_core::kanon::ClassSizes;
 use veil_core::pii::EntitySummary;
 use veil_core::Fallible;
 
@@ -72,3 +73,4 @@ binary_state!(
         Ok(())
     }
 );
+binary_state!(ClassSizes, merge = ClassSizes::merge);

@@ -4,4 +4,5 @@ mod binary_state;
 pub mod dp_count;
 pub mod dp_mean;
 pub mod dp_sum;
+pub mod k_anonymity;
 pub mod pii_entity_summary;
