@@ -191,3 +191,25 @@ impl PartialState for veil_core::dp::DpCountAccumulator {
         veil_core::dp::DpCountAccumulator::from_bytes(bytes)
     }
 }
+
+/// `(lower, upper, epsilon)` of a bounded DP aggregate (`dp_mean`, `dp_sum`) that saw no
+/// rows, read from the call's constant arguments; epsilon from `veil.epsilon` when the call
+/// leaves it out.
+pub fn bounded_params(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    epsilon_from_setting: bool,
+) -> (f64, f64, f64) {
+    if epsilon_from_setting {
+        let [l, u] = constant_f64_args(fcinfo, function, 3, [(1, "lower"), (2, "upper")]);
+        (l, u, crate::guc::epsilon(function))
+    } else {
+        let [l, u, e] = constant_f64_args(
+            fcinfo,
+            function,
+            4,
+            [(1, "lower"), (2, "upper"), (3, "epsilon")],
+        );
+        (l, u, e)
+    }
+}

@@ -10,6 +10,7 @@ use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
 use crate::agg::{self, Use};
 use crate::error::OrRaise;
+use crate::guc;
 
 const NAME: &str = "dp_mean";
 
@@ -65,17 +66,44 @@ fn dp_mean_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCal
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_mean_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    release(state, fcinfo, false)
+}
+
+/// `dp_mean(value, lower, upper)`: epsilon from `veil.epsilon`, read once per group.
+#[pg_extern(stable, parallel_safe)]
+fn dp_mean_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    // SAFETY: see dp_mean_trans.
+    let epsilon = match unsafe { state.get::<DpMeanAccumulator>() } {
+        Some(acc) => acc.params.epsilon(),
+        None => guc::epsilon(NAME),
+    };
+    dp_mean_trans(state, value, lower, upper, Some(epsilon), fcinfo)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_mean_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    release(state, fcinfo, true)
+}
+
+/// The final function; `epsilon_from_setting` for the call without epsilon (with no rows
+/// there is no state, and the setting gives epsilon).
+fn release(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    epsilon_from_setting: bool,
+) -> Option<f64> {
     agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
                                                            // SAFETY: see dp_mean_trans.
     let released = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
-            let [lower, upper, epsilon] = agg::constant_f64_args(
-                fcinfo,
-                NAME,
-                4,
-                [(1, "lower"), (2, "upper"), (3, "epsilon")],
-            );
+            let (lower, upper, epsilon) = agg::bounded_params(fcinfo, NAME, epsilon_from_setting);
             DpMeanAccumulator::new(BoundedMean::new(lower, upper, epsilon).or_raise(NAME)).release()
         }
     };
@@ -94,6 +122,18 @@ CREATE AGGREGATE dp_mean(value double precision, lower double precision,
     deserialfunc = dp_mean_deserial,
     parallel = safe
 );
+CREATE AGGREGATE dp_mean(value double precision, lower double precision,
+                         upper double precision) (
+    sfunc = dp_mean_trans_default,
+    stype = internal,
+    finalfunc = dp_mean_final_default,
+    combinefunc = dp_mean_combine,
+    serialfunc = dp_mean_serial,
+    deserialfunc = dp_mean_deserial,
+    parallel = safe
+);
+COMMENT ON AGGREGATE dp_mean(double precision, double precision, double precision) IS
+'dp_mean with epsilon from the veil.epsilon setting';
 COMMENT ON AGGREGATE dp_mean(double precision, double precision, double precision, double precision) IS
 'epsilon-differentially private mean of value clamped to [lower, upper] (discrete Laplace noise from OpenDP)';
 "#,
@@ -101,6 +141,8 @@ COMMENT ON AGGREGATE dp_mean(double precision, double precision, double precisio
     requires = [
         dp_mean_trans,
         dp_mean_final,
+        dp_mean_trans_default,
+        dp_mean_final_default,
         dp_mean_combine,
         dp_mean_serial,
         dp_mean_deserial

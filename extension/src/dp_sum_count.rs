@@ -8,6 +8,7 @@ use veil_core::dp::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 
 use crate::agg::{self, Use};
 use crate::error::OrRaise;
+use crate::guc;
 
 // ---------------------------------------------------------------------------------------
 // dp_sum
@@ -61,17 +62,43 @@ fn dp_sum_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCall
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_sum_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    sum_release(state, fcinfo, false)
+}
+
+/// `dp_sum(value, lower, upper)`: epsilon from `veil.epsilon`, read once per group.
+#[pg_extern(stable, parallel_safe)]
+fn dp_sum_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    // SAFETY: see dp_sum_trans.
+    let epsilon = match unsafe { state.get::<DpSumAccumulator>() } {
+        Some(acc) => acc.params.epsilon(),
+        None => guc::epsilon(SUM),
+    };
+    dp_sum_trans(state, value, lower, upper, Some(epsilon), fcinfo)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_sum_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    sum_release(state, fcinfo, true)
+}
+
+/// The final function; `epsilon_from_setting` for the call without epsilon.
+fn sum_release(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    epsilon_from_setting: bool,
+) -> Option<f64> {
     agg::memory_context(fcinfo, SUM, Use::AggregateOnly); // refuses window use
                                                           // SAFETY: see dp_sum_trans.
     let released = match unsafe { state.get::<DpSumAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
-            let [lower, upper, epsilon] = agg::constant_f64_args(
-                fcinfo,
-                SUM,
-                4,
-                [(1, "lower"), (2, "upper"), (3, "epsilon")],
-            );
+            let (lower, upper, epsilon) = agg::bounded_params(fcinfo, SUM, epsilon_from_setting);
             DpSumAccumulator::new(BoundedSum::new(lower, upper, epsilon).or_raise(SUM)).release()
         }
     };
@@ -126,12 +153,45 @@ fn dp_count_deserial(
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_count_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<i64> {
+    count_release(state, fcinfo, false)
+}
+
+/// `dp_count(value)`: epsilon from `veil.epsilon`, read once per group.
+#[pg_extern(stable, parallel_safe)]
+fn dp_count_trans_default(
+    state: Internal,
+    value: Option<AnyElement>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    // SAFETY: see dp_count_trans.
+    let epsilon = match unsafe { state.get::<DpCountAccumulator>() } {
+        Some(acc) => acc.epsilon(),
+        None => guc::epsilon(COUNT),
+    };
+    dp_count_trans(state, value, Some(epsilon), fcinfo)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_count_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<i64> {
+    count_release(state, fcinfo, true)
+}
+
+/// The final function; `epsilon_from_setting` for the call without epsilon.
+fn count_release(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    epsilon_from_setting: bool,
+) -> Option<i64> {
     agg::memory_context(fcinfo, COUNT, Use::AggregateOnly); // refuses window use
                                                             // SAFETY: see dp_count_trans.
     let released = match unsafe { state.get::<DpCountAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
-            let [epsilon] = agg::constant_f64_args(fcinfo, COUNT, 2, [(1, "epsilon")]);
+            let epsilon = if epsilon_from_setting {
+                guc::epsilon(COUNT)
+            } else {
+                agg::constant_f64_args(fcinfo, COUNT, 2, [(1, "epsilon")])[0]
+            };
             DpCountAccumulator::new(epsilon).or_raise(COUNT).release()
         }
     };
@@ -144,6 +204,17 @@ CREATE AGGREGATE dp_sum(value double precision, lower double precision,
                         upper double precision, epsilon double precision) (
     sfunc = dp_sum_trans, stype = internal, finalfunc = dp_sum_final,
     combinefunc = dp_sum_combine, serialfunc = dp_sum_serial, deserialfunc = dp_sum_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_sum(value double precision, lower double precision,
+                        upper double precision) (
+    sfunc = dp_sum_trans_default, stype = internal, finalfunc = dp_sum_final_default,
+    combinefunc = dp_sum_combine, serialfunc = dp_sum_serial, deserialfunc = dp_sum_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_count(value anyelement) (
+    sfunc = dp_count_trans_default, stype = internal, finalfunc = dp_count_final_default,
+    combinefunc = dp_count_combine, serialfunc = dp_count_serial, deserialfunc = dp_count_deserial,
     parallel = safe
 );
 CREATE AGGREGATE dp_count(value anyelement, epsilon double precision) (
@@ -159,6 +230,10 @@ CREATE AGGREGATE dp_count(value anyelement, epsilon double precision) (
         dp_sum_combine,
         dp_sum_serial,
         dp_sum_deserial,
+        dp_sum_trans_default,
+        dp_sum_final_default,
+        dp_count_trans_default,
+        dp_count_final_default,
         dp_count_trans,
         dp_count_final,
         dp_count_combine,

@@ -15,7 +15,19 @@ pub static HASH_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 /// `veil.hash_key` settable and visible only by superusers.
 pub static ENCRYPTION_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `veil.epsilon`: epsilon of DP aggregates called without one. Text, so that unset is
+/// distinguishable and bad values get veil's own error; any user may set it.
+pub static EPSILON: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"veil.epsilon",
+        c"Epsilon of veil's DP aggregates when a call leaves it out, e.g. dp_mean(x, 0, 100).",
+        c"Unset by default: such calls are refused until it is set.",
+        &EPSILON,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"veil.encryption_key",
         c"Key of veil's encrypt strategy and decrypt_pii (AES-256-SIV), at least 16 bytes.",
@@ -42,4 +54,24 @@ pub fn secrets(function: &str) -> Secrets {
     Secrets::new(hash_key.as_deref())
         .and_then(|s| s.with_encryption_key(encryption_key.as_deref()))
         .or_raise(function)
+}
+
+/// The `veil.epsilon` setting for an aggregate called without epsilon; raises when it is
+/// unset, not a number, or not a valid epsilon.
+pub fn epsilon(function: &str) -> f64 {
+    let text = EPSILON
+        .get()
+        .map(|s| s.to_string_lossy().trim().to_string())
+        .filter(|s| !s.is_empty());
+    let value = text.map(|t| {
+        t.parse::<f64>()
+            .map_err(|_| {
+                veil_core::VeilError::invalid(
+                    "veil.epsilon",
+                    format!("must be a number, got {t:?}"),
+                )
+            })
+            .or_raise(function)
+    });
+    veil_core::dp::default_epsilon(value).or_raise(function)
 }

@@ -5,7 +5,11 @@
 //! themselves and not let users run `SET`.
 
 use datafusion::common::config::{ConfigExtension, ConfigOptions};
-use datafusion::common::{extensions_options, Result};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{extensions_options, DFSchema, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
+use datafusion::logical_expr::{lit, Expr};
 use veil_core::mask::Secrets;
 
 use crate::to_df_error;
@@ -17,6 +21,9 @@ extensions_options! {
         pub hash_key: Option<String>, default = None
         /// Key of the `encrypt` strategy and `decrypt_pii` (AES-256-SIV), at least 16 bytes.
         pub encryption_key: Option<String>, default = None
+        /// Epsilon of DP aggregates called without one (`dp_mean(x, lower, upper)`); unset:
+        /// such calls are refused.
+        pub epsilon: Option<f64>, default = None
     }
 }
 
@@ -30,4 +37,47 @@ pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
     Secrets::new(veil.and_then(|c| c.hash_key.as_deref()))
         .and_then(|s| s.with_encryption_key(veil.and_then(|c| c.encryption_key.as_deref())))
         .map_err(|e| to_df_error(function, e))
+}
+
+/// Completes DP aggregate calls that leave out epsilon (`dp_mean(x, 0, 100)`,
+/// `dp_sum(x, 0, 100)`, `dp_count(x)`) with the session's `veil.epsilon`, read when the
+/// query is planned. Without the setting the call is left alone and the aggregate refuses it.
+#[derive(Debug, Default)]
+pub struct DefaultEpsilon;
+
+/// The DP aggregates and their argument count without epsilon.
+const WITHOUT_EPSILON: [(&str, usize); 3] = [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1)];
+
+impl FunctionRewrite for DefaultEpsilon {
+    fn name(&self) -> &str {
+        "veil_default_epsilon"
+    }
+
+    fn rewrite(
+        &self,
+        expr: Expr,
+        _schema: &DFSchema,
+        config: &ConfigOptions,
+    ) -> Result<Transformed<Expr>> {
+        let epsilon = config
+            .extensions
+            .get::<VeilConfig>()
+            .and_then(|c| c.epsilon);
+        match (expr, epsilon) {
+            (Expr::AggregateFunction(mut f), Some(epsilon))
+                if WITHOUT_EPSILON
+                    .iter()
+                    .any(|(n, args)| f.func.name() == *n && f.params.args.len() == *args) =>
+            {
+                f.params.args.push(lit(ScalarValue::Float64(Some(epsilon))));
+                Ok(Transformed::yes(Expr::AggregateFunction(
+                    AggregateFunction {
+                        func: f.func,
+                        params: f.params,
+                    },
+                )))
+            }
+            (expr, _) => Ok(Transformed::no(expr)),
+        }
+    }
 }

@@ -4,6 +4,8 @@
 //! [`register_all`] adds every function to a [`SessionContext`]; the function names and
 //! argument orders are the same as in veil's PostgreSQL extension.
 
+use std::sync::Arc;
+
 use datafusion::common::DataFusionError;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
@@ -54,6 +56,11 @@ pub fn register_all(ctx: &SessionContext) {
                 .extensions
                 .insert(config::VeilConfig::default());
         }
+        datafusion::execution::FunctionRegistry::register_function_rewrite(
+            &mut *state,
+            Arc::new(config::DefaultEpsilon),
+        )
+        .expect("SessionState accepts function rewrites");
     }
     for f in scalar_functions() {
         ctx.register_udf(f);

@@ -129,3 +129,13 @@ pub fn string_return_type(function: &str, argument: &str, t: &DataType) -> Resul
         other => exec_err!("{function}: argument `{argument}` must be a string, got {other}"),
     }
 }
+
+/// The `epsilon` argument at `index`, or — when the call has no such argument — the
+/// `veil.epsilon` setting. [`crate::config::DefaultEpsilon`] inserts the setting as a literal
+/// at planning time, so reaching here without the argument means the setting is unset.
+pub fn epsilon_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize) -> Result<f64> {
+    match exprs.get(index) {
+        Some(e) => constant_f64(function, "epsilon", e),
+        None => veil_core::dp::default_epsilon(None).map_err(|e| crate::to_df_error(function, e)),
+    }
+}

@@ -5,6 +5,7 @@
 //! Laplace distribution, so no floating-point noise is ever generated and the float-sum
 //! rounding error that breaks naive sensitivity analysis does not arise.
 
+pub mod composition;
 mod cost;
 mod fixed;
 mod mean;
@@ -28,6 +29,18 @@ pub fn check_epsilon(epsilon: f64) -> Fallible<f64> {
             "epsilon",
             format!("must be a finite number greater than 0, got {epsilon}"),
         ))
+    }
+}
+
+/// The epsilon of an aggregate called without one: the session's `veil.epsilon` setting,
+/// or an error (there is no built-in default: each query's privacy loss is a choice).
+pub fn default_epsilon(setting: Option<f64>) -> Fallible<f64> {
+    match setting {
+        Some(e) => check_epsilon(e),
+        None => Err(VeilError::invalid(
+            "epsilon",
+            "not given and veil.epsilon is not set (SET veil.epsilon = 1.0, or pass epsilon as the last argument)",
+        )),
     }
 }
 

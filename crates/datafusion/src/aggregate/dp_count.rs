@@ -12,7 +12,7 @@ use veil_core::dp::DpCountAccumulator;
 
 use super::binary_state;
 use crate::to_df_error;
-use crate::util::constant_f64;
+use crate::util::epsilon_arg;
 
 #[user_doc(
     doc_section(label = "Differential Privacy Functions"),
@@ -20,7 +20,7 @@ use crate::util::constant_f64;
 a constant such as `1` to count rows): the exact count plus discrete Laplace noise of scale \
 1/ε drawn by OpenDP's exact sampler, reported as at least 0. Every evaluation draws fresh \
 noise. Same name and arguments in PostgreSQL.",
-    syntax_example = "dp_count(value, epsilon)",
+    syntax_example = "dp_count(value [, epsilon])",
     sql_example = r#"```sql
 > SELECT dept, dp_count(1, 0.5) FROM staff GROUP BY dept;
 ```"#,
@@ -30,7 +30,7 @@ noise. Same name and arguments in PostgreSQL.",
     ),
     argument(
         name = "epsilon",
-        description = "Constant privacy-loss parameter ε > 0."
+        description = "Constant privacy-loss parameter ε > 0; when left out, the session setting `veil.epsilon` (`SET veil.epsilon = 1.0`), and without that setting the call is refused."
     )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -47,7 +47,10 @@ impl Default for DpCount {
 impl DpCount {
     pub fn new() -> Self {
         DpCount {
-            signature: Signature::one_of(vec![TypeSignature::Any(2)], Volatility::Volatile),
+            signature: Signature::one_of(
+                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                Volatility::Volatile,
+            ),
         }
     }
 }
@@ -69,7 +72,7 @@ impl AggregateUDFImpl for DpCount {
         if args.is_distinct {
             return plan_err!("dp_count does not support DISTINCT");
         }
-        let epsilon = constant_f64("dp_count", "epsilon", &args.exprs[1])?;
+        let epsilon = epsilon_arg("dp_count", &args.exprs, 1)?;
         let acc = DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))?;
         Ok(Box::new(DpCountAcc(acc)))
     }

@@ -5,14 +5,14 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
 };
 use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
 use super::binary_state;
 use crate::to_df_error;
-use crate::util::constant_f64;
+use crate::util::{constant_f64, epsilon_arg};
 
 #[user_doc(
     doc_section(label = "Differential Privacy Functions"),
@@ -21,7 +21,7 @@ use crate::util::constant_f64;
 drawn by OpenDP's exact sampler, are divided and the result clamped to the bounds. NULL and \
 NaN values are skipped. Every evaluation draws fresh noise. Same name and arguments in \
 veil's PostgreSQL extension.",
-    syntax_example = "dp_mean(value, lower, upper, epsilon)",
+    syntax_example = "dp_mean(value, lower, upper [, epsilon])",
     sql_example = r#"```sql
 > SELECT dp_mean(salary, 0, 200000, 1.0) FROM staff;
 ```"#,
@@ -36,7 +36,7 @@ veil's PostgreSQL extension.",
     ),
     argument(
         name = "epsilon",
-        description = "Constant privacy-loss parameter ε > 0."
+        description = "Constant privacy-loss parameter ε > 0; when left out, the session setting `veil.epsilon` (`SET veil.epsilon = 1.0`), and without that setting the call is refused."
     )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -53,7 +53,13 @@ impl Default for DpMean {
 impl DpMean {
     pub fn new() -> Self {
         DpMean {
-            signature: Signature::uniform(4, vec![DataType::Float64], Volatility::Volatile),
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Uniform(3, vec![DataType::Float64]),
+                    TypeSignature::Uniform(4, vec![DataType::Float64]),
+                ],
+                Volatility::Volatile,
+            ),
         }
     }
 }
@@ -72,16 +78,13 @@ impl AggregateUDFImpl for DpMean {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if args.exprs.len() != 4 {
-            return plan_err!("dp_mean takes 4 arguments (value, lower, upper, epsilon)");
-        }
         if args.is_distinct {
             return plan_err!("dp_mean does not support DISTINCT");
         }
         let params = BoundedMean::new(
             constant_f64("dp_mean", "lower", &args.exprs[1])?,
             constant_f64("dp_mean", "upper", &args.exprs[2])?,
-            constant_f64("dp_mean", "epsilon", &args.exprs[3])?,
+            epsilon_arg("dp_mean", &args.exprs, 3)?,
         )
         .map_err(|e| to_df_error("dp_mean", e))?;
         Ok(Box::new(DpMeanAcc(DpMeanAccumulator::new(params))))

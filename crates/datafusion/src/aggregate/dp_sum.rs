@@ -5,14 +5,14 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
 };
 use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedSum, DpSumAccumulator};
 
 use super::binary_state;
 use crate::to_df_error;
-use crate::util::constant_f64;
+use crate::util::{constant_f64, epsilon_arg};
 
 #[user_doc(
     doc_section(label = "Differential Privacy Functions"),
@@ -20,7 +20,7 @@ use crate::util::constant_f64;
 [`lower`, `upper`] and summed exactly in fixed point; discrete Laplace noise of scale \
 max(|lower|, |upper|)/ε is drawn by OpenDP's exact sampler. NULL and NaN values are \
 skipped. Every evaluation draws fresh noise. Same name and arguments in PostgreSQL.",
-    syntax_example = "dp_sum(value, lower, upper, epsilon)",
+    syntax_example = "dp_sum(value, lower, upper [, epsilon])",
     sql_example = r#"```sql
 > SELECT dp_sum(hours, 0, 80, 0.5) FROM timesheets;
 ```"#,
@@ -35,7 +35,7 @@ skipped. Every evaluation draws fresh noise. Same name and arguments in PostgreS
     ),
     argument(
         name = "epsilon",
-        description = "Constant privacy-loss parameter ε > 0."
+        description = "Constant privacy-loss parameter ε > 0; when left out, the session setting `veil.epsilon` (`SET veil.epsilon = 1.0`), and without that setting the call is refused."
     )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -52,7 +52,13 @@ impl Default for DpSum {
 impl DpSum {
     pub fn new() -> Self {
         DpSum {
-            signature: Signature::uniform(4, vec![DataType::Float64], Volatility::Volatile),
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Uniform(3, vec![DataType::Float64]),
+                    TypeSignature::Uniform(4, vec![DataType::Float64]),
+                ],
+                Volatility::Volatile,
+            ),
         }
     }
 }
@@ -77,7 +83,7 @@ impl AggregateUDFImpl for DpSum {
         let params = BoundedSum::new(
             constant_f64("dp_sum", "lower", &args.exprs[1])?,
             constant_f64("dp_sum", "upper", &args.exprs[2])?,
-            constant_f64("dp_sum", "epsilon", &args.exprs[3])?,
+            epsilon_arg("dp_sum", &args.exprs, 3)?,
         )
         .map_err(|e| to_df_error("dp_sum", e))?;
         Ok(Box::new(DpSumAcc(DpSumAccumulator::new(params))))
