@@ -4,6 +4,7 @@
 //! shared `.slt` suite in `tests/slt` runs against both.
 
 mod agg;
+mod composition;
 mod dp_mean;
 mod dp_sum_count;
 mod error;

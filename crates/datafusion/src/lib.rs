@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod config;
 pub mod pii_args;
 pub mod scalar;
+pub mod table;
 mod util;
 
 /// Every scalar function veil provides.
@@ -68,6 +69,10 @@ pub fn register_all(ctx: &SessionContext) {
     for f in aggregate_functions() {
         ctx.register_udaf(f);
     }
+    ctx.register_udtf(
+        "veil_advise_composition",
+        Arc::new(table::advise_composition::AdviseComposition),
+    );
 }
 
 /// Converts a veil-core error into a DataFusion error that names the SQL function.

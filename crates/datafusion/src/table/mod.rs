@@ -1,0 +1,3 @@
+//! Table functions, one per file.
+
+pub mod advise_composition;
