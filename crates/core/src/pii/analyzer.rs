@@ -1,5 +1,6 @@
 use std::sync::OnceLock;
 
+use super::recognizer::ByteSet;
 use super::{recognizers, Candidate, EntityType, PiiOptions, Recognizer};
 
 /// Candidates scoring below this are not reported by default. Chosen so that every
@@ -32,6 +33,35 @@ impl PiiSpan {
 pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
     threshold: f64,
+    /// One multi-pattern pass over the text that tells which regex recognizers can match
+    /// at all; the others are skipped without running their own search.
+    gate: Option<Gate>,
+}
+
+struct Gate {
+    set: regex::RegexSet,
+    /// Position in `set` of each recognizer's pattern (None: not gated).
+    slot: Vec<Option<usize>>,
+}
+
+impl Gate {
+    fn new(recognizers: &[Box<dyn Recognizer>]) -> Option<Gate> {
+        let mut patterns = Vec::new();
+        let slot = recognizers
+            .iter()
+            .map(|r| {
+                r.pattern().map(|p| {
+                    patterns.push(p.to_string());
+                    patterns.len() - 1
+                })
+            })
+            .collect();
+        let set = regex::RegexSetBuilder::new(&patterns)
+            .dfa_size_limit(32 << 20)
+            .build()
+            .ok()?;
+        Some(Gate { set, slot })
+    }
 }
 
 impl Default for Analyzer {
@@ -43,6 +73,7 @@ impl Default for Analyzer {
 impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
         Analyzer {
+            gate: Gate::new(&recognizers),
             recognizers,
             threshold,
         }
@@ -82,13 +113,19 @@ impl Analyzer {
         allow: &[String],
     ) -> Vec<PiiSpan> {
         let mut candidates: Vec<Candidate> = Vec::new();
-        for r in self
-            .recognizers
-            .iter()
-            .chain(extra)
-            .filter(|r| wants(r.entity()))
-        {
-            r.find(text, &mut candidates);
+        let bytes = ByteSet::of(text);
+        let hits = self.gate.as_ref().map(|g| g.set.matches(text));
+        for (i, r) in self.recognizers.iter().enumerate() {
+            let gated_out = match (&self.gate, &hits) {
+                (Some(g), Some(h)) => g.slot[i].is_some_and(|j| !h.matched(j)),
+                _ => false,
+            };
+            if !gated_out && wants(r.entity()) {
+                r.find_in(text, &bytes, &mut candidates);
+            }
+        }
+        for r in extra.iter().filter(|r| wants(r.entity())) {
+            r.find_in(text, &bytes, &mut candidates);
         }
         candidates.retain(|c| {
             c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])

@@ -29,7 +29,7 @@ pub use operators::Replacer;
 pub use options::{CustomRecognizers, PiiOptions};
 pub use summary::EntitySummary;
 
-pub use recognizer::{Candidate, PatternRecognizer, Recognizer, Validator};
+pub use recognizer::{ByteSet, Candidate, PatternRecognizer, Recognizer, Validator};
 
 /// Replaces every PII span that the default analyzer finds (every built-in recognizer,
 /// default threshold) with `<ENTITY_TYPE>`.

@@ -20,6 +20,48 @@ pub trait Recognizer: Send + Sync {
 
     /// Appends every candidate found in `text` to `out`.
     fn find(&self, text: &str, out: &mut Vec<Candidate>);
+
+    /// [`Recognizer::find`] given the set of bytes `text` contains, computed once per text
+    /// by the analyzer so recognizers can skip texts without the bytes they need.
+    fn find_in(&self, text: &str, _bytes: &ByteSet, out: &mut Vec<Candidate>) {
+        self.find(text, out)
+    }
+
+    /// The regex every candidate comes from, if the recognizer is one regex: the analyzer
+    /// then skips it for texts where the pattern matches nowhere.
+    fn pattern(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A set of byte values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    /// The bytes that occur in `text`.
+    pub fn of(text: &str) -> ByteSet {
+        let mut set = [0u64; 4];
+        for b in text.bytes() {
+            set[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        ByteSet(set)
+    }
+
+    /// The bytes satisfying `pred`.
+    pub fn matching(pred: fn(u8) -> bool) -> ByteSet {
+        let mut set = [0u64; 4];
+        for b in 0..=255u8 {
+            if pred(b) {
+                set[(b >> 6) as usize] |= 1 << (b & 63);
+            }
+        }
+        ByteSet(set)
+    }
+
+    pub fn intersects(&self, other: &ByteSet) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
 }
 
 /// Checks a regex match and returns the span to report (possibly narrower than the match)
@@ -34,7 +76,7 @@ pub struct PatternRecognizer {
     entity: EntityType,
     /// A byte that every match contains; texts without it are skipped without running the
     /// regex (`None`: always run).
-    required_byte: Option<fn(u8) -> bool>,
+    required_byte: Option<ByteSet>,
     regex: Regex,
     validator: Validator,
     context: &'static [&'static str],
@@ -59,7 +101,11 @@ impl PatternRecognizer {
         Ok(PatternRecognizer {
             entity,
             required_byte: None,
-            regex: Regex::new(pattern)?,
+            // A larger lazy-DFA cache than the default: with many alternations the default
+            // one fills up and the search falls back to the much slower PikeVM.
+            regex: regex::RegexBuilder::new(pattern)
+                .dfa_size_limit(16 << 20)
+                .build()?,
             validator,
             context,
             context_boost,
@@ -68,7 +114,7 @@ impl PatternRecognizer {
 
     /// Skips texts that contain no byte satisfying `pred` (a cheap prefilter).
     pub fn with_required_byte(mut self, pred: fn(u8) -> bool) -> Self {
-        self.required_byte = Some(pred);
+        self.required_byte = Some(ByteSet::matching(pred));
         self
     }
 
@@ -87,9 +133,15 @@ pub(crate) fn context_near<S: AsRef<str>>(text: &str, range: &Range<usize>, word
     let start = floor_char_boundary(text, range.start.saturating_sub(CONTEXT_BEFORE));
     let end = ceil_char_boundary(text, (range.end + CONTEXT_AFTER).min(text.len()));
     let near = normalize_words(&text[start..end]);
-    words
-        .iter()
-        .any(|w| near.contains(&format!(" {} ", w.as_ref())))
+    words.iter().any(|w| contains_word(&near, w.as_ref()))
+}
+
+/// Whether `word` (one or more words joined by single spaces) occurs in `near` (normalized:
+/// words separated by single spaces, a space at both ends) as whole words.
+fn contains_word(near: &str, word: &str) -> bool {
+    let bytes = near.as_bytes();
+    near.match_indices(word)
+        .any(|(i, _)| i > 0 && bytes[i - 1] == b' ' && bytes.get(i + word.len()) == Some(&b' '))
 }
 
 /// Lower-cases `s` and turns every run of characters other than letters, digits and `#`
@@ -98,6 +150,23 @@ pub(crate) fn context_near<S: AsRef<str>>(text: &str, range: &Range<usize>, word
 pub(crate) fn normalize_words(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push(' ');
+    if s.is_ascii() {
+        // Fast path: byte by byte, no Unicode case tables.
+        let mut last_space = true;
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'#' {
+                out.push(b.to_ascii_lowercase() as char);
+                last_space = false;
+            } else if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+        }
+        if !last_space {
+            out.push(' ');
+        }
+        return out;
+    }
     for c in s.chars() {
         if c.is_alphanumeric() || c == '#' {
             out.extend(c.to_lowercase());
@@ -117,10 +186,16 @@ impl Recognizer for PatternRecognizer {
     }
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        if let Some(pred) = self.required_byte {
-            if !text.bytes().any(pred) {
-                return;
-            }
+        self.find_in(text, &ByteSet::of(text), out)
+    }
+
+    fn pattern(&self) -> Option<&str> {
+        Some(self.regex.as_str())
+    }
+
+    fn find_in(&self, text: &str, bytes: &ByteSet, out: &mut Vec<Candidate>) {
+        if self.required_byte.is_some_and(|r| !r.intersects(bytes)) {
+            return;
         }
         // A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024"); the
         // search then resumes right after the accepted span, so the rest is scanned again.
