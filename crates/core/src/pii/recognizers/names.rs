@@ -445,7 +445,7 @@ fn places() -> &'static Places {
 
 /// LOCATION recognizer: place names and street addresses.
 pub struct LocationRecognizer {
-    street: Vec<Regex>,
+    street: Regex,
 }
 
 /// Street types after the name ("Main Street"): the common USPS suffixes.
@@ -476,10 +476,15 @@ pub fn location() -> LocationRecognizer {
             .to_string(),
     ];
     LocationRecognizer {
-        street: street
-            .iter()
-            .map(|p| Regex::new(p).expect("street pattern compiles"))
-            .collect(),
+        // One alternation, one scan; the longest street shape first.
+        street: Regex::new(
+            &street
+                .iter()
+                .map(|p| format!("(?:{p})"))
+                .collect::<Vec<_>>()
+                .join("|"),
+        )
+        .expect("street pattern compiles"),
     }
 }
 
@@ -516,7 +521,7 @@ impl Recognizer for LocationRecognizer {
                 score,
             });
         }
-        for m in self.street.iter().flat_map(|re| re.find_iter(text)) {
+        for m in self.street.find_iter(text) {
             // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
             let score = if context_near(text, &m.range(), LOCATION_CONTEXT) {
                 0.95
