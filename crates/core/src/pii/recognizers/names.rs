@@ -228,15 +228,39 @@ const NOT_NAME_PARTS: &[&str] = &[
     "Square",
 ];
 
-fn set(items: &'static [&'static str]) -> HashSet<&'static str> {
+/// FNV-1a: the word tables are hit once per capitalized word, where SipHash's setup cost
+/// dominates; the keys are fixed dictionary words, so flooding is not a concern.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type WordSet = HashSet<&'static str, std::hash::BuildHasherDefault<Fnv>>;
+
+fn set(items: &'static [&'static str]) -> WordSet {
     items.iter().copied().collect()
 }
 
 struct NameTables {
-    first: HashSet<&'static str>,
-    last: HashSet<&'static str>,
-    titles: HashSet<&'static str>,
-    not_parts: HashSet<&'static str>,
+    first: WordSet,
+    last: WordSet,
+    titles: WordSet,
+    not_parts: WordSet,
 }
 
 fn tables() -> &'static NameTables {
