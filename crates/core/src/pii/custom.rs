@@ -192,13 +192,11 @@ pub fn build(
         out.push(Box::new(UserPattern::new(p, i)?));
     }
     match deny {
-        None => {}
-        Some(DenySpec::List(values)) => {
-            if !values.is_empty() {
-                let label = EntityType::custom(DENY_LIST_LABEL)?;
-                out.push(Box::new(DenyList::new(label, values, "options.deny")?));
-            }
+        Some(DenySpec::List(values)) if !values.is_empty() => {
+            let label = EntityType::custom(DENY_LIST_LABEL)?;
+            out.push(Box::new(DenyList::new(label, values, "options.deny")?));
         }
+        None | Some(DenySpec::List(_)) => {}
         Some(DenySpec::Labelled(map)) => {
             for (name, values) in map {
                 let field = format!("options.deny.{name}");

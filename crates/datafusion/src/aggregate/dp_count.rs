@@ -72,7 +72,7 @@ impl AggregateUDFImpl for DpCount {
         if args.is_distinct {
             return plan_err!("dp_count does not support DISTINCT");
         }
-        let epsilon = epsilon_arg("dp_count", &args.exprs, 1)?;
+        let epsilon = epsilon_arg("dp_count", args.exprs, 1)?;
         let acc = DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))?;
         Ok(Box::new(DpCountAcc(acc)))
     }

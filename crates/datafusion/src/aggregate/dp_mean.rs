@@ -84,7 +84,7 @@ impl AggregateUDFImpl for DpMean {
         let params = BoundedMean::new(
             constant_f64("dp_mean", "lower", &args.exprs[1])?,
             constant_f64("dp_mean", "upper", &args.exprs[2])?,
-            epsilon_arg("dp_mean", &args.exprs, 3)?,
+            epsilon_arg("dp_mean", args.exprs, 3)?,
         )
         .map_err(|e| to_df_error("dp_mean", e))?;
         Ok(Box::new(DpMeanAcc(DpMeanAccumulator::new(params))))

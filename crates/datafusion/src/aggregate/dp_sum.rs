@@ -83,7 +83,7 @@ impl AggregateUDFImpl for DpSum {
         let params = BoundedSum::new(
             constant_f64("dp_sum", "lower", &args.exprs[1])?,
             constant_f64("dp_sum", "upper", &args.exprs[2])?,
-            epsilon_arg("dp_sum", &args.exprs, 3)?,
+            epsilon_arg("dp_sum", args.exprs, 3)?,
         )
         .map_err(|e| to_df_error("dp_sum", e))?;
         Ok(Box::new(DpSumAcc(DpSumAccumulator::new(params))))

@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn split_state_merge_equals_one_pass() {
         let ages: Vec<Option<i64>> = vec![Some(30), Some(30), Some(40), None, Some(30), None];
-        let zips = vec![
+        let zips = [
             Some("130"),
             Some("130"),
             Some("148"),
