@@ -23,6 +23,33 @@ fn bench(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // The pattern-only set: every recognizer but the dictionary-based PERSON and LOCATION.
+    let patterns_only: Vec<&str> = veil_core::pii::EntityType::ALL
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                veil_core::pii::EntityType::Person | veil_core::pii::EntityType::Location
+            )
+        })
+        .map(|e| e.as_str())
+        .collect();
+    let options = veil_core::pii::PiiOptions::parse(Some(
+        &serde_json::json!({ "entities": patterns_only }).to_string(),
+    ))
+    .expect("valid options");
+    let secrets = veil_core::mask::Secrets::default();
+    group.bench_function(BenchmarkId::new("redact_pii_patterns_only", bytes), |b| {
+        b.iter(|| {
+            docs.iter()
+                .map(|d| {
+                    veil_core::pii::redact_pii_with(d, &options, &secrets)
+                        .expect("redact strategy needs no key")
+                        .len()
+                })
+                .sum::<usize>()
+        })
+    });
     group.finish();
 }
 
