@@ -29,3 +29,27 @@ SELECT dept,
 FROM 'data/people.csv'
 GROUP BY dept
 ORDER BY dept;
+
+-- 5. Per-entity strategies: mask cards, fake (but never valid) SSNs, keep people's names
+--    as realistic pseudonyms. substitute is keyed, so set a key first.
+SET veil.hash_key = 'demo-key-change-me-0123456789';
+SELECT id,
+       redact_pii(note, '{"per_entity":{"CREDIT_CARD":{"strategy":"mask","keep_last":4},
+                                        "US_SSN":{"strategy":"substitute"},
+                                        "PERSON":{"strategy":"substitute"}}}') AS rewritten
+FROM 'data/people.csv'
+WHERE id <= 4
+ORDER BY id;
+
+-- 6. What kinds of PII does the column hold?
+SELECT pii_entity_summary(note) AS entities FROM 'data/people.csv';
+
+-- 7. How identifiable are people by department alone, and by department and salary band?
+SELECT k_anonymity(dept) AS k_dept,
+       k_anonymity(dept, CAST(salary / 50000 AS BIGINT)) AS k_dept_salary_band
+FROM 'data/people.csv';
+
+-- 8. Epsilon from the session, and how to split a budget of 1.0 over 20 queries.
+SET veil.epsilon = 0.5;
+SELECT round(dp_mean(salary, 0, 200000), 2) AS dp_mean_eps_0_5 FROM 'data/people.csv';
+SELECT * FROM veil_advise_composition(1.0, 20, 0.000001);
