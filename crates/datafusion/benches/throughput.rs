@@ -15,14 +15,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tokio::runtime::Runtime;
 
-const TEMPLATES: [&str; 6] = [
-    "Customer called about the delayed order and asked for a refund by Friday.",
-    "Reimburse to card 4111 1111 1111 1111; receipt sent from jane.doe@example.com.",
-    "Meeting moved to the third floor; bring the printed agenda and the budget sheet.",
-    "New hire paperwork: SSN 536-22-1234, phone (212) 555-0123, start 2024-03-12.",
-    "The shipment left the warehouse this morning and should arrive within five days.",
-    "Server 10.0.0.12 rejected the login from 2001:db8::1; see https://status.example.com.",
-];
+use veil_benches::corpus::TEMPLATES;
 
 fn context() -> SessionContext {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));

@@ -79,46 +79,55 @@ impl ClassSizes {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Fallible<Self> {
-        let corrupt = || VeilError::IncompatibleState("corrupt k_anonymity state".into());
         let mut rest = bytes;
-        let mut take = |n: usize| -> Fallible<&[u8]> {
-            if rest.len() < n {
-                return Err(corrupt());
-            }
-            let (head, tail) = rest.split_at(n);
-            rest = tail;
-            Ok(head)
-        };
-        let arity = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+        let arity = u32::from_le_bytes(take::<4>(&mut rest)?) as usize;
         let mut out = ClassSizes {
             arity: (arity > 0).then_some(arity),
             counts: HashMap::new(),
         };
-        let mut consumed = 4;
-        while consumed < bytes.len() {
+        while !rest.is_empty() {
             if arity == 0 {
                 return Err(corrupt());
             }
             let mut key = Vec::with_capacity(arity);
             for _ in 0..arity {
-                consumed += 1;
-                key.push(match take(1)?[0] {
+                key.push(match take::<1>(&mut rest)?[0] {
                     0 => None,
                     1 => {
-                        let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
-                        let s = std::str::from_utf8(take(len as usize)?).map_err(|_| corrupt())?;
-                        consumed += 4 + len as usize;
-                        Some(s.to_string())
+                        let len = u32::from_le_bytes(take::<4>(&mut rest)?) as usize;
+                        if rest.len() < len {
+                            return Err(corrupt());
+                        }
+                        let (text, tail) = rest.split_at(len);
+                        rest = tail;
+                        Some(
+                            std::str::from_utf8(text)
+                                .map_err(|_| corrupt())?
+                                .to_string(),
+                        )
                     }
                     _ => return Err(corrupt()),
                 });
             }
-            let count = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
-            consumed += 8;
+            let count = u64::from_le_bytes(take::<8>(&mut rest)?);
             *out.counts.entry(key).or_insert(0) += count;
         }
         Ok(out)
     }
+}
+
+fn corrupt() -> VeilError {
+    VeilError::IncompatibleState("corrupt k_anonymity state".into())
+}
+
+/// The next `N` bytes of `rest`, advancing it.
+fn take<const N: usize>(rest: &mut &[u8]) -> Fallible<[u8; N]> {
+    if rest.len() < N {
+        return Err(corrupt());
+    }
+    let (head, tail) = rest.split_at(N);
+    *rest = tail;
+    Ok(head.try_into().expect("N bytes"))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::ops::Range;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-use super::recognizer::{context_near, normalize_words};
+use super::recognizer::{boosted_near, normalize_words};
 use super::{Candidate, EntityType, Recognizer};
 use crate::error::{Fallible, VeilError};
 
@@ -104,11 +104,7 @@ impl Recognizer for UserPattern {
                 continue;
             }
             let range = m.range();
-            let score = if context_near(text, &range, &self.context) {
-                (self.score + CONTEXT_BOOST).min(1.0)
-            } else {
-                self.score
-            };
+            let score = boosted_near(text, &range, &self.context, self.score, CONTEXT_BOOST);
             out.push(Candidate {
                 entity: self.entity,
                 range,
@@ -213,14 +209,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn found(r: &dyn Recognizer, text: &str) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        r.find(text, &mut out);
-        out.into_iter()
-            .map(|c| (text[c.range].to_string(), c.score))
-            .collect()
-    }
+    use crate::pii::recognizers::test_util::found;
 
     fn pattern(json: &str) -> Fallible<UserPattern> {
         UserPattern::new(&serde_json::from_str(json).unwrap(), 0)

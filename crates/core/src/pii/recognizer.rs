@@ -117,10 +117,21 @@ impl PatternRecognizer {
         self.required_byte = Some(ByteSet::matching(pred));
         self
     }
+}
 
-    /// Whether a context word (or phrase) stands as whole words near `range`.
-    fn has_context(&self, text: &str, range: &Range<usize>) -> bool {
-        context_near(text, range, self.context)
+/// `score` raised by `boost` (capped at 1.0) when one of the context `words` stands near
+/// `range` (see [`context_near`]).
+pub(crate) fn boosted_near<S: AsRef<str>>(
+    text: &str,
+    range: &Range<usize>,
+    words: &[S],
+    score: f64,
+    boost: f64,
+) -> f64 {
+    if context_near(text, range, words) {
+        (score + boost).min(1.0)
+    } else {
+        score
     }
 }
 
@@ -203,11 +214,7 @@ impl Recognizer for PatternRecognizer {
         while let Some(m) = self.regex.find_at(text, pos) {
             match (self.validator)(text, m.range()) {
                 Some((range, score)) if !range.is_empty() => {
-                    let score = if self.has_context(text, &range) {
-                        (score + self.context_boost).min(1.0)
-                    } else {
-                        score
-                    };
+                    let score = boosted_near(text, &range, self.context, score, self.context_boost);
                     pos = range.end;
                     out.push(Candidate {
                         entity: self.entity,

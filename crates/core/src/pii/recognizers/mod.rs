@@ -64,7 +64,7 @@ pub(crate) mod test_util {
     use crate::pii::{Candidate, PatternRecognizer, Recognizer};
 
     /// The (text, score) of every candidate `r` finds in `text`.
-    pub fn found(r: &PatternRecognizer, text: &str) -> Vec<(String, f64)> {
+    pub fn found(r: &dyn Recognizer, text: &str) -> Vec<(String, f64)> {
         let mut out: Vec<Candidate> = Vec::new();
         r.find(text, &mut out);
         out.into_iter()

@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use crate::pii::dictionaries;
-use crate::pii::recognizer::context_near;
+use crate::pii::recognizer::{boosted_near, context_near};
 use crate::pii::{Candidate, EntityType, Recognizer};
 
 /// Words that raise a PERSON candidate's score when nearby.
@@ -421,11 +421,7 @@ impl Recognizer for PersonRecognizer {
                 continue;
             };
             let range = w.start..ws[j - 1].end;
-            let score = if context_near(text, &range, PERSON_CONTEXT) {
-                (score + 0.3_f64).min(1.0)
-            } else {
-                score
-            };
+            let score = boosted_near(text, &range, PERSON_CONTEXT, score, 0.3);
             out.push(Candidate {
                 entity: EntityType::Person,
                 range,
@@ -534,11 +530,7 @@ impl Recognizer for LocationRecognizer {
                 continue;
             }
             let base = p.scores[m.pattern().as_usize()];
-            let score = if context_near(text, &range, LOCATION_CONTEXT) {
-                (base + 0.15_f64).min(1.0)
-            } else {
-                base
-            };
+            let score = boosted_near(text, &range, LOCATION_CONTEXT, base, 0.15);
             out.push(Candidate {
                 entity: EntityType::Location,
                 range,
@@ -563,19 +555,16 @@ impl Recognizer for LocationRecognizer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_util::found;
     use super::*;
 
-    fn found(r: &dyn Recognizer, text: &str) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        r.find(text, &mut out);
-        out.into_iter()
-            .filter(|c| c.score >= 0.5)
-            .map(|c| (text[c.range].to_string(), c.score))
-            .collect()
-    }
-
+    /// The values `r` reports at the default threshold.
     fn values(r: &dyn Recognizer, text: &str) -> Vec<String> {
-        found(r, text).into_iter().map(|(v, _)| v).collect()
+        found(r, text)
+            .into_iter()
+            .filter(|(_, score)| *score >= 0.5)
+            .map(|(v, _)| v)
+            .collect()
     }
 
     #[test]
