@@ -58,6 +58,19 @@ impl Secrets {
         })
     }
 
+    /// The key of a keyed strategy (`hash`, `substitute`), or an error saying why
+    /// `strategy` refuses to run without it.
+    pub(crate) fn hash_key_for(&self, strategy: &str, why: &str) -> Fallible<&[u8]> {
+        self.hash_key.as_deref().ok_or_else(|| {
+            VeilError::invalid(
+                "strategy",
+                format!(
+                    "{strategy} needs a key: set veil.hash_key in the engine configuration ({why})"
+                ),
+            )
+        })
+    }
+
     /// Adds the key of the `encrypt` strategy (empty counts as unset).
     pub fn with_encryption_key(mut self, key: Option<&str>) -> Fallible<Self> {
         self.encryption_key = key_bytes("veil.encryption_key", key)?;
@@ -249,8 +262,10 @@ impl Strategy {
     /// looked at, so a misconfiguration shows on every call, not only on rows with PII.
     pub fn check_secrets(&self, secrets: &Secrets) -> Fallible<()> {
         match self {
-            Strategy::Hash => hash("", secrets).map(|_| ()),
-            Strategy::Substitute => substitute("", "", secrets).map(|_| ()),
+            Strategy::Hash => secrets.hash_key_for("hash", HASH_WHY).map(|_| ()),
+            Strategy::Substitute => secrets
+                .hash_key_for("substitute", substitute::WHY_KEYED)
+                .map(|_| ()),
             Strategy::Encrypt if secrets.encryption_key.is_none() => {
                 encrypt("", "", secrets).map(|_| ())
             }
@@ -298,13 +313,10 @@ pub fn mask(value: &str, keep_first: usize, keep_last: usize, mask_char: char) -
 }
 
 /// 32 lower-case hex digits (128 bits) of HMAC-SHA256(key, value).
+const HASH_WHY: &str = "an unkeyed hash of a phone number or SSN can be reversed by enumeration";
+
 pub fn hash(value: &str, secrets: &Secrets) -> Fallible<String> {
-    let Some(key) = &secrets.hash_key else {
-        return Err(VeilError::invalid(
-            "strategy",
-            "hash needs a key: set veil.hash_key in the engine configuration (an unkeyed hash of a phone number or SSN can be reversed by enumeration)",
-        ));
-    };
+    let key = secrets.hash_key_for("hash", HASH_WHY)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(key)
         .map_err(|e| VeilError::invalid("veil.hash_key", e.to_string()))?;
     mac.update(value.as_bytes());

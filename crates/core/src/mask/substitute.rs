@@ -74,14 +74,12 @@ impl Stream {
 }
 
 /// `substitute` for one value of entity `label`.
+/// Why `substitute` refuses to run without `veil.hash_key`.
+pub(super) const WHY_KEYED: &str =
+    "fakes drawn without a key could be mapped back to the values by enumeration";
+
 pub fn substitute(label: &str, value: &str, secrets: &Secrets) -> Fallible<String> {
-    let Some(key) = &secrets.hash_key else {
-        return Err(VeilError::invalid(
-            "strategy",
-            "substitute needs a key: set veil.hash_key in the engine configuration (fakes drawn \
-             without a key could be mapped back to the values by enumeration)",
-        ));
-    };
+    let key = secrets.hash_key_for("substitute", WHY_KEYED)?;
     let mut r = Stream::new(key, label, value)?;
     Ok(match label {
         "PERSON" => person(value, &mut r),
