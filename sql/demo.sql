@@ -14,14 +14,21 @@ SELECT count(*) AS notes,
        sum(CASE WHEN redact_pii(note) <> note THEN 1 ELSE 0 END) AS notes_with_pii
 FROM 'data/people.csv';
 
--- 3. Exact mean salary next to epsilon-differentially private means (fresh noise each run).
+-- 3. Differentially private queries spend a privacy budget, charged before any noisy value
+--    is released. The ledger is a SQLite file (veil.ledger, $VEIL_LEDGER, or
+--    ~/.local/share/veil/ledger.sqlite); this demo uses a throwaway one in memory.
+SET veil.ledger = ':memory:';
+SELECT veil_principal() AS principal, veil_budget_grant(veil_principal(), 10, 0) AS epsilon_granted;
+
+--    Exact mean salary next to epsilon-differentially private means (fresh noise each run).
 SELECT count(*)                                   AS staff,
        round(avg(salary), 2)                      AS exact_mean,
        round(dp_mean(salary, 0, 200000, 1.0), 2)  AS dp_mean_eps_1,
        round(dp_mean(salary, 0, 200000, 0.1), 2)  AS dp_mean_eps_0_1
 FROM 'data/people.csv';
 
--- 4. Per department (DP release of the group keys themselves comes with the budget work).
+-- 4. Per department: one charge of ε for all groups (they are disjoint). The group keys
+--    themselves are not yet released under DP (partition selection is still to come).
 SELECT dept,
        count(*)                                  AS staff,
        round(avg(salary), 2)                     AS exact_mean,
@@ -53,3 +60,9 @@ FROM 'data/people.csv';
 SET veil.epsilon = 0.5;
 SELECT round(dp_mean(salary, 0, 200000), 2) AS dp_mean_eps_0_5 FROM 'data/people.csv';
 SELECT * FROM veil_advise_composition(1.0, 20, 0.000001);
+
+-- 9. What the DP queries above spent, and the audit log of every charge attempt.
+SELECT principal, epsilon_total, round(epsilon_spent, 2) AS epsilon_spent,
+       round(epsilon_remaining, 2) AS epsilon_remaining, queries
+FROM veil_budget_status();
+SELECT id, accepted, epsilon, mechanisms FROM veil_audit_log() ORDER BY id;

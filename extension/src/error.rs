@@ -10,7 +10,8 @@ pub fn raise(function: &str, e: VeilError) -> ! {
         VeilError::InvalidArgument { .. } | VeilError::IncompatibleState(_) => {
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
         }
-        VeilError::Noise(_) => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
+        VeilError::Noise(_) | VeilError::Ledger(_) => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
+        VeilError::BudgetExceeded(_) => PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
     };
     ereport!(ERROR, code, format!("{function}: {e}"));
 }

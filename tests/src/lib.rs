@@ -51,6 +51,28 @@ impl Default for DataFusionDb {
     fn default() -> Self {
         let ctx = SessionContext::new();
         veil_datafusion::register_all(&ctx);
+        // A fresh SQLite budget ledger per session, never the user's own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "veil-slt-{}-{}.sqlite",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        {
+            let state = ctx.state_ref();
+            let mut state = state.write();
+            if let Some(c) = state
+                .config_mut()
+                .options_mut()
+                .extensions
+                .get_mut::<veil_datafusion::config::VeilConfig>()
+            {
+                c.ledger = Some(path.display().to_string());
+            }
+        }
         DataFusionDb { ctx }
     }
 }

@@ -14,6 +14,11 @@ fn veil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veil"))
         .args(args)
         .current_dir(repo_root())
+        // Never the user's own budget ledger.
+        .env(
+            "VEIL_LEDGER",
+            std::env::temp_dir().join(format!("veil-cli-ledger-{}.sqlite", std::process::id())),
+        )
         .output()
         .expect("veil runs")
 }
@@ -187,4 +192,75 @@ fn redact_job_writes_dataset_trace_and_metadata() {
         stderr(&bad)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_processes_never_overspend_one_ledger_file() {
+    let dir = std::env::temp_dir().join(format!("veil-cli-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("ledger.sqlite");
+    let run = |sql: &str| {
+        Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["-q", "--format", "csv", "-c", sql])
+            .env("VEIL_LEDGER", &ledger)
+            .spawn()
+            .expect("veil runs")
+    };
+    let grant = run("SELECT veil_budget_grant('racer', 1.0, 0)")
+        .wait_with_output()
+        .unwrap();
+    assert!(grant.status.success());
+    // 16 processes at once, each asking for ε = 0.1 of a budget of 1.0.
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_veil"))
+                .args([
+                    "-q",
+                    "-c",
+                    "SET veil.principal = 'racer'",
+                    "-c",
+                    "SELECT dp_count(x, 0.1) FROM (VALUES (1), (2)) t(x)",
+                ])
+                .env("VEIL_LEDGER", &ledger)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("veil runs")
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let released = outputs
+        .iter()
+        .filter(|o| {
+            !stdout(o).contains("budget exceeded") && !stderr(o).contains("budget exceeded")
+        })
+        .count();
+    let status = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT queries, epsilon_spent <= 1.0 AS within FROM veil_budget_status() WHERE principal = 'racer'",
+        ])
+        .env("VEIL_LEDGER", &ledger)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let status = stdout(&status);
+    let queries: usize = status
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(status.contains("true"), "{status}");
+    assert_eq!(queries, released, "{status}");
+    assert!((9..=10).contains(&released), "{released} releases");
 }

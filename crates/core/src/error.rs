@@ -15,6 +15,11 @@ pub enum VeilError {
     IncompatibleState(String),
     /// The noise sampler failed (e.g. the CSPRNG had no entropy). Nothing is released.
     Noise(String),
+    /// The principal's privacy budget does not cover the query (or there is none). Nothing
+    /// was spent and nothing is released.
+    BudgetExceeded(String),
+    /// The budget ledger could not be read or written. Nothing is released.
+    Ledger(String),
 }
 
 /// Result type used across veil-core.
@@ -53,6 +58,8 @@ impl fmt::Display for VeilError {
             }
             VeilError::IncompatibleState(msg) => write!(f, "incompatible aggregate state: {msg}"),
             VeilError::Noise(msg) => write!(f, "noise generation failed: {msg}"),
+            VeilError::BudgetExceeded(msg) => write!(f, "privacy budget exceeded: {msg}"),
+            VeilError::Ledger(msg) => write!(f, "privacy budget ledger: {msg}"),
         }
     }
 }

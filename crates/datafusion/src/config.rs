@@ -24,6 +24,11 @@ extensions_options! {
         /// Epsilon of DP aggregates called without one (`dp_mean(x, lower, upper)`); unset:
         /// such calls are refused.
         pub epsilon: Option<f64>, default = None
+        /// Principal charged by DP queries; unset: the OS user.
+        pub principal: Option<String>, default = None
+        /// Budget ledger: a SQLite file path, or ':memory:' for one in process memory;
+        /// unset: $VEIL_LEDGER, else <data dir>/veil/ledger.sqlite.
+        pub ledger: Option<String>, default = None
     }
 }
 

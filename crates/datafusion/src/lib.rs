@@ -12,7 +12,9 @@ use datafusion::prelude::SessionContext;
 use veil_core::VeilError;
 
 pub mod aggregate;
+pub mod charge;
 pub mod config;
+pub mod ledger;
 pub mod pii_args;
 pub mod scalar;
 pub mod table;
@@ -25,6 +27,9 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::detect_pii::DetectPii::new()),
         ScalarUDF::from(scalar::anonymize::Anonymize::new()),
         ScalarUDF::from(scalar::decrypt_pii::DecryptPii::new()),
+        ScalarUDF::from(scalar::veil_budget_grant::VeilBudgetGrant::new()),
+        ScalarUDF::from(scalar::veil_budget_revoke::VeilBudgetRevoke::new()),
+        ScalarUDF::from(scalar::veil_principal::VeilPrincipal::new()),
     ]
 }
 
@@ -62,6 +67,8 @@ pub fn register_all(ctx: &SessionContext) {
             Arc::new(config::DefaultEpsilon),
         )
         .expect("SessionState accepts function rewrites");
+        // After the function rewrites (which fill in veil.epsilon) and type coercion.
+        state.add_analyzer_rule(Arc::new(charge::ChargeBudget));
     }
     for f in scalar_functions() {
         ctx.register_udf(f);
@@ -73,6 +80,11 @@ pub fn register_all(ctx: &SessionContext) {
         "veil_advise_composition",
         Arc::new(table::advise_composition::AdviseComposition),
     );
+    ctx.register_udtf(
+        "veil_budget_status",
+        Arc::new(table::budget_status::BudgetStatus),
+    );
+    ctx.register_udtf("veil_audit_log", Arc::new(table::audit_log::AuditLog));
 }
 
 /// Converts a veil-core error into a DataFusion error that names the SQL function.

@@ -139,3 +139,11 @@ pub fn epsilon_arg(function: &str, exprs: &[Arc<dyn PhysicalExpr>], index: usize
         None => veil_core::dp::default_epsilon(None).map_err(|e| crate::to_df_error(function, e)),
     }
 }
+
+/// The arguments of a scalar call as arrays of `number_rows` rows.
+pub fn arg_arrays(args: &datafusion::logical_expr::ScalarFunctionArgs) -> Result<Vec<ArrayRef>> {
+    args.args
+        .iter()
+        .map(|a| a.to_array(args.number_rows))
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! Laplace distribution, so no floating-point noise is ever generated and the float-sum
 //! rounding error that breaks naive sensitivity analysis does not arise.
 
+pub mod budget;
 pub mod composition;
 mod cost;
 mod fixed;

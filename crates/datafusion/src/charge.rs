@@ -1,0 +1,191 @@
+//! Charging DP queries to the principal's budget before they run.
+//!
+//! [`ChargeBudget`] is an analyzer rule: when a plan is prepared for execution it finds
+//! every DP aggregate in it (subqueries included), reads each one's ε (a constant, filled
+//! from `veil.epsilon` when left out), and charges them all to the session's principal in
+//! one ledger transaction. Only when that transaction has committed does the plan go on to
+//! run; a refused charge fails the query before any row is read, so nothing is released.
+//!
+//! One charge per DP aggregate per query, whatever the number of groups: the groups of a
+//! GROUP BY are disjoint, so their releases compose in parallel. DP aggregates used as
+//! window functions are refused (each window frame would be a new release).
+//!
+//! `EXPLAIN` (without ANALYZE) is charged too: DataFusion analyzes the explained plan the
+//! same way and the rule cannot tell it apart. That errs on the side of spending.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction, WindowFunctionDefinition};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::optimizer::AnalyzerRule;
+use veil_core::dp::budget::ChargeRequest;
+use veil_core::dp::{check_epsilon, default_epsilon, BoundedMean, BoundedSum, PrivacyCost};
+
+use crate::ledger::{principal, session_ledger};
+use crate::to_df_error;
+
+/// The DP aggregates and the position of their ε argument.
+pub const DP_AGGREGATES: [(&str, usize); 3] = [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1)];
+
+/// Longest plan text kept in the audit log.
+const MAX_QUERY_TEXT: usize = 8192;
+
+/// The analyzer rule; see the module docs.
+#[derive(Debug, Default)]
+pub struct ChargeBudget;
+
+fn epsilon_position(name: &str) -> Option<usize> {
+    DP_AGGREGATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, i)| *i)
+}
+
+/// The value of a constant argument: a literal, possibly under casts added by coercion.
+fn constant(e: &Expr) -> Option<ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v.clone()),
+        Expr::Cast(c) => constant(&c.expr)?.cast_to(c.field.data_type()).ok(),
+        Expr::TryCast(c) => constant(&c.expr)?.cast_to(c.field.data_type()).ok(),
+        Expr::Alias(a) => constant(&a.expr),
+        _ => None,
+    }
+}
+
+/// A constant numeric argument of a logical call, with the aggregates' error messages.
+fn number(function: &str, name: &str, arg: &Expr) -> Result<f64> {
+    match constant(arg).map(|v| v.cast_to(&DataType::Float64)) {
+        Some(Ok(ScalarValue::Float64(Some(x)))) => Ok(x),
+        Some(Ok(ScalarValue::Float64(None))) => {
+            plan_err!("{function}: invalid argument `{name}`: must not be NULL")
+        }
+        Some(_) => plan_err!("{function}: invalid argument `{name}`: expected a number, got {arg}"),
+        None => plan_err!(
+            "{function}: invalid argument `{name}`: must be a constant, not a column expression"
+        ),
+    }
+}
+
+/// A DP aggregate call as the user wrote it (`dp_mean(salary, 0, 200000, 1)`), for the
+/// audit log: casts added by type coercion are left out.
+fn describe(f: &AggregateFunction) -> String {
+    fn strip(e: &Expr) -> &Expr {
+        match e {
+            Expr::Cast(c) => strip(&c.expr),
+            Expr::TryCast(c) => strip(&c.expr),
+            other => other,
+        }
+    }
+    let args: Vec<String> = f
+        .params
+        .args
+        .iter()
+        .map(|a| match strip(a) {
+            Expr::Literal(v, _) => v.to_string(),
+            other => other.human_display().to_string(),
+        })
+        .collect();
+    let distinct = if f.params.distinct { "DISTINCT " } else { "" };
+    format!("{}({distinct}{})", f.func.name(), args.join(", "))
+}
+
+/// The privacy cost of one DP aggregate call, after checking its constant arguments the way
+/// the aggregate will (so an invalid call is refused before anything is charged).
+fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost> {
+    let name = f.func.name();
+    let args = &f.params.args;
+    let pos = epsilon_position(name).unwrap_or(usize::MAX);
+    let bounds = |i: usize, arg: &str| match args.get(i) {
+        Some(e) => number(name, arg, e),
+        None => plan_err!("{name}: missing argument `{arg}`"),
+    };
+    let (lower, upper) = if pos == 3 {
+        (bounds(1, "lower")?, bounds(2, "upper")?)
+    } else {
+        (0.0, 0.0)
+    };
+    let epsilon = match args.get(pos) {
+        Some(arg) => number(name, "epsilon", arg)?,
+        None => {
+            // No ε and no veil.epsilon (the rewrite would have added it).
+            let setting = config
+                .extensions
+                .get::<crate::config::VeilConfig>()
+                .and_then(|c| c.epsilon);
+            default_epsilon(setting).map_err(|e| to_df_error(name, e))?
+        }
+    };
+    let cost = match name {
+        "dp_mean" => BoundedMean::new(lower, upper, epsilon).map(|m| m.cost()),
+        "dp_sum" => BoundedSum::new(lower, upper, epsilon).map(|m| m.cost()),
+        _ => check_epsilon(epsilon).map(PrivacyCost::pure),
+    };
+    cost.map_err(|e| to_df_error(name, e))
+}
+
+/// The DP mechanisms of a plan with their costs, in plan order.
+pub fn mechanisms(
+    plan: &LogicalPlan,
+    config: &ConfigOptions,
+) -> Result<Vec<(String, PrivacyCost)>> {
+    let mut found = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                match e {
+                    Expr::AggregateFunction(f) if epsilon_position(f.func.name()).is_some() => {
+                        found.push((describe(f), cost_of(f, config)?));
+                    }
+                    Expr::WindowFunction(w) => {
+                        let WindowFunction { fun, .. } = w.as_ref();
+                        if let WindowFunctionDefinition::AggregateUDF(u) = fun {
+                            if epsilon_position(u.name()).is_some() {
+                                return plan_err!(
+                                    "{} cannot be used as a window function (every window frame would release a new noisy value); aggregate with GROUP BY instead",
+                                    u.name()
+                                );
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
+}
+
+impl AnalyzerRule for ChargeBudget {
+    fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+        let found = mechanisms(&plan, config)?;
+        if found.is_empty() {
+            return Ok(plan);
+        }
+        let charge = || -> veil_core::Fallible<()> {
+            let mut query = plan.display_indent().to_string();
+            if query.len() > MAX_QUERY_TEXT {
+                let mut cut = MAX_QUERY_TEXT;
+                while !query.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                query.truncate(cut);
+                query.push('…');
+            }
+            let request = ChargeRequest {
+                principal: principal(config)?,
+                query,
+                mechanisms: found,
+            };
+            session_ledger(config)?.charge(&request).map(|_| ())
+        };
+        charge().map_err(|e| DataFusionError::Plan(format!("veil: {e}")))?;
+        Ok(plan)
+    }
+
+    fn name(&self) -> &str {
+        "veil_charge_budget"
+    }
+}
