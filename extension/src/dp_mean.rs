@@ -99,7 +99,8 @@ fn release(
     epsilon_from_setting: bool,
 ) -> Option<f64> {
     agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
-                                                           // SAFETY: see dp_mean_trans.
+    crate::budget::ensure_charged(fcinfo, NAME); // before anything is computed
+                                                 // SAFETY: see dp_mean_trans.
     let released = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.release(),
         None => {

@@ -94,7 +94,8 @@ fn sum_release(
     epsilon_from_setting: bool,
 ) -> Option<f64> {
     agg::memory_context(fcinfo, SUM, Use::AggregateOnly); // refuses window use
-                                                          // SAFETY: see dp_sum_trans.
+    crate::budget::ensure_charged(fcinfo, SUM); // before anything is computed
+                                                // SAFETY: see dp_sum_trans.
     let released = match unsafe { state.get::<DpSumAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
@@ -183,7 +184,8 @@ fn count_release(
     epsilon_from_setting: bool,
 ) -> Option<i64> {
     agg::memory_context(fcinfo, COUNT, Use::AggregateOnly); // refuses window use
-                                                            // SAFETY: see dp_count_trans.
+    crate::budget::ensure_charged(fcinfo, COUNT); // before anything is computed
+                                                  // SAFETY: see dp_count_trans.
     let released = match unsafe { state.get::<DpCountAccumulator>() } {
         Some(acc) => acc.release(),
         None => {

@@ -328,3 +328,70 @@ pub async fn run_files(engine: &Engine, files: &[PathBuf]) -> usize {
     );
     failed
 }
+
+/// PostgreSQL: `sessions` real connections race to spend one budget of ε = 1 with queries of
+/// ε = 0.1 each. Returns (released answers, ε spent per the ledger); a sound ledger gives
+/// at most 10 answers and spends at most 1.
+pub async fn postgres_budget_race(
+    config: &str,
+    sessions: usize,
+) -> Result<(usize, f64), EngineError> {
+    let setup = PostgresDb::connect(config).await?;
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS veil_race AS SELECT x FROM generate_series(1, 100) AS s(x)",
+        "SELECT veil_budget_revoke(veil_principal())",
+        "SELECT veil_budget_grant(veil_principal(), 1.0, 0)",
+    ] {
+        setup.client.batch_execute(sql).await.map_err(pg_error)?;
+    }
+    let before: f64 = setup
+        .client
+        .query_one(
+            "SELECT epsilon_spent FROM veil_budget_status() WHERE principal = veil_principal()",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let config = config.to_string();
+        tasks.push(tokio::spawn(async move {
+            let db = PostgresDb::connect(&config).await?;
+            let mut released = 0;
+            for _ in 0..5 {
+                if db
+                    .client
+                    .query_one("SELECT dp_count(x, 0.1) FROM veil_race", &[])
+                    .await
+                    .is_ok()
+                {
+                    released += 1;
+                }
+            }
+            Ok::<usize, EngineError>(released)
+        }));
+    }
+    let mut released = 0;
+    for t in tasks {
+        released += t.await.map_err(|e| EngineError {
+            message: e.to_string(),
+            sqlstate: None,
+        })??;
+    }
+    let after: f64 = setup
+        .client
+        .query_one(
+            "SELECT epsilon_spent FROM veil_budget_status() WHERE principal = veil_principal()",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    setup
+        .client
+        .batch_execute("DROP TABLE veil_race")
+        .await
+        .map_err(pg_error)?;
+    Ok((released, after - before))
+}

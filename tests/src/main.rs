@@ -50,7 +50,24 @@ async fn main() -> ExitCode {
             }
         };
     }
-    if run_files(&engine, &files).await == 0 {
+    let mut failed = run_files(&engine, &files).await;
+    if let Engine::Postgres(config) = &engine {
+        // Concurrency: 8 sessions × 5 queries of ε = 0.1 against a budget of 1.
+        match veil_slt::postgres_budget_race(config, 8).await {
+            Ok((released, spent)) if (9..=10).contains(&released) && spent <= 1.0 + 1e-9 => {
+                println!("[postgres] ok   budget race: {released} of 40 released, ε spent {spent}");
+            }
+            Ok((released, spent)) => {
+                println!("[postgres] FAIL budget race: {released} of 40 released, ε spent {spent}");
+                failed += 1;
+            }
+            Err(e) => {
+                println!("[postgres] FAIL budget race: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

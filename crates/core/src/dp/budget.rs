@@ -82,6 +82,13 @@ fn check_grant(epsilon: f64, delta: f64) -> Fallible<()> {
     Ok(())
 }
 
+/// A total plus floating-point slack: sums of decimal amounts (0.1 + 0.2 …) round, and a
+/// budget of exactly ten 0.1-queries must accept the tenth. The slack, 1e-12 of the total,
+/// is far below any privacy loss that matters (an overspend of at most 1e-12 · ε).
+fn with_slack(total: f64) -> f64 {
+    total + total.abs() * 1e-12
+}
+
 /// The largest ρ whose (ε, δ) conversion stays within `epsilon` at `delta`.
 pub fn rho_for(epsilon: f64, delta: f64) -> f64 {
     let l = (1.0 / delta).ln();
@@ -202,7 +209,7 @@ impl Budget {
             Composition::Basic => {
                 let eps = self.epsilon_spent + cost.epsilon;
                 let delta = self.delta_spent + cost.delta;
-                if eps > self.epsilon_total || delta > self.delta_total {
+                if eps > with_slack(self.epsilon_total) || delta > with_slack(self.delta_total) {
                     return Err(VeilError::BudgetExceeded(format!(
                         "the query costs {cost} but only (ε = {}, δ = {}) of the {} budget is left",
                         self.epsilon_total - self.epsilon_spent,
@@ -222,7 +229,9 @@ impl Budget {
                 let rho = cost.epsilon * cost.epsilon / 2.0;
                 let total = self.rho_total();
                 // Decided in ε space, so a revoked budget (ε_total = ε of ρ_spent) refuses.
-                if epsilon_of_rho(self.rho_spent + rho, self.delta_total) > self.epsilon_total {
+                if epsilon_of_rho(self.rho_spent + rho, self.delta_total)
+                    > with_slack(self.epsilon_total)
+                {
                     return Err(VeilError::BudgetExceeded(format!(
                         "the query costs ρ = {rho} (ε = {}) but only ρ = {} of the zcdp budget is left",
                         cost.epsilon,
@@ -507,7 +516,7 @@ mod tests {
         while z.charge(PrivacyCost::pure(0.01)).is_ok() {
             n += 1;
         }
-        // ρ_total / (0.01²/2) queries.
+        // ρ_total / (0.01²/2) queries (± rounding).
         let expected = (rho / 0.00005).floor() as usize;
         assert!(n.abs_diff(expected) <= 1, "{n} vs {expected}");
         assert!(n > 100, "{n}");
@@ -520,6 +529,21 @@ mod tests {
                 delta: 1e-9
             })
             .is_err());
+    }
+
+    #[test]
+    fn decimal_amounts_add_up_exactly_as_users_expect() {
+        // 3.7 spent, revoked, 1.0 granted: exactly ten queries of 0.1 fit, not nine.
+        let mut b = Budget::new(Composition::Basic, 10.0, 0.0).unwrap();
+        for _ in 0..37 {
+            b.charge(PrivacyCost::pure(0.1)).unwrap();
+        }
+        b.revoke();
+        b.grant(1.0, 0.0).unwrap();
+        let n = (0..20)
+            .filter(|_| b.charge(PrivacyCost::pure(0.1)).is_ok())
+            .count();
+        assert_eq!(n, 10);
     }
 
     #[test]
