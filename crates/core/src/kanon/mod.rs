@@ -1,21 +1,24 @@
-//! k-anonymity by full-domain generalization with a suppression limit.
+//! Optimal full-domain generalization with a suppression limit.
 //!
 //! A transformation is a level vector (one generalization level per quasi-identifier); the
-//! transformations form a lattice. [`search`] finds the one that satisfies k-anonymity (rows
-//! in classes smaller than k are suppressed, at most `max_suppressed` of them) with the
-//! least non-uniform entropy, and proves it optimal:
+//! transformations form a lattice. [`search`] finds the one that satisfies the [`Model`] —
+//! k-anonymity, optionally with l-diversity or t-closeness of a sensitive column; rows in
+//! classes that fail it are suppressed, at most a given fraction of them — with the least
+//! loss under the model's [`Metric`], and proves it optimal:
 //!
-//! 1. Nodes are classified anonymous or not using monotonicity (if a node is anonymous, so
-//!    is every generalization of it): binary searches along upward chains of unclassified
-//!    nodes (Flash-style) classify whole up-sets and down-sets per evaluation. With
-//!    suppression, a greedy descent from the top first gives an upper bound, and nodes
-//!    whose lower bound (below) reaches the best loss found are left unclassified.
-//! 2. Anonymous nodes are visited by increasing lower bound of their loss (the entropy
-//!    without suppression, which only grows up the lattice and never exceeds the loss);
-//!    the search stops once the bound reaches the best loss found.
+//! 1. Nodes are classified using monotonicity where it holds (if a node passes, so does
+//!    every generalization of it; see [`search_with_progress`] for which criteria):
+//!    binary searches along upward chains of unclassified nodes (Flash-style) classify
+//!    whole up-sets and down-sets per evaluation. With suppression, a greedy descent from
+//!    the top first gives an upper bound, and nodes whose lower bound (below) reaches the
+//!    best loss found are left unclassified.
+//! 2. Candidate nodes are visited by increasing lower bound of their loss (the loss without
+//!    suppression or a bound of it, which only grows up the lattice and never exceeds the
+//!    loss); the search stops once the bound reaches the best loss found.
 //!
 //! Equivalence classes are computed on integer codes over the table's frequency set
-//! (distinct combinations of original values with their counts), never on strings.
+//! (distinct combinations of original values with their counts, and their sensitive-value
+//! histograms when the model needs them), never on strings.
 
 mod class_sizes;
 mod hierarchy;
