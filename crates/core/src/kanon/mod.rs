@@ -1,34 +1,46 @@
-//! k-anonymity by full-domain generalization with a suppression limit.
+//! Optimal full-domain generalization with a suppression limit.
 //!
 //! A transformation is a level vector (one generalization level per quasi-identifier); the
-//! transformations form a lattice. [`search`] finds the one that satisfies k-anonymity (rows
-//! in classes smaller than k are suppressed, at most `max_suppressed` of them) with the
-//! least non-uniform entropy, and proves it optimal:
+//! transformations form a lattice. [`search`] finds the one that satisfies the [`Model`] —
+//! k-anonymity, optionally with l-diversity or t-closeness of a sensitive column; rows in
+//! classes that fail it are suppressed, at most a given fraction of them — with the least
+//! loss under the model's [`Metric`], and proves it optimal:
 //!
-//! 1. Nodes are classified anonymous or not using monotonicity (if a node is anonymous, so
-//!    is every generalization of it): binary searches along upward chains of unclassified
-//!    nodes (Flash-style) classify whole up-sets and down-sets per evaluation. With
-//!    suppression, a greedy descent from the top first gives an upper bound, and nodes
-//!    whose lower bound (below) reaches the best loss found are left unclassified.
-//! 2. Anonymous nodes are visited by increasing lower bound of their loss (the entropy
-//!    without suppression, which only grows up the lattice and never exceeds the loss);
-//!    the search stops once the bound reaches the best loss found.
+//! 1. Nodes are classified using monotonicity where it holds (if a node passes, so does
+//!    every generalization of it; see [`search_with_progress`] for which criteria):
+//!    binary searches along upward chains of unclassified nodes (Flash-style) classify
+//!    whole up-sets and down-sets per evaluation. With suppression, a greedy descent from
+//!    the top first gives an upper bound, and nodes whose lower bound (below) reaches the
+//!    best loss found are left unclassified.
+//! 2. Candidate nodes are visited by increasing lower bound of their loss (the loss without
+//!    suppression or a bound of it, which only grows up the lattice and never exceeds the
+//!    loss); the search stops once the bound reaches the best loss found.
 //!
 //! Equivalence classes are computed on integer codes over the table's frequency set
-//! (distinct combinations of original values with their counts), never on strings.
+//! (distinct combinations of original values with their counts, and their sensitive-value
+//! histograms when the model needs them), never on strings.
 
 mod class_sizes;
 mod hierarchy;
+mod metric;
+mod model;
+#[cfg(test)]
+mod tests_models;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
+pub use metric::Metric;
+pub use model::{GroundDistance, KAnonymity, LDiversity, Model, TCloseness};
 
 use crate::error::{Fallible, VeilError};
+use metric::{Loss, Tally};
+use model::{Checker, Hist};
 
-/// A table reduced to what k-anonymity needs: the quasi-identifiers' base codes.
+/// A table reduced to what the search needs: the quasi-identifiers' base codes and,
+/// optionally, a sensitive column.
 pub struct Table {
     names: Vec<String>,
     hierarchies: Vec<Hierarchy>,
@@ -37,6 +49,66 @@ pub struct Table {
     /// Rows per distinct combination.
     counts: Vec<u32>,
     rows: usize,
+    sensitive: Option<Sensitive>,
+}
+
+/// The sensitive column of a [`Table`], integer-coded.
+struct Sensitive {
+    name: String,
+    labels: Vec<String>,
+    /// Sensitive values of each distinct quasi-identifier combination.
+    hist: Hist,
+    /// Rows per code over the whole table.
+    totals: Vec<u64>,
+    /// Position of each code in the order of the values (equal numbers share one), and the
+    /// number of positions: numeric order if every value is a finite number, else the
+    /// order given to [`Table::with_sensitive_order`], else none.
+    order: Option<(Vec<u32>, usize)>,
+}
+
+impl Sensitive {
+    fn order(&self) -> Fallible<(Vec<u32>, usize)> {
+        if let Some(o) = &self.order {
+            return Ok(o.clone());
+        }
+        let example = self
+            .labels
+            .iter()
+            .find(|l| numeric(l).is_none())
+            .map(|l| format!("; {l:?} is not a number"))
+            .unwrap_or_default();
+        Err(VeilError::invalid(
+            "sensitive",
+            format!(
+                "t-closeness with ordered distance needs the values of {} to be numbers or \
+                 ordered with Table::with_sensitive_order{example}",
+                self.name
+            ),
+        ))
+    }
+}
+
+fn numeric(label: &str) -> Option<f64> {
+    // `+ 0.0` turns −0 into 0, so the two compare equal.
+    label
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v + 0.0)
+}
+
+/// Positions of the labels in numeric order (equal numbers share one), if all are numbers.
+fn numeric_order(labels: &[String]) -> Option<(Vec<u32>, usize)> {
+    let values: Vec<f64> = labels.iter().map(|l| numeric(l)).collect::<Option<_>>()?;
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let ranks = values
+        .iter()
+        .map(|v| sorted.partition_point(|x| x < v) as u32)
+        .collect();
+    Some((ranks, sorted.len()))
 }
 
 impl Table {
@@ -46,6 +118,56 @@ impl Table {
     where
         R: IntoIterator,
         R::Item: AsRef<[&'a str]>,
+    {
+        Self::encode_inner(
+            names,
+            hierarchies,
+            rows,
+            None::<(&str, std::iter::Empty<&str>)>,
+        )
+    }
+
+    /// [`Table::encode`] with a sensitive column (for l-diversity and t-closeness), named
+    /// `sensitive`, whose values `sensitive_values` go with `rows` one for one. The
+    /// sensitive column must not be a quasi-identifier.
+    pub fn encode_with_sensitive<'a, R, S>(
+        names: &[&str],
+        hierarchies: Vec<Hierarchy>,
+        rows: R,
+        sensitive: &str,
+        sensitive_values: S,
+    ) -> Fallible<Self>
+    where
+        R: IntoIterator,
+        R::Item: AsRef<[&'a str]>,
+        S: IntoIterator,
+        S::Item: AsRef<str>,
+    {
+        if names.contains(&sensitive) {
+            return Err(VeilError::invalid(
+                "sensitive",
+                format!("{sensitive} is also a quasi-identifier"),
+            ));
+        }
+        Self::encode_inner(
+            names,
+            hierarchies,
+            rows,
+            Some((sensitive, sensitive_values.into_iter())),
+        )
+    }
+
+    fn encode_inner<'a, R, S>(
+        names: &[&str],
+        hierarchies: Vec<Hierarchy>,
+        rows: R,
+        mut sensitive: Option<(&str, S)>,
+    ) -> Fallible<Self>
+    where
+        R: IntoIterator,
+        R::Item: AsRef<[&'a str]>,
+        S: Iterator,
+        S::Item: AsRef<str>,
     {
         let q = names.len();
         if q == 0 || hierarchies.len() != q {
@@ -60,6 +182,10 @@ impl Table {
         let mut index: HashMap<Vec<u32>, usize> = HashMap::new();
         let mut tuples = Vec::new();
         let mut counts: Vec<u32> = Vec::new();
+        // Sensitive values: label → code, and rows per (tuple, code).
+        let mut labels: Vec<String> = Vec::new();
+        let mut label_index: HashMap<String, u32> = HashMap::new();
+        let mut pairs: HashMap<(u32, u32), u32> = HashMap::new();
         let mut n = 0usize;
         for row in rows {
             let row = row.as_ref();
@@ -85,15 +211,113 @@ impl Table {
                 counts.push(0);
             }
             counts[t] += 1;
+            if let Some((name, values)) = sensitive.as_mut() {
+                let Some(v) = values.next() else {
+                    return Err(VeilError::invalid(
+                        "sensitive",
+                        format!("{name} has fewer values than there are rows ({})", n),
+                    ));
+                };
+                let v = v.as_ref();
+                let code = match label_index.get(v) {
+                    Some(c) => *c,
+                    None => {
+                        let c = labels.len() as u32;
+                        labels.push(v.to_string());
+                        label_index.insert(v.to_string(), c);
+                        c
+                    }
+                };
+                *pairs.entry((t as u32, code)).or_insert(0) += 1;
+            }
             n += 1;
         }
+        let sensitive = match sensitive {
+            None => None,
+            Some((name, mut values)) => {
+                if values.next().is_some() {
+                    return Err(VeilError::invalid(
+                        "sensitive",
+                        format!("{name} has more values than there are rows ({n})"),
+                    ));
+                }
+                let mut pairs: Vec<((u32, u32), u32)> = pairs.into_iter().collect();
+                pairs.sort_unstable();
+                let mut hist = Hist {
+                    start: Vec::with_capacity(counts.len() + 1),
+                    codes: Vec::with_capacity(pairs.len()),
+                    counts: Vec::with_capacity(pairs.len()),
+                };
+                let mut totals = vec![0u64; labels.len()];
+                hist.start.push(0);
+                let mut at = 0;
+                for t in 0..counts.len() as u32 {
+                    while at < pairs.len() && pairs[at].0 .0 == t {
+                        let ((_, code), c) = pairs[at];
+                        hist.codes.push(code);
+                        hist.counts.push(c);
+                        totals[code as usize] += u64::from(c);
+                        at += 1;
+                    }
+                    hist.start.push(hist.codes.len() as u32);
+                }
+                Some(Sensitive {
+                    name: name.to_string(),
+                    order: numeric_order(&labels),
+                    labels,
+                    hist,
+                    totals,
+                })
+            }
+        };
         Ok(Table {
             names: names.iter().map(|s| s.to_string()).collect(),
             hierarchies,
             tuples,
             counts,
             rows: n,
+            sensitive,
         })
+    }
+
+    /// Orders the sensitive values for t-closeness with [`GroundDistance::Ordered`]: `order`
+    /// lists every value (and may list values absent from the data: they are part of the
+    /// domain, so they count in the distance), smallest first. Replaces the numeric order.
+    pub fn with_sensitive_order<S: AsRef<str>>(mut self, order: &[S]) -> Fallible<Self> {
+        let Some(s) = self.sensitive.as_mut() else {
+            return Err(VeilError::invalid(
+                "sensitive",
+                "the table has no sensitive column to order",
+            ));
+        };
+        let mut position: HashMap<&str, u32> = HashMap::new();
+        for (i, v) in order.iter().enumerate() {
+            if position.insert(v.as_ref(), i as u32).is_some() {
+                return Err(VeilError::invalid(
+                    "sensitive",
+                    format!("the order of {} lists {:?} twice", s.name, v.as_ref()),
+                ));
+            }
+        }
+        let ranks = s
+            .labels
+            .iter()
+            .map(|l| {
+                position.get(l.as_str()).copied().ok_or_else(|| {
+                    VeilError::invalid(
+                        "sensitive",
+                        format!("value {l:?} of {} is missing from its order", s.name),
+                    )
+                })
+            })
+            .collect::<Fallible<Vec<u32>>>()?;
+        s.order = Some((ranks, order.len()));
+        Ok(self)
+    }
+
+    /// The sensitive column's name, if any.
+    pub fn sensitive(&self) -> Option<&str> {
+        self.sensitive.as_ref().map(|s| s.name.as_str())
     }
 
     pub fn rows(&self) -> usize {
@@ -114,42 +338,25 @@ impl Table {
     }
 }
 
-/// The privacy model and limits of a search.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct KAnonymity {
-    pub k: usize,
-    /// Rows that may be suppressed, as a fraction of all rows in [0, 1].
-    pub max_suppression: f64,
-}
-
-impl KAnonymity {
-    pub fn new(k: usize, max_suppression: f64) -> Fallible<Self> {
-        if k < 1 {
-            return Err(VeilError::invalid(
-                "k",
-                format!("must be at least 1, got {k}"),
-            ));
-        }
-        if !(0.0..=1.0).contains(&max_suppression) {
-            return Err(VeilError::invalid(
-                "suppression_limit",
-                format!("must be between 0 and 1, got {max_suppression}"),
-            ));
-        }
-        Ok(KAnonymity { k, max_suppression })
-    }
-}
-
 /// What one transformation does to the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub levels: Vec<usize>,
-    /// Equivalence classes kept (size ≥ k).
+    /// Equivalence classes kept (satisfying the model).
     pub classes: usize,
     pub suppressed_rows: usize,
+    /// Satisfies the model within the suppression limit.
     pub anonymous: bool,
-    /// Non-uniform entropy in bits, suppressed rows counted as fully generalized.
+    /// The loss under the model's metric (see [`Metric`]), suppressed rows counted as fully
+    /// generalized.
     pub loss: f64,
+    /// The smallest kept class (None when every row is suppressed).
+    pub min_class_size: Option<usize>,
+    /// With l-diversity, the smallest l achieved by a kept class: its distinct values,
+    /// 2^entropy, or the largest l of recursive (c, l)-diversity.
+    pub min_l: Option<f64>,
+    /// With t-closeness, the largest distance of a kept class to the table's distribution.
+    pub max_t: Option<f64>,
 }
 
 /// The result of [`search`].
@@ -185,101 +392,57 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
 
-/// Per-attribute tables for the loss and for generalizing codes.
-struct Entropy {
-    /// `total[j][level]`: Σ over rows of −log2 P(original | generalized).
-    total: Vec<Vec<f64>>,
-    /// `gap[j][level][code]`: log2 n − log2 (rows whose value generalizes to `code`): what
-    /// suppressing one row of that class adds for attribute j. For a row with original
-    /// value v, −log2 P(v) − (−log2 P(v | code)) = log2 n − log2 |code| — independent of v,
-    /// so classes alone (without their original values) determine the loss.
-    gap: Vec<Vec<Vec<f64>>>,
-    /// `up[j][from][to][code]`: the level-`to` code of a level-`from` code (from ≤ to).
+/// `up[j][from][to][code]`: the level-`to` code of a level-`from` code (from ≤ to).
+struct Generalize {
     up: Vec<Vec<Vec<Vec<u32>>>>,
 }
 
-impl Entropy {
+impl Generalize {
     fn new(t: &Table) -> Self {
-        let q = t.hierarchies.len();
-        let n = t.rows as f64;
-        let mut total = Vec::with_capacity(q);
-        let mut gap = Vec::with_capacity(q);
-        let mut up = Vec::with_capacity(q);
-        for (j, h) in t.hierarchies.iter().enumerate() {
-            let mut base_count = vec![0f64; h.len()];
-            for (i, c) in t.counts.iter().enumerate() {
-                base_count[t.tuples[i * q + j] as usize] += f64::from(*c);
-            }
-            let mut totals = Vec::with_capacity(h.height());
-            let mut gaps = Vec::with_capacity(h.height());
-            for level in 0..h.height() {
-                let mut group = vec![0f64; h.distinct(level)];
-                for (b, c) in base_count.iter().enumerate() {
-                    group[h.code(level, b as u32) as usize] += c;
-                }
-                totals.push(
-                    base_count
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, c)| **c > 0.0)
-                        .map(|(b, c)| -c * (c / group[h.code(level, b as u32) as usize]).log2())
-                        .sum(),
-                );
-                gaps.push(
-                    group
-                        .iter()
-                        .map(|g| if *g > 0.0 { n.log2() - g.log2() } else { 0.0 })
-                        .collect(),
-                );
-            }
-            let ups = (0..h.height())
-                .map(|from| {
-                    (0..h.height())
-                        .map(|to| {
-                            let mut m = vec![0u32; h.distinct(from)];
-                            if to >= from {
-                                for b in 0..h.len() as u32 {
-                                    m[h.code(from, b) as usize] = h.code(to, b);
-                                }
-                            }
-                            m
-                        })
-                        .collect()
-                })
-                .collect();
-            total.push(totals);
-            gap.push(gaps);
-            up.push(ups);
-        }
-        Entropy { total, gap, up }
-    }
-
-    /// Loss without suppression: a lower bound of the loss, monotone in the lattice.
-    fn lower_bound(&self, levels: &[usize]) -> f64 {
-        levels
+        let up = t
+            .hierarchies
             .iter()
-            .enumerate()
-            .map(|(j, l)| self.total[j][*l])
-            .sum()
+            .map(|h| {
+                (0..h.height())
+                    .map(|from| {
+                        (0..h.height())
+                            .map(|to| {
+                                let mut m = vec![0u32; h.distinct(from)];
+                                if to >= from {
+                                    for b in 0..h.len() as u32 {
+                                        m[h.code(from, b) as usize] = h.code(to, b);
+                                    }
+                                }
+                                m
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Generalize { up }
     }
 }
 
-/// The equivalence classes of one transformation: generalized codes and sizes.
+/// The equivalence classes of one transformation: generalized codes, sizes and (when the
+/// model needs them) sensitive-value histograms.
 struct Classes {
     levels: Vec<usize>,
     /// Flattened codes (`codes[c * q + j]`).
     codes: Vec<u32>,
     sizes: Vec<u32>,
+    hist: Option<Hist>,
 }
 
-/// Groups `sizes`/`codes` (classes at levels `from` ≤ `levels`, or the base frequency set
-/// with `from` all zero) by their codes at `levels`.
+/// Groups `sizes`/`codes`/`hist` (classes at levels `from` ≤ `levels`, or the base
+/// frequency set with `from` all zero) by their codes at `levels`.
 fn roll_up(
     t: &Table,
-    e: &Entropy,
+    g: &Generalize,
     from: &[usize],
     codes: &[u32],
     sizes: &[u32],
+    hist: Option<&Hist>,
     levels: &[usize],
 ) -> Fallible<Classes> {
     let q = levels.len();
@@ -296,14 +459,20 @@ fn roll_up(
                 )
             })?;
     }
-    let maps: Vec<&[u32]> = (0..q).map(|j| &e.up[j][from[j]][levels[j]][..]).collect();
+    let maps: Vec<&[u32]> = (0..q).map(|j| &g.up[j][from[j]][levels[j]][..]).collect();
     let mut ids: KeyMap<u32> = KeyMap::default();
     ids.reserve(sizes.len().min(1 << 16));
     let mut out = Classes {
         levels: levels.to_vec(),
         codes: Vec::new(),
         sizes: Vec::new(),
+        hist: None,
     };
+    // The new class of every old one, for merging histograms.
+    let mut assign: Vec<u32> = Vec::new();
+    if hist.is_some() {
+        assign.reserve(sizes.len());
+    }
     let mut generalized = vec![0u32; q];
     for (i, size) in sizes.iter().enumerate() {
         let row = &codes[i * q..(i + 1) * q];
@@ -319,6 +488,12 @@ fn roll_up(
             out.codes.extend_from_slice(&generalized);
         }
         out.sizes[id as usize] += size;
+        if hist.is_some() {
+            assign.push(id);
+        }
+    }
+    if let (Some(h), Some(s)) = (hist, &t.sensitive) {
+        out.hist = Some(h.merge(&assign, out.sizes.len(), s.labels.len()));
     }
     Ok(out)
 }
@@ -328,45 +503,129 @@ fn roll_up(
 const CLASS_CACHE_BUDGET: usize = 1 << 20;
 
 /// Classes of `levels`, rolled up from the cached transformation below it with the fewest
-/// classes, or from the base frequency set.
-fn classes_of(t: &Table, e: &Entropy, cache: &[Classes], levels: &[usize]) -> Fallible<Classes> {
+/// classes, or from the base frequency set. With `with_hist`, the classes carry histograms
+/// (the cached ones then do too: one search caches one kind).
+fn classes_of(
+    t: &Table,
+    g: &Generalize,
+    cache: &[Classes],
+    levels: &[usize],
+    with_hist: bool,
+) -> Fallible<Classes> {
     let below = cache
         .iter()
         .filter(|c| c.levels.iter().zip(levels).all(|(a, b)| a <= b))
+        .filter(|c| c.hist.is_some() == with_hist)
         .min_by_key(|c| c.sizes.len());
     match below {
         Some(c) if c.sizes.len() < t.counts.len() => {
-            roll_up(t, e, &c.levels, &c.codes, &c.sizes, levels)
+            roll_up(t, g, &c.levels, &c.codes, &c.sizes, c.hist.as_ref(), levels)
         }
-        _ => roll_up(t, e, &vec![0; levels.len()], &t.tuples, &t.counts, levels),
+        _ => {
+            let base = if with_hist {
+                match &t.sensitive {
+                    Some(s) => Some(&s.hist),
+                    None => {
+                        return Err(VeilError::invalid(
+                            "sensitive",
+                            "l-diversity and t-closeness need a sensitive column",
+                        ))
+                    }
+                }
+            } else {
+                None
+            };
+            roll_up(
+                t,
+                g,
+                &vec![0; levels.len()],
+                &t.tuples,
+                &t.counts,
+                base,
+                levels,
+            )
+        }
     }
 }
 
+/// An evaluation with what the search needs besides.
+#[derive(Debug, Clone)]
+struct Judged {
+    eval: Evaluation,
+    /// Passes the monotone part of the model (see [`Checker`]) within the limit: failing it
+    /// means failing the model here and at every specialization.
+    monotone_ok: bool,
+    /// The loss if nothing were suppressed (never above the loss).
+    unsuppressed: f64,
+}
+
 /// Applies the privacy model to a transformation's classes.
-fn judge(t: &Table, e: &Entropy, model: &KAnonymity, c: &Classes) -> Evaluation {
+fn judge(loss: &Loss, checker: &mut Checker, c: &Classes) -> Judged {
     let q = c.levels.len();
-    let k = model.k as u32;
-    let mut suppressed = 0usize;
-    let mut extra = 0f64;
-    let mut kept = 0usize;
+    let mut tally = Tally {
+        classes: c.sizes.len(),
+        ..Tally::default()
+    };
+    let mut monotone_suppressed = 0usize;
+    let mut min_size: Option<u32> = None;
+    let (mut min_l, mut max_t) = (f64::INFINITY, f64::NEG_INFINITY);
+    let gaps = loss.wants_gaps();
+    let squares = !gaps;
     for (i, size) in c.sizes.iter().enumerate() {
-        if *size < k {
-            suppressed += *size as usize;
-            let gap: f64 = (0..q)
-                .map(|j| e.gap[j][c.levels[j]][c.codes[i * q + j] as usize])
-                .sum();
-            extra += f64::from(*size) * gap;
+        let (keep, keep_monotone) = match &c.hist {
+            Some(h) => {
+                let (codes, counts) = h.entries(i);
+                let v = checker.verdict(*size, codes, counts);
+                if v.keep {
+                    min_l = min_l.min(v.l);
+                    max_t = max_t.max(v.t);
+                }
+                (v.keep, v.keep_monotone)
+            }
+            None => (*size >= checker.k, *size >= checker.k),
+        };
+        let sq = if squares {
+            f64::from(*size) * f64::from(*size)
         } else {
-            kept += 1;
+            0.0
+        };
+        tally.squares_all += sq;
+        if !keep_monotone {
+            monotone_suppressed += *size as usize;
+        }
+        if keep {
+            tally.kept += 1;
+            tally.squares_kept += sq;
+            min_size = Some(min_size.map_or(*size, |m| m.min(*size)));
+        } else {
+            tally.suppressed += *size as usize;
+            if gaps {
+                tally.gap_sum +=
+                    f64::from(*size) * loss.row_gap(&c.levels, &c.codes[i * q..(i + 1) * q]);
+            }
         }
     }
-    let limit = (model.max_suppression * t.rows as f64 + 1e-9).floor() as usize;
-    Evaluation {
-        levels: c.levels.clone(),
-        classes: kept,
-        suppressed_rows: suppressed,
-        anonymous: suppressed <= limit,
-        loss: e.lower_bound(&c.levels) + extra,
+    let (value, unsuppressed) = loss.finish(&c.levels, &tally);
+    let anonymous = tally.suppressed <= checker.limit;
+    let kept_any = tally.kept > 0;
+    Judged {
+        eval: Evaluation {
+            levels: c.levels.clone(),
+            classes: tally.kept,
+            suppressed_rows: tally.suppressed,
+            anonymous,
+            loss: value,
+            min_class_size: min_size.map(|m| m as usize),
+            min_l: (checker.l.is_some() && kept_any).then_some(min_l),
+            max_t: (checker.t.is_some() && kept_any).then_some(max_t),
+        },
+        // Without suppression every criterion is monotone (see `search_with_progress`).
+        monotone_ok: if checker.limit == 0 {
+            anonymous
+        } else {
+            monotone_suppressed <= checker.limit
+        },
+        unsuppressed,
     }
 }
 
@@ -440,69 +699,178 @@ fn tag(status: &mut [u8], start: usize, value: u8, next: impl Fn(usize) -> Vec<u
     }
 }
 
-/// Finds the optimal transformation (least non-uniform entropy) satisfying `model`, or an
-/// error when not even full generalization with the suppression limit satisfies it.
-pub fn search(t: &Table, model: &KAnonymity) -> Fallible<Solution> {
+/// Finds the optimal transformation (least loss under `model.metric`) satisfying `model`,
+/// or an error when none does.
+pub fn search(t: &Table, model: &Model) -> Fallible<Solution> {
     search_with_progress(t, model, |_, _| {})
 }
 
+/// A total order on f64 for the candidate heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Key(f64);
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// What [`Search::visit`] learned about a node.
+#[derive(Debug, Clone, Copy)]
+struct Visited {
+    anonymous: bool,
+    monotone_ok: bool,
+    loss: f64,
+}
+
+/// The state of one search.
+struct Search<'a> {
+    t: &'a Table,
+    lattice: Lattice,
+    g: Generalize,
+    loss: Loss,
+    checker: Checker,
+    with_hist: bool,
+    /// Statuses of the monotone part of the model (the whole model when it is monotone).
+    status: Vec<u8>,
+    cache: HashMap<usize, Judged>,
+    classes: std::collections::VecDeque<Classes>,
+    cached_classes: usize,
+    /// Class-size metrics: the largest loss without suppression of an evaluated
+    /// specialization (that loss only grows up the lattice), kept monotone.
+    raised: Vec<f64>,
+    best: Option<Evaluation>,
+}
+
+impl Search<'_> {
+    /// Evaluates `node` into the cache (once).
+    fn eval(&mut self, node: usize) -> Fallible<()> {
+        if !self.cache.contains_key(&node) {
+            let c = classes_of(
+                self.t,
+                &self.g,
+                self.classes.make_contiguous(),
+                &self.lattice.levels(node),
+                self.with_hist,
+            )?;
+            let v = judge(&self.loss, &mut self.checker, &c);
+            if c.sizes.len() < self.t.counts.len() {
+                self.cached_classes += c.sizes.len();
+                self.classes.push_back(c);
+                while self.cached_classes > CLASS_CACHE_BUDGET {
+                    let Some(old) = self.classes.pop_front() else {
+                        break;
+                    };
+                    self.cached_classes -= old.sizes.len();
+                }
+            }
+            if !self.loss.bound_is_exact() {
+                let mut stack = vec![node];
+                while let Some(n) = stack.pop() {
+                    if self.raised[n] >= v.unsuppressed {
+                        continue;
+                    }
+                    self.raised[n] = v.unsuppressed;
+                    stack.extend(self.lattice.up(n));
+                }
+            }
+            self.cache.insert(node, v);
+        }
+        Ok(())
+    }
+
+    /// Evaluates a node, tags what monotonicity then tells, and keeps the best anonymous one.
+    fn visit(&mut self, n: usize) -> Fallible<Visited> {
+        self.eval(n)?;
+        let v = &self.cache[&n];
+        let out = Visited {
+            anonymous: v.eval.anonymous,
+            monotone_ok: v.monotone_ok,
+            loss: v.eval.loss,
+        };
+        if out.anonymous && self.best.as_ref().is_none_or(|b| out.loss < b.loss - 1e-9) {
+            self.best = Some(v.eval.clone());
+        }
+        let lattice = &self.lattice;
+        if out.monotone_ok {
+            tag(&mut self.status, n, ANONYMOUS, |x| lattice.up(x).collect());
+        } else {
+            tag(&mut self.status, n, NOT_ANONYMOUS, |x| {
+                lattice.down(x).collect()
+            });
+        }
+        Ok(out)
+    }
+
+    /// A lower bound of the loss at `n` ignoring suppression, monotone up the lattice.
+    fn bound(&self, n: usize) -> f64 {
+        let b = self.loss.static_bound(&self.lattice.levels(n));
+        if self.loss.bound_is_exact() {
+            b
+        } else {
+            b.max(self.raised[n])
+        }
+    }
+
+    fn beaten(&self, prune: bool, n: usize) -> bool {
+        prune
+            && self
+                .best
+                .as_ref()
+                .is_some_and(|b| self.bound(n) >= b.loss - 1e-9)
+    }
+}
+
 /// [`search`], calling `progress(classified, lattice size)` as nodes get classified.
+///
+/// Monotonicity (a node that passes implies every generalization passes) is used only where
+/// it holds. Without suppression it holds for every criterion, since a generalized class is
+/// a union of classes that all pass: size and distinct values only grow; entropy is concave,
+/// so a union's entropy is at least its parts' smallest; recursive (c, l) reads
+/// r1 + c·(r1 + … + r_{l−1}) < c·n, and both the largest count and the sum of the l − 1
+/// largest counts of a union are at most the sums of its parts'; the EMD to a fixed
+/// distribution is convex in the class's distribution (for either ground distance the
+/// weighted sum of the parts' transport plans moves the union), so a union is at most as far
+/// as its farthest part. With suppression, a union may fail the model although some of its
+/// parts pass (entropy, recursive, t-closeness), so the rows suppressed can grow up the
+/// lattice: then the statuses only record the part of the model whose failure does imply
+/// the parts' failure — size ≥ k and enough distinct values for l ([`Model::
+/// suppression_monotone`]) — and every node that passes it and could beat the best loss is
+/// evaluated.
 pub fn search_with_progress(
     t: &Table,
-    model: &KAnonymity,
+    model: &Model,
     mut progress: impl FnMut(usize, usize),
 ) -> Fallible<Solution> {
+    let model = model.validated()?;
+    let checker = Checker::new(&model, t)?;
     let lattice = Lattice::new(t.hierarchies.iter().map(Hierarchy::height).collect());
-    let e = Entropy::new(t);
-    let mut status = vec![UNKNOWN; lattice.size];
-    let mut cache: HashMap<usize, Evaluation> = HashMap::new();
-    let mut classes: std::collections::VecDeque<Classes> = std::collections::VecDeque::new();
-    let mut cached_classes = 0usize;
-    let mut eval = |node: usize, cache: &mut HashMap<usize, Evaluation>| -> Fallible<Evaluation> {
-        if let Some(v) = cache.get(&node) {
-            return Ok(v.clone());
-        }
-        let c = classes_of(t, &e, classes.make_contiguous(), &lattice.levels(node))?;
-        let v = judge(t, &e, model, &c);
-        if c.sizes.len() < t.counts.len() {
-            cached_classes += c.sizes.len();
-            classes.push_back(c);
-            while cached_classes > CLASS_CACHE_BUDGET {
-                let old = classes.pop_front().expect("non-empty while over budget");
-                cached_classes -= old.sizes.len();
-            }
-        }
-        cache.insert(node, v.clone());
-        Ok(v)
+    let size = lattice.size;
+    let mut s = Search {
+        t,
+        g: Generalize::new(t),
+        loss: Loss::new(t, model.metric),
+        with_hist: checker.needs_histograms(),
+        checker,
+        status: vec![UNKNOWN; size],
+        cache: HashMap::new(),
+        classes: std::collections::VecDeque::new(),
+        cached_classes: 0,
+        raised: vec![0.0; size],
+        best: None,
+        lattice,
     };
-    // Evaluates a node, tags what monotonicity then tells, and keeps the best anonymous one.
-    let mut best: Option<Evaluation> = None;
-    let mut visit = |n: usize,
-                     status: &mut Vec<u8>,
-                     cache: &mut HashMap<usize, Evaluation>,
-                     best: &mut Option<Evaluation>|
-     -> Fallible<bool> {
-        let v = eval(n, cache)?;
-        if v.anonymous {
-            tag(status, n, ANONYMOUS, |x| lattice.up(x).collect());
-            if best.as_ref().is_none_or(|b| v.loss < b.loss - 1e-9) {
-                *best = Some(v.clone());
-            }
-        } else {
-            tag(status, n, NOT_ANONYMOUS, |x| lattice.down(x).collect());
-        }
-        Ok(v.anonymous)
-    };
-    let top = lattice.size - 1;
-    if !visit(top, &mut status, &mut cache, &mut best)? {
-        return Err(VeilError::invalid(
-            "k",
-            format!(
-                "no transformation makes the table {}-anonymous within the suppression limit of {}%",
-                model.k,
-                model.max_suppression * 100.0
-            ),
-        ));
+    let top = size - 1;
+    if !s.visit(top)?.monotone_ok {
+        return Err(unsatisfiable(t, &model));
     }
     // Phase 0 (with suppression, where the loss is not monotone): a greedy descent from the
     // top, always to the anonymous specialization with the least loss, gives a first bound
@@ -511,13 +879,13 @@ pub fn search_with_progress(
         let mut node = top;
         loop {
             let mut next: Option<(f64, usize)> = None;
-            for d in lattice.down(node).collect::<Vec<_>>() {
-                if status[d] == NOT_ANONYMOUS || !visit(d, &mut status, &mut cache, &mut best)? {
+            for d in s.lattice.down(node).collect::<Vec<_>>() {
+                if s.status[d] == NOT_ANONYMOUS {
                     continue;
                 }
-                let loss = cache[&d].loss;
-                if next.is_none_or(|(l, _)| loss < l) {
-                    next = Some((loss, d));
+                let v = s.visit(d)?;
+                if v.anonymous && next.is_none_or(|(l, _)| v.loss < l) {
+                    next = Some((v.loss, d));
                 }
             }
             match next {
@@ -526,18 +894,15 @@ pub fn search_with_progress(
             }
         }
     }
-    let bound = |n: usize| e.lower_bound(&lattice.levels(n));
-    // Without suppression the loss is the (monotone) bound itself and phase 2 takes the
-    // first anonymous node in bound order, so phase 1 classifies everything.
-    let prune = model.max_suppression > 0.0;
-    let beaten = |n: usize, best: &Option<Evaluation>| {
-        prune && best.as_ref().is_some_and(|b| bound(n) >= b.loss - 1e-9)
-    };
+    // Without suppression the loss of an additive metric is the (monotone) bound itself and
+    // phase 2 takes the first anonymous node in bound order, so phase 1 classifies
+    // everything.
+    let prune = model.max_suppression > 0.0 || !s.loss.bound_is_exact();
     // Phase 1: classify every node that could still beat the best loss found.
-    let mut order: Vec<usize> = (0..lattice.size).collect();
-    order.sort_by_key(|n| lattice.height_of(*n));
+    let mut order: Vec<usize> = (0..size).collect();
+    order.sort_by_key(|n| s.lattice.height_of(*n));
     for &start in &order {
-        if status[start] != UNKNOWN || beaten(start, &best) {
+        if s.status[start] != UNKNOWN || s.beaten(prune, start) {
             continue;
         }
         // An upward chain of unclassified nodes, raising the attribute that is relatively
@@ -546,9 +911,10 @@ pub fn search_with_progress(
         let mut path = vec![start];
         let mut node = start;
         loop {
+            let lattice = &s.lattice;
             let next = lattice
                 .up(node)
-                .filter(|n| status[*n] == UNKNOWN && !beaten(*n, &best))
+                .filter(|n| s.status[*n] == UNKNOWN && !s.beaten(prune, *n))
                 .min_by(|a, b| {
                     let rel = |n: usize| {
                         (0..lattice.heights.len())
@@ -570,58 +936,94 @@ pub fn search_with_progress(
         while lo < hi {
             let mid = (lo + hi) / 2;
             let n = path[mid];
-            let anonymous = match status[n] {
+            let ok = match s.status[n] {
                 ANONYMOUS => true,
                 NOT_ANONYMOUS => false,
-                _ => visit(n, &mut status, &mut cache, &mut best)?,
+                _ => s.visit(n)?.monotone_ok,
             };
-            if anonymous {
+            if ok {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
-        let classified = status.iter().filter(|s| **s != UNKNOWN).count();
-        progress(classified, lattice.size);
+        let classified = s.status.iter().filter(|x| **x != UNKNOWN).count();
+        progress(classified, size);
     }
-    // Phase 2: anonymous nodes by increasing lower bound; stop when the bound reaches the
-    // best loss (every later node's loss is at least its bound). The bound is the entropy
-    // without suppression plus the suppression cost of any evaluated generalization: rows
+    // Phase 2: nodes that pass (the monotone part of) the model by increasing lower bound;
+    // stop when the bound reaches the best loss (every later node's loss is at least its
+    // bound). Unclassified nodes were beaten when phase 1 met them and still are (bounds
+    // only grow, the best loss only falls). When the suppressed rows never grow up the
+    // lattice, the bound adds the suppression cost of any evaluated generalization: rows
     // suppressed there are suppressed here too, each costing at least as much (smaller
-    // groups), so that cost never grows up the lattice.
-    let mut floor = vec![0f64; lattice.size];
-    for &n in order.iter().rev() {
-        let mut f = lattice.up(n).map(|u| floor[u]).fold(0.0, f64::max);
-        if let Some(v) = cache.get(&n) {
-            f = f.max(v.loss - e.lower_bound(&v.levels));
+    // groups; the average class size is not a sum over rows and gets no such term).
+    let mut floor = vec![0f64; size];
+    if model.suppression_monotone() && model.metric != Metric::AverageClassSize {
+        for &n in order.iter().rev() {
+            let mut f = s.lattice.up(n).map(|u| floor[u]).fold(0.0, f64::max);
+            if let Some(v) = s.cache.get(&n) {
+                f = f.max(v.eval.loss - v.unsuppressed);
+            }
+            floor[n] = f;
         }
-        floor[n] = f;
     }
-    let mut candidates: Vec<(f64, usize)> = (0..lattice.size)
-        .filter(|n| status[*n] == ANONYMOUS)
-        .map(|n| (e.lower_bound(&lattice.levels(n)) + floor[n], n))
+    let mut candidates: std::collections::BinaryHeap<std::cmp::Reverse<(Key, usize, usize)>> = (0
+        ..size)
+        .filter(|n| s.status[*n] == ANONYMOUS)
+        .map(|n| std::cmp::Reverse((Key(s.bound(n) + floor[n]), s.lattice.height_of(n), n)))
         .collect();
-    candidates.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then(lattice.height_of(a.1).cmp(&lattice.height_of(b.1)))
-            .then(a.1.cmp(&b.1))
-    });
-    for (bound, node) in candidates {
-        if best.as_ref().is_some_and(|b| bound >= b.loss - 1e-9) {
+    while let Some(std::cmp::Reverse((Key(bound), height, node))) = candidates.pop() {
+        // Bounds of class-size metrics grow as nodes get evaluated: requeue a stale one.
+        let now = s.bound(node) + floor[node];
+        if now > bound {
+            candidates.push(std::cmp::Reverse((Key(now), height, node)));
+            continue;
+        }
+        if s.best.as_ref().is_some_and(|b| bound >= b.loss - 1e-9) {
             break;
         }
-        visit(node, &mut status, &mut cache, &mut best)?;
+        s.visit(node)?;
     }
-    let best = best.expect("the top node is anonymous");
-    Ok(Solution {
-        best,
-        evaluated: cache.len(),
-        lattice_size: lattice.size,
-    })
+    let evaluated = s.cache.len();
+    match s.best {
+        Some(best) => Ok(Solution {
+            best,
+            evaluated,
+            lattice_size: size,
+        }),
+        None => Err(unsatisfiable(t, &model)),
+    }
+}
+
+/// The error when no transformation satisfies the model, blaming k when k-anonymity alone
+/// already fails at full generalization.
+fn unsatisfiable(t: &Table, model: &Model) -> VeilError {
+    let k_only = Model {
+        l_diversity: None,
+        t_closeness: None,
+        ..*model
+    };
+    let top: Vec<usize> = t.hierarchies.iter().map(|h| h.height() - 1).collect();
+    let k_fails = evaluate_levels(t, &k_only, &top).is_ok_and(|v| !v.anonymous);
+    let argument = if k_fails || (model.l_diversity.is_none() && model.t_closeness.is_none()) {
+        "k"
+    } else if model.l_diversity.is_some() {
+        "l"
+    } else {
+        "t"
+    };
+    VeilError::invalid(
+        argument,
+        format!(
+            "no transformation makes the table {} within the suppression limit of {}%",
+            model.describe(),
+            model.max_suppression * 100.0
+        ),
+    )
 }
 
 /// Evaluates one given transformation (for reports, saved solutions and tests).
-pub fn evaluate_levels(t: &Table, model: &KAnonymity, levels: &[usize]) -> Fallible<Evaluation> {
+pub fn evaluate_levels(t: &Table, model: &Model, levels: &[usize]) -> Fallible<Evaluation> {
     if levels.len() != t.hierarchies.len()
         || levels
             .iter()
@@ -635,9 +1037,15 @@ pub fn evaluate_levels(t: &Table, model: &KAnonymity, levels: &[usize]) -> Falli
             ),
         ));
     }
-    let e = Entropy::new(t);
-    let c = classes_of(t, &e, &[], levels)?;
-    Ok(judge(t, &e, model, &c))
+    let mut checker = Checker::new(model, t)?;
+    let c = classes_of(
+        t,
+        &Generalize::new(t),
+        &[],
+        levels,
+        checker.needs_histograms(),
+    )?;
+    Ok(judge(&Loss::new(t, model.metric), &mut checker, &c).eval)
 }
 
 #[cfg(test)]
