@@ -17,14 +17,17 @@
 //! Equivalence classes are computed on integer codes over the table's frequency set
 //! (distinct combinations of original values with their counts), never on strings.
 
+mod builders;
 mod class_sizes;
 mod hierarchy;
+mod transformation;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
+pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
 
 use crate::error::{Fallible, VeilError};
 
