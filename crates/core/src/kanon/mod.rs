@@ -20,6 +20,7 @@
 mod builders;
 mod class_sizes;
 mod hierarchy;
+mod risk;
 mod transformation;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
+pub use risk::{risk, risk_before_and_after, BeforeAfter, Population, Risk, RiskReport};
 pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
 
 use crate::error::{Fallible, VeilError};
