@@ -20,6 +20,7 @@
 mod builders;
 mod class_sizes;
 mod hierarchy;
+mod qi;
 mod risk;
 mod transformation;
 
@@ -28,6 +29,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
+pub use qi::{detect_qi, AttributeKind, ColumnStats, QiSuggestion};
 pub use risk::{risk, risk_before_and_after, BeforeAfter, Population, Risk, RiskReport};
 pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
 
