@@ -109,6 +109,12 @@ impl Hierarchy {
     pub fn from_table_rows(name: &str, rows: Vec<Vec<Option<String>>>) -> Fallible<Self> {
         let mut out = Vec::with_capacity(rows.len());
         for (i, row) in rows.into_iter().enumerate() {
+            if row.is_empty() {
+                return Err(VeilError::invalid(
+                    format!("hierarchy of {name}"),
+                    format!("row {} has no values", i + 1),
+                ));
+            }
             let mut cells = Vec::with_capacity(row.len());
             for (level, cell) in row.into_iter().enumerate() {
                 cells.push(cell.ok_or_else(|| {
@@ -329,6 +335,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("row 2 has NULL at level 1"), "{e}");
+        let e = Hierarchy::from_table_rows("sex", vec![vec![s("F")], vec![]])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 2 has no values"), "{e}");
         // The tree rule of from_rows still applies.
         assert!(Hierarchy::from_table_rows(
             "x",

@@ -245,7 +245,10 @@ impl RiskReport {
                 ));
             }
         }
-        let n: u64 = sizes.iter().sum();
+        let n = sizes
+            .iter()
+            .try_fold(0u64, |a, f| a.checked_add(*f))
+            .ok_or_else(|| VeilError::invalid("sizes", "add up to more than 2^64 records"))?;
         let prosecutor = summarize(sizes, sizes, threshold, n);
         let journalist = match population {
             Some(p) => summarize(sizes, p, threshold, n),
@@ -467,6 +470,7 @@ mod tests {
         }
         assert!(RiskReport::from_classes(&[1], None, 1.0).is_ok());
         assert!(err(&[1, 0], None, 0.5).contains("class 2 is empty"));
+        assert!(err(&[u64::MAX, 1], None, 0.5).contains("`sizes`"));
         assert!(err(&[1, 2], Some(&[1]), 0.5).contains("one size per class"));
         let e = err(&[1, 2], Some(&[1, 1]), 0.5);
         assert!(e.contains("class 2 has 2 records but only 1 people"), "{e}");
