@@ -20,12 +20,16 @@
 //! (distinct combinations of original values with their counts, and their sensitive-value
 //! histograms when the model needs them), never on strings.
 
+mod builders;
 mod class_sizes;
 mod hierarchy;
 mod metric;
 mod model;
 #[cfg(test)]
 mod tests_models;
+mod qi;
+mod risk;
+mod transformation;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -34,6 +38,9 @@ pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
 pub use metric::Metric;
 pub use model::{GroundDistance, KAnonymity, LDiversity, Model, TCloseness};
+pub use qi::{detect_qi, AttributeKind, ColumnStats, QiSuggestion};
+pub use risk::{risk, risk_before_and_after, BeforeAfter, Population, Risk, RiskReport};
+pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
 
 use crate::error::{Fallible, VeilError};
 use metric::{Loss, Tally};
