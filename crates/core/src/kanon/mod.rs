@@ -19,12 +19,14 @@
 
 mod class_sizes;
 mod hierarchy;
+mod mondrian;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
+pub use mondrian::{mondrian, MondrianModel, MondrianQi, MondrianResult, SensitiveColumn};
 
 use crate::error::{Fallible, VeilError};
 
