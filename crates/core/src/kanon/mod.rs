@@ -18,6 +18,7 @@
 //! (distinct combinations of original values with their counts), never on strings.
 
 mod class_sizes;
+mod from_codes;
 mod hierarchy;
 mod mondrian;
 
