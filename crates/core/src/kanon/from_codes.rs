@@ -75,6 +75,11 @@ impl Table {
             rows: n,
         })
     }
+
+    /// Number of distinct quasi-identifier combinations (the frequency set's size).
+    pub fn combinations(&self) -> usize {
+        self.counts.len()
+    }
 }
 
 /// Unsigned keys wide enough for the packed codes.
@@ -206,7 +211,8 @@ mod tests {
             v
         };
         assert_eq!(set(&a), set(&b));
-        assert!(a.counts.len() > 50);
+        assert!(a.combinations() > 50);
+        assert_eq!(a.combinations(), b.combinations());
         for (k, s) in [(3, 0.0), (10, 0.04)] {
             let model = KAnonymity::new(k, s).unwrap();
             let (x, y) = (search(&a, &model).unwrap(), search(&b, &model).unwrap());

@@ -148,10 +148,10 @@ pub struct MondrianResult {
     class_of: Vec<u32>,
     /// Rows per class.
     sizes: Vec<u32>,
-    /// `lo[c * q + j]`, `hi[c * q + j]`: class c's range on quasi-identifier j, as values
-    /// (numeric) or codes (ordered).
-    lo: Vec<i64>,
-    hi: Vec<i64>,
+    /// `lo[c * q + j]`, `hi[c * q + j]`: class c's range on quasi-identifier j, as ranks
+    /// in `domains[j]`.
+    lo: Vec<u32>,
+    hi: Vec<u32>,
     ncp: f64,
 }
 
@@ -188,7 +188,8 @@ impl MondrianResult {
     /// for ordered ones.
     pub fn range(&self, class: usize, qi: usize) -> (i64, i64) {
         let i = class * self.names.len() + qi;
-        (self.lo[i], self.hi[i])
+        let d = &self.domains[qi];
+        (d.value(self.lo[i]), d.value(self.hi[i]))
     }
 
     /// The released text of class `class` on quasi-identifier `qi`: `lo-hi`, or the single
@@ -376,22 +377,22 @@ pub fn mondrian(
     let mut lo = Vec::with_capacity(leaves.len() * q);
     let mut hi = Vec::with_capacity(leaves.len() * q);
     let mut penalty = 0f64;
+    let mut bounds = Vec::with_capacity(2 * q);
     for (id, leaf) in leaves.iter().enumerate() {
-        for row in data[leaf.start * stride..leaf.end * stride].chunks_exact(stride) {
+        let part = &data[leaf.start * stride..leaf.end * stride];
+        for row in part.chunks_exact(stride) {
             class_of[row[q] as usize] = id as u32;
         }
+        engine.bounds(part, &mut bounds);
         let size = (leaf.end - leaf.start) as u32;
         sizes.push(size);
         let mut box_penalty = 0f64;
         for j in 0..q {
-            let (a, b) = (
-                domains[j].value(leaf.bounds[2 * j]),
-                domains[j].value(leaf.bounds[2 * j + 1]),
-            );
+            let (a, b) = (bounds[2 * j], bounds[2 * j + 1]);
             lo.push(a);
             hi.push(b);
             if span[j] > 0.0 {
-                box_penalty += (b as f64 - a as f64) / span[j];
+                box_penalty += (domains[j].value(b) as f64 - domains[j].value(a) as f64) / span[j];
             }
         }
         penalty += f64::from(size) * box_penalty;
@@ -455,12 +456,10 @@ fn rank_u32(codes: &[u32]) -> Vec<u32> {
         .collect()
 }
 
-/// A final partition: rows `start..end` of the row array and its box in ranks
-/// (`bounds[2j]`, `bounds[2j + 1]`).
+/// A final partition: rows `start..end` of the row array.
 struct Leaf {
     start: usize,
     end: usize,
-    bounds: Vec<u32>,
 }
 
 struct Engine<'a> {
@@ -476,6 +475,10 @@ struct Engine<'a> {
 /// Per-thread scratch space, reused by every partition.
 struct Scratch {
     keys: Vec<u32>,
+    /// The partition's min and max rank per dimension (`2j`, `2j + 1`).
+    bounds: Vec<u32>,
+    /// Dimensions to try, by decreasing normalized range.
+    dims: Vec<(f64, usize)>,
     /// Epoch marks per sensitive code, for counting distinct values on each side.
     left_mark: Vec<u32>,
     right_mark: Vec<u32>,
@@ -486,6 +489,8 @@ impl Scratch {
     fn new(sensitive_values: usize) -> Self {
         Scratch {
             keys: Vec::new(),
+            bounds: Vec::new(),
+            dims: Vec::new(),
             left_mark: vec![0; sensitive_values],
             right_mark: vec![0; sensitive_values],
             epoch: 0,
@@ -518,9 +523,7 @@ struct Sides {
     right_distinct: usize,
 }
 
-/// Partitions handed to threads: enough to balance, few enough to stay cheap.
-const PARTITIONS_PER_THREAD: usize = 8;
-/// Below this many rows, threads are not worth starting.
+/// Below this many rows, a partition is not shared between threads.
 const MIN_ROWS_FOR_THREADS: usize = 50_000;
 
 impl Engine<'_> {
@@ -529,76 +532,69 @@ impl Engine<'_> {
         let n = data.len() / self.stride;
         let mut scratch = Scratch::new(self.sensitive_values);
         let mut leaves = Vec::new();
-        if threads <= 1 || n < MIN_ROWS_FOR_THREADS {
-            self.cut_all(data, 0, vec![(0, n)], &mut scratch, &mut leaves);
-            leaves.sort_unstable_by_key(|l| l.start);
-            return leaves;
-        }
-        // Cut the largest pending partition on this thread until there are enough to share.
-        let mut pending = vec![(0usize, n)];
-        while pending.len() < threads * PARTITIONS_PER_THREAD {
-            let Some((i, _)) = pending
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, (s, e))| e - s)
-                .filter(|(_, (s, e))| e - s >= MIN_ROWS_FOR_THREADS / threads)
-            else {
-                break;
-            };
-            let (s, e) = pending.swap_remove(i);
-            match self.step(data, s, e, &mut scratch) {
-                Step::Cut(a, b) => pending.extend([a, b]),
-                Step::Final(leaf) => leaves.push(leaf),
-            }
-        }
-        pending.sort_unstable();
-        // Contiguous groups of partitions with about equal rows, one slice per thread.
-        let total: usize = pending.iter().map(|(s, e)| e - s).sum();
-        let mut groups: Vec<Vec<(usize, usize)>> = vec![Vec::new()];
-        let mut acc = 0usize;
-        for p in pending {
-            let last = groups.len() - 1;
-            if acc >= total * groups.len() / threads
-                && groups.len() < threads
-                && !groups[last].is_empty()
-            {
-                groups.push(Vec::new());
-            }
-            acc += p.1 - p.0;
-            let last = groups.len() - 1;
-            groups[last].push(p);
-        }
-        let results: Vec<Vec<Leaf>> = std::thread::scope(|scope| {
-            let mut rest: &mut [u32] = data;
-            let mut offset = 0usize;
-            let mut handles = Vec::new();
-            for group in groups.into_iter().filter(|g| !g.is_empty()) {
-                // Groups are sorted, disjoint and cover their span; leaves cut before the
-                // split stay outside every group's slice.
-                let start = group[0].0;
-                let end = group[group.len() - 1].1;
-                let (_, tail) =
-                    std::mem::take(&mut rest).split_at_mut((start - offset) * self.stride);
-                let (mine, tail) = tail.split_at_mut((end - start) * self.stride);
-                rest = tail;
-                offset = end;
-                let local: Vec<(usize, usize)> =
-                    group.iter().map(|(s, e)| (s - start, e - start)).collect();
-                handles.push(scope.spawn(move || {
-                    let mut scratch = Scratch::new(self.sensitive_values);
-                    let mut out = Vec::new();
-                    self.cut_all(mine, start, local, &mut scratch, &mut out);
-                    out
-                }));
-            }
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        leaves.extend(results.into_iter().flatten());
+        self.cut_shared(data, 0, threads, &mut scratch, &mut leaves);
         leaves.sort_unstable_by_key(|l| l.start);
+        debug_assert_eq!(leaves.iter().map(|l| l.end - l.start).sum::<usize>(), n);
         leaves
+    }
+
+    /// Cuts all of `data` (whose first row is row `offset` of the whole array) with up to
+    /// `threads` threads: after each cut into two sides of at least a quarter each, one
+    /// side goes to a new scoped thread with half the budget (recursion depth ≤ log2
+    /// threads); a small side is finished on this thread and the large one cut further.
+    fn cut_shared(
+        &self,
+        data: &mut [u32],
+        offset: usize,
+        threads: usize,
+        scratch: &mut Scratch,
+        leaves: &mut Vec<Leaf>,
+    ) {
+        let (mut s, mut e) = (0usize, data.len() / self.stride);
+        loop {
+            if threads <= 1 || e - s < MIN_ROWS_FOR_THREADS {
+                return self.cut_all(data, offset, vec![(s, e)], scratch, leaves);
+            }
+            let (left, right) = match self.step(data, s, e, scratch) {
+                Step::Final(leaf) => {
+                    leaves.push(Leaf {
+                        start: leaf.start + offset,
+                        end: leaf.end + offset,
+                    });
+                    return;
+                }
+                Step::Cut(left, right) => (left, right),
+            };
+            let (small, large) = if left.1 - left.0 <= right.1 - right.0 {
+                (left, right)
+            } else {
+                (right, left)
+            };
+            if 4 * (small.1 - small.0) < e - s {
+                self.cut_all(data, offset, vec![small], scratch, leaves);
+                (s, e) = large;
+                continue;
+            }
+            let st = self.stride;
+            let (head, tail) = data[s * st..e * st].split_at_mut((left.1 - s) * st);
+            let theirs = threads / 2;
+            let (right_offset, left_offset) = (offset + right.0, offset + left.0);
+            let sensitive_values = self.sensitive_values;
+            let more = std::thread::scope(|scope| {
+                let handle = scope.spawn(move || {
+                    let mut scratch = Scratch::new(sensitive_values);
+                    let mut out = Vec::new();
+                    self.cut_shared(tail, right_offset, theirs, &mut scratch, &mut out);
+                    out
+                });
+                self.cut_shared(head, left_offset, threads - theirs, scratch, leaves);
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            });
+            leaves.extend(more);
+            return;
+        }
     }
 
     /// Cuts the given partitions of `data` (positions relative to `data`) until final;
@@ -628,38 +624,46 @@ impl Engine<'_> {
 
     /// Cuts partition `s..e` in place into two, or returns it as final.
     fn step(&self, data: &mut [u32], s: usize, e: usize, scratch: &mut Scratch) -> Step {
-        let part = &mut data[s * self.stride..e * self.stride];
-        let bounds = self.bounds(part);
         let m = e - s;
-        if m >= 2 * self.k {
-            // Dimensions by decreasing normalized range (ties: column order).
-            let mut dims: Vec<(f64, usize)> = (0..self.q)
+        if m < 2 * self.k {
+            // Two sides of at least k rows need 2k.
+            return Step::Final(Leaf { start: s, end: e });
+        }
+        let part = &mut data[s * self.stride..e * self.stride];
+        // Taken out of `scratch` while `find_cut` borrows it.
+        let (mut bounds, mut dims) = (
+            std::mem::take(&mut scratch.bounds),
+            std::mem::take(&mut scratch.dims),
+        );
+        self.bounds(part, &mut bounds);
+        // Dimensions by decreasing normalized range (ties: column order).
+        dims.clear();
+        dims.extend(
+            (0..self.q)
                 .filter(|j| bounds[2 * j] < bounds[2 * j + 1] && self.span[*j] > 0.0)
                 .map(|j| {
                     let d = &self.domains[j];
                     let width = (d.value(bounds[2 * j + 1]) as f64 - d.value(bounds[2 * j]) as f64)
                         / self.span[j];
                     (width, j)
-                })
-                .collect();
-            dims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (_, j) in dims {
-                if let Some(c) = self.find_cut(part, j, bounds[2 * j], bounds[2 * j + 1], scratch) {
-                    let left = self.partition(part, j, c);
-                    return Step::Cut((s, s + left), (s + left, e));
-                }
+                }),
+        );
+        dims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut step = Step::Final(Leaf { start: s, end: e });
+        for (_, j) in &dims {
+            if let Some(c) = self.find_cut(part, *j, bounds[2 * j], bounds[2 * j + 1], scratch) {
+                let left = self.partition(part, *j, c);
+                step = Step::Cut((s, s + left), (s + left, e));
+                break;
             }
         }
-        Step::Final(Leaf {
-            start: s,
-            end: e,
-            bounds,
-        })
+        (scratch.bounds, scratch.dims) = (bounds, dims);
+        step
     }
 
-    /// Min and max rank per quasi-identifier over a partition.
-    fn bounds(&self, part: &[u32]) -> Vec<u32> {
-        let mut b = Vec::with_capacity(2 * self.q);
+    /// Min and max rank per quasi-identifier over a partition, into `b`.
+    fn bounds(&self, part: &[u32], b: &mut Vec<u32>) {
+        b.clear();
         for _ in 0..self.q {
             b.extend([u32::MAX, 0]);
         }
@@ -669,7 +673,6 @@ impl Engine<'_> {
                 b[2 * j + 1] = b[2 * j + 1].max(row[j]);
             }
         }
-        b
     }
 
     /// Counts each side of a cut at `c` on dimension `j` (left = rank ≤ c).
@@ -1228,5 +1231,25 @@ mod tests {
             assert!(a.classes() > n / (4 * k), "{} classes", a.classes());
             check(&columns, Some(&sensitive), k, l, &a);
         }
+        // Skewed: 90 % of the rows share one value, so the first cuts are lopsided and
+        // their small sides stay on the calling thread.
+        let skewed: Vec<Vec<i64>> = vec![
+            (0..n)
+                .map(|i| {
+                    if i % 10 == 0 {
+                        rng.below(1000) as i64
+                    } else {
+                        500
+                    }
+                })
+                .collect(),
+            (0..n).map(|_| rng.below(3) as i64).collect(),
+        ];
+        let qis: Vec<MondrianQi> = skewed.iter().map(|c| numeric("x", c)).collect();
+        let one = MondrianModel::new(10).unwrap();
+        let a = mondrian(&qis, None, &one).unwrap();
+        let b = mondrian(&qis, None, &one.with_threads(3).unwrap()).unwrap();
+        assert_eq!(a.class_ids(), b.class_ids());
+        check(&skewed, None, 10, 1, &a);
     }
 }
