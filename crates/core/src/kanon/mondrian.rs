@@ -305,7 +305,13 @@ pub fn mondrian(
     };
     // Row layout: q ranks, the row number, then (with l-diversity) the dense sensitive code.
     let stride = q + 1 + usize::from(sensitive.is_some());
-    let mut data = vec![0u32; n * stride];
+    let cells = n.checked_mul(stride).ok_or_else(|| {
+        VeilError::invalid(
+            "rows",
+            format!("{n} rows × {stride} cells do not fit in memory"),
+        )
+    })?;
+    let mut data = vec![0u32; cells];
     let mut domains = Vec::with_capacity(q);
     let mut span = Vec::with_capacity(q);
     for (j, c) in qis.iter().enumerate() {
@@ -625,8 +631,8 @@ impl Engine<'_> {
     /// Cuts partition `s..e` in place into two, or returns it as final.
     fn step(&self, data: &mut [u32], s: usize, e: usize, scratch: &mut Scratch) -> Step {
         let m = e - s;
-        if m < 2 * self.k {
-            // Two sides of at least k rows need 2k.
+        if m / 2 < self.k {
+            // Two sides of at least k rows need 2k (m / 2 < k ⟺ m < 2k, without overflow).
             return Step::Final(Leaf { start: s, end: e });
         }
         let part = &mut data[s * self.stride..e * self.stride];
@@ -919,6 +925,23 @@ mod tests {
         assert_eq!(r.classes(), 1);
         assert_eq!(r.render(0, 0), "7");
         assert_eq!(r.ncp(), 0.0);
+    }
+
+    #[test]
+    fn extreme_values_are_ranked_without_overflow() {
+        let values = [i64::MAX, i64::MIN, 0, 5, i64::MIN, i64::MAX];
+        let r = mondrian(
+            &[numeric("x", &values)],
+            None,
+            &MondrianModel::new(2).unwrap(),
+        )
+        .unwrap();
+        let expected = format!("{}-0", i64::MIN);
+        assert_eq!(r.render_row(1, 0), expected);
+        assert_eq!(r.render_row(2, 0), expected);
+        assert_eq!(r.render_row(3, 0), format!("5-{}", i64::MAX));
+        assert_eq!(r.classes(), 2);
+        assert!(r.ncp() > 0.0 && r.ncp() < 1.0);
     }
 
     #[test]
