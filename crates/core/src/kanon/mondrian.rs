@@ -28,10 +28,10 @@
 //! (one copy of the table); partitions are contiguous ranges of that array, cut in place
 //! by swapping rows, so each level of the recursion is a few sequential passes (median by
 //! selection, O(m) per partition of m rows): O(n log n) for balanced cuts. The recursion is
-//! an explicit stack, never the call stack. With `threads > 1`, the first cuts are made on
-//! the calling thread and the resulting partitions are shared between scoped threads,
-//! each owning a disjoint slice of the array; the result does not depend on the number of
-//! threads.
+//! an explicit stack, never the call stack. With `threads > 1`, a cut of a large partition
+//! into two sides of at least a quarter each hands one side, a disjoint slice of the array,
+//! to a new scoped thread with half the thread budget (so at most `threads` run); the
+//! result does not depend on the number of threads.
 
 use crate::error::{Fallible, VeilError};
 
