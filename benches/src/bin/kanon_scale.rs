@@ -21,8 +21,9 @@
 //! 0.8 s (7.8M distinct combinations, 275 → 530 MiB); full-domain search, encoding
 //! included: k=5 10 s / 114 s (0 % / 4 % suppression), k=100 5 s / 28 s, peak ≈ 1.0 GiB at
 //! k=5 4 % — so only the 4 %-suppression runs miss the target; `Table::encode` from strings
-//! is about 5× slower than `from_codes` (0.92 s vs 0.20 s per 1M rows). Mondrian: 1.7–3.8 s
-//! per run (3 or 5 QIs, k ∈ {5, 100}, 2 threads; 2.2–3.8 s on one), adding about
+//! is about 5× slower than `from_codes` (0.92 s vs 0.20 s per 1M rows). Mondrian: 1.7–4.5 s
+//! per run (3 or 5 QIs, k ∈ {5, 100}; 2 threads gave up to 1.5× when the box had a core
+//! free, nothing when other builds held it), about 5 s with 3-diversity, adding about
 //! 210–340 MiB over its input columns.
 
 use std::process::ExitCode;
