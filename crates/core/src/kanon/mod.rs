@@ -22,13 +22,15 @@
 
 mod builders;
 mod class_sizes;
+mod from_codes;
 mod hierarchy;
 mod metric;
 mod model;
-#[cfg(test)]
-mod tests_models;
+mod mondrian;
 mod qi;
 mod risk;
+#[cfg(test)]
+mod tests_models;
 mod transformation;
 
 use std::collections::HashMap;
@@ -38,6 +40,7 @@ pub use class_sizes::ClassSizes;
 pub use hierarchy::Hierarchy;
 pub use metric::Metric;
 pub use model::{GroundDistance, KAnonymity, LDiversity, Model, TCloseness};
+pub use mondrian::{mondrian, MondrianModel, MondrianQi, MondrianResult, SensitiveColumn};
 pub use qi::{detect_qi, AttributeKind, ColumnStats, QiSuggestion};
 pub use risk::{risk, risk_before_and_after, BeforeAfter, Population, Risk, RiskReport};
 pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
