@@ -18,7 +18,7 @@ FROM 'data/people.csv';
 --    is released. The ledger is a SQLite file (veil.ledger, $VEIL_LEDGER, or
 --    ~/.local/share/veil/ledger.sqlite); this demo uses a throwaway one in memory.
 SET veil.ledger = ':memory:';
-SELECT veil_principal() AS principal, veil_budget_grant(veil_principal(), 10, 0) AS epsilon_granted;
+SELECT veil_principal() AS principal, veil_budget_grant(veil_principal(), 10, 0.001) AS epsilon_granted;
 
 --    Exact mean salary next to epsilon-differentially private means (fresh noise each run).
 SELECT count(*)                                   AS staff,
@@ -27,8 +27,10 @@ SELECT count(*)                                   AS staff,
        round(dp_mean(salary, 0, 200000, 0.1), 2)  AS dp_mean_eps_0_1
 FROM 'data/people.csv';
 
--- 4. Per department: one charge of ε for all groups (they are disjoint). The group keys
---    themselves are not yet released under DP (partition selection is still to come).
+-- 4. Per department: one charge of ε for all groups (they are disjoint). Group keys are
+--    released only through DP partition selection (a noisy count over a threshold set by
+--    veil.delta), which costs its own ε (here the aggregate's, 1.0) and δ.
+SET veil.delta = 0.000001;
 SELECT dept,
        count(*)                                  AS staff,
        round(avg(salary), 2)                     AS exact_mean,

@@ -364,6 +364,8 @@ unsafe extern "C-unwind" fn forget_execution(arg: *mut std::ffi::c_void) {
 /// A DP aggregate found in the plan.
 struct Found {
     aggref: *mut pg_sys::Aggref,
+    /// The combining half of a parallel aggregate (arguments replaced; not costed).
+    combining: bool,
     /// The plan node computing it.
     node: *mut pg_sys::Plan,
     rescannable: bool,
@@ -387,13 +389,12 @@ unsafe extern "C-unwind" fn find_aggrefs(
     if (*node).type_ == pg_sys::NodeTag::T_Aggref {
         let aggref = node as *mut pg_sys::Aggref;
         // A parallel aggregate is split in a partial Aggref (full arguments, below Gather)
-        // and a combining one (its arguments replaced by the partial result): cost the
-        // partial one, skip the combining one, so each call is counted once.
-        if ((*aggref).aggsplit & pg_sys::AGGSPLITOP_COMBINE) == 0
-            && dp_name((*aggref).aggfnoid).is_some()
-        {
+        // and a combining one (its arguments replaced by the partial result): the partial
+        // one is costed, the combining one only marks where the aggregate is finalized.
+        if dp_name((*aggref).aggfnoid).is_some() {
             walk.found.push(Found {
                 aggref,
+                combining: ((*aggref).aggsplit & pg_sys::AGGSPLITOP_COMBINE) != 0,
                 node: walk.node,
                 rescannable: walk.rescannable,
             });
@@ -413,12 +414,12 @@ fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
         }
         CStr::from_ptr(p).to_string_lossy().into_owned()
     };
-    ["dp_mean", "dp_sum", "dp_count"]
+    ["dp_mean", "dp_sum", "dp_count", crate::partition::NAME]
         .into_iter()
         .find(|n| *n == name)
 }
 
-unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
+pub(crate) unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
     if list.is_null() {
         return Vec::new();
     }
@@ -446,6 +447,20 @@ unsafe fn walk_plan(
     let cx = &mut walk as *mut Walk as *mut std::ffi::c_void;
     find_aggrefs((*plan).targetlist as *mut pg_sys::Node, cx);
     find_aggrefs((*plan).qual as *mut pg_sys::Node, cx);
+    // A grouped aggregation that finalizes DP aggregates must filter its groups on DP
+    // partition selection (added to HAVING by the parse hook), or group keys would leak.
+    if (*(plan as *mut pg_sys::Node)).type_ == pg_sys::NodeTag::T_Agg {
+        let agg = plan as *mut pg_sys::Agg;
+        let finalizes = ((*agg).aggsplit & pg_sys::AGGSPLITOP_SKIPFINAL) == 0;
+        let grouped = (*agg).numCols > 0 || !(*agg).groupingSets.is_null();
+        let dp = walk
+            .found
+            .iter()
+            .any(|f| dp_name((*f.aggref).aggfnoid) != Some(crate::partition::NAME));
+        if finalizes && grouped && dp && !crate::partition::filters_on_selection(plan) {
+            crate::partition::missing_selection();
+        }
+    }
     found.append(&mut walk.found);
     // Init plans (uncorrelated subqueries, CTEs) run once per execution of this node.
     for sp in list_ptrs((*plan).initPlan) {
@@ -539,6 +554,11 @@ unsafe fn cost_of(
 ) -> Result<PrivacyCost, VeilError> {
     let arity = list_ptrs((*aggref).args).len();
     match name {
+        crate::partition::NAME => {
+            let epsilon = aggref_constant(aggref, 0, "epsilon")?;
+            let delta = aggref_constant(aggref, 1, "delta")?;
+            veil_core::dp::PartitionSelection::new(epsilon, delta).map(|s| s.cost())
+        }
         "dp_mean" | "dp_sum" => {
             let lower = aggref_constant(aggref, 1, "lower")?;
             let upper = aggref_constant(aggref, 2, "upper")?;
@@ -616,7 +636,7 @@ pub fn ensure_charged(fcinfo: pg_sys::FunctionCallInfo, function: &str) {
         }
         let mut mechanisms: Vec<(String, PrivacyCost)> = Vec::new();
         let mut seen: Vec<(*mut pg_sys::Plan, *mut pg_sys::Aggref)> = Vec::new();
-        for f in &found {
+        for f in found.iter().filter(|f| !f.combining) {
             let name = dp_name((*f.aggref).aggfnoid).unwrap_or("dp");
             if f.rescannable {
                 raise(

@@ -19,7 +19,32 @@ pub static ENCRYPTION_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CSt
 /// distinguishable and bad values get veil's own error; any user may set it.
 pub static EPSILON: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// `veil.delta`: δ of DP partition selection (GROUP BY with DP aggregates). Text, like
+/// `veil.epsilon`; unset: such queries are refused.
+pub static DELTA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// `veil.partition_epsilon`: ε of DP partition selection; unset: the largest ε of the
+/// grouped DP aggregates.
+pub static PARTITION_EPSILON: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"veil.delta",
+        c"Delta of DP partition selection: a GROUP BY with DP aggregates releases only the groups that pass it.",
+        c"Unset by default: grouped DP queries are refused until it is set.",
+        &DELTA,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"veil.partition_epsilon",
+        c"Epsilon of DP partition selection.",
+        c"Unset by default: the largest epsilon among the grouped DP aggregates.",
+        &PARTITION_EPSILON,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"veil.epsilon",
         c"Epsilon of veil's DP aggregates when a call leaves it out, e.g. dp_mean(x, 0, 100).",
@@ -56,22 +81,38 @@ pub fn secrets(function: &str) -> Secrets {
         .or_raise(function)
 }
 
-/// The `veil.epsilon` setting for an aggregate called without epsilon; raises when it is
-/// unset, not a number, or not a valid epsilon.
-pub fn epsilon(function: &str) -> f64 {
-    let text = EPSILON
+/// A numeric text setting: None when unset or empty; raises when it is not a number.
+fn number(
+    setting: &GucSetting<Option<CString>>,
+    name: &'static str,
+    function: &str,
+) -> Option<f64> {
+    let text = setting
         .get()
         .map(|s| s.to_string_lossy().trim().to_string())
         .filter(|s| !s.is_empty());
-    let value = text.map(|t| {
+    text.map(|t| {
         t.parse::<f64>()
             .map_err(|_| {
-                veil_core::VeilError::invalid(
-                    "veil.epsilon",
-                    format!("must be a number, got {t:?}"),
-                )
+                veil_core::VeilError::invalid(name, format!("must be a number, got {t:?}"))
             })
             .or_raise(function)
-    });
+    })
+}
+
+/// The `veil.epsilon` setting for an aggregate called without epsilon; raises when it is
+/// unset, not a number, or not a valid epsilon.
+pub fn epsilon(function: &str) -> f64 {
+    let value = number(&EPSILON, "veil.epsilon", function);
     veil_core::dp::default_epsilon(value).or_raise(function)
+}
+
+/// `veil.delta`, if set.
+pub fn delta(function: &str) -> Option<f64> {
+    number(&DELTA, "veil.delta", function)
+}
+
+/// `veil.partition_epsilon`, if set.
+pub fn partition_epsilon(function: &str) -> Option<f64> {
+    number(&PARTITION_EPSILON, "veil.partition_epsilon", function)
 }

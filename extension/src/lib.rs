@@ -11,6 +11,7 @@ mod dp_sum_count;
 mod error;
 mod guc;
 mod k_anonymity;
+mod partition;
 mod pii;
 mod pii_summary;
 
@@ -19,6 +20,7 @@ mod pii_summary;
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
+    partition::install_hook();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

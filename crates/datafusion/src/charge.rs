@@ -10,24 +10,43 @@
 //! GROUP BY are disjoint, so their releases compose in parallel. DP aggregates used as
 //! window functions are refused (each window frame would be a new release).
 //!
+//! A GROUP BY with DP aggregates also gets DP partition selection: the rule adds a
+//! `veil_partition_select(ε_p, δ)` aggregate to it and keeps only the groups where it is
+//! true, so the keys of tiny groups are never released (δ from `veil.delta`, required; ε_p
+//! from `veil.partition_epsilon`, else the largest ε among that GROUP BY's DP aggregates).
+//! The selection is charged like the aggregates. Grouping sets (ROLLUP, CUBE) put a row in
+//! several groups and are refused with DP aggregates.
+//!
 //! `EXPLAIN` (without ANALYZE) is charged too: DataFusion analyzes the explained plan the
 //! same way and the rule cannot tell it apart. That errs on the side of spending.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{plan_err, Column, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction, WindowFunctionDefinition};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{
+    lit, Aggregate, AggregateUDF, Expr, GroupingSet, LogicalPlan, LogicalPlanBuilder,
+};
 use datafusion::optimizer::AnalyzerRule;
 use veil_core::dp::budget::ChargeRequest;
-use veil_core::dp::{check_epsilon, default_epsilon, BoundedMean, BoundedSum, PrivacyCost};
+use veil_core::dp::{
+    check_epsilon, default_epsilon, BoundedMean, BoundedSum, PartitionSelection, PrivacyCost,
+};
 
 use crate::ledger::{principal, session_ledger};
 use crate::to_df_error;
 
 /// The DP aggregates and the position of their ε argument.
-pub const DP_AGGREGATES: [(&str, usize); 3] = [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1)];
+pub const DP_AGGREGATES: [(&str, usize); 4] =
+    [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1), (SELECT, 0)];
+
+use crate::aggregate::veil_partition_select::NAME as SELECT;
+
+/// Output column of the added partition selection.
+const KEEP: &str = "__veil_partition_keep";
 
 /// Longest plan text kept in the audit log.
 const MAX_QUERY_TEXT: usize = 8192;
@@ -118,6 +137,13 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
         }
     };
     let cost = match name {
+        SELECT => {
+            let delta = match args.get(1) {
+                Some(e) => number(name, "delta", e)?,
+                None => return plan_err!("{name}: missing argument `delta`"),
+            };
+            PartitionSelection::new(epsilon, delta).map(|s| s.cost())
+        }
         "dp_mean" => BoundedMean::new(lower, upper, epsilon).map(|m| m.cost()),
         "dp_sum" => BoundedSum::new(lower, upper, epsilon).map(|m| m.cost()),
         _ => check_epsilon(epsilon).map(PrivacyCost::pure),
@@ -158,8 +184,93 @@ pub fn mechanisms(
     Ok(found)
 }
 
+/// The DP aggregate call inside an aggregate expression (possibly aliased).
+fn dp_call(e: &Expr) -> Option<&AggregateFunction> {
+    match e {
+        Expr::Alias(a) => dp_call(&a.expr),
+        Expr::AggregateFunction(f) if epsilon_position(f.func.name()).is_some() => Some(f),
+        _ => None,
+    }
+}
+
+/// Adds partition selection to one Aggregate node if it groups DP aggregates.
+fn select_partitions(agg: &Aggregate, config: &ConfigOptions) -> Result<Option<LogicalPlan>> {
+    let calls: Vec<&AggregateFunction> = agg.aggr_expr.iter().filter_map(dp_call).collect();
+    if agg.group_expr.is_empty()
+        || calls.is_empty()
+        || calls.iter().any(|f| f.func.name() == SELECT)
+    {
+        return Ok(None);
+    }
+    if agg.group_expr.iter().any(|g| {
+        matches!(
+            g,
+            Expr::GroupingSet(
+                GroupingSet::Rollup(_) | GroupingSet::Cube(_) | GroupingSet::GroupingSets(_)
+            )
+        )
+    }) {
+        return plan_err!(
+            "DP aggregates cannot be used with ROLLUP, CUBE or GROUPING SETS: a row would count in several groups"
+        );
+    }
+    let veil = config.extensions.get::<crate::config::VeilConfig>();
+    let Some(delta) = veil.and_then(|c| c.delta) else {
+        return plan_err!(
+            "a GROUP BY with DP aggregates releases group keys only through DP partition selection: SET veil.delta = 1e-6 (or another δ) first"
+        );
+    };
+    let epsilon = match veil.and_then(|c| c.partition_epsilon) {
+        Some(e) => e,
+        None => {
+            let mut max = 0.0f64;
+            for f in &calls {
+                max = max.max(cost_of(f, config)?.epsilon);
+            }
+            max
+        }
+    };
+    // Checked here so a bad setting names itself.
+    PartitionSelection::new(epsilon, delta)
+        .map_err(|e| to_df_error("veil.delta / veil.partition_epsilon", e))?;
+    let udaf = Arc::new(AggregateUDF::from(
+        crate::aggregate::veil_partition_select::VeilPartitionSelect::new(),
+    ));
+    let keep = Expr::AggregateFunction(AggregateFunction::new_udf(
+        udaf,
+        vec![lit(epsilon), lit(delta)],
+        false,
+        None,
+        vec![],
+        None,
+    ))
+    .alias(KEEP);
+    let mut aggr_expr = agg.aggr_expr.clone();
+    aggr_expr.push(keep);
+    let widened = Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
+    let original: Vec<Expr> = agg.schema.columns().into_iter().map(Expr::Column).collect();
+    let plan = LogicalPlanBuilder::from(LogicalPlan::Aggregate(widened))
+        .filter(Expr::Column(Column::new_unqualified(KEEP)))?
+        .project(original)?
+        .build()?;
+    Ok(Some(plan))
+}
+
+/// Adds partition selection to every grouped DP aggregation of the plan.
+fn with_partition_selection(plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| match &node {
+        LogicalPlan::Aggregate(agg) => match select_partitions(agg, config)? {
+            Some(p) => Ok(Transformed::yes(p)),
+            None => Ok(Transformed::no(node)),
+        },
+        _ => Ok(Transformed::no(node)),
+    })
+    .map(|t| t.data)
+}
+
 impl AnalyzerRule for ChargeBudget {
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = with_partition_selection(plan, config)?;
         let found = mechanisms(&plan, config)?;
         if found.is_empty() {
             return Ok(plan);

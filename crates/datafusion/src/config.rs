@@ -24,6 +24,11 @@ extensions_options! {
         /// Epsilon of DP aggregates called without one (`dp_mean(x, lower, upper)`); unset:
         /// such calls are refused.
         pub epsilon: Option<f64>, default = None
+        /// δ of DP partition selection: a GROUP BY with DP aggregates releases only groups
+        /// that pass it; unset: such queries are refused.
+        pub delta: Option<f64>, default = None
+        /// ε of DP partition selection; unset: the largest ε of the grouped DP aggregates.
+        pub partition_epsilon: Option<f64>, default = None
         /// Principal charged by DP queries; unset: the OS user.
         pub principal: Option<String>, default = None
         /// Budget ledger: a SQLite file path, or ':memory:' for one in process memory;

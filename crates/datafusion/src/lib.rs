@@ -41,6 +41,7 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(aggregate::dp_count::DpCount::new()),
         AggregateUDF::from(aggregate::pii_entity_summary::PiiEntitySummary::new()),
         AggregateUDF::from(aggregate::k_anonymity::KAnonymityAgg::new()),
+        AggregateUDF::from(aggregate::veil_partition_select::VeilPartitionSelect::new()),
     ]
 }
 

@@ -11,12 +11,14 @@ mod cost;
 mod fixed;
 mod mean;
 mod noise;
+mod partition;
 mod sum_count;
 pub mod tester;
 
 pub use cost::PrivacyCost;
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::DiscreteLaplace;
+pub use partition::PartitionSelection;
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 
 use crate::error::{Fallible, VeilError};

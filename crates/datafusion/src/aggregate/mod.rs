@@ -6,3 +6,4 @@ pub mod dp_mean;
 pub mod dp_sum;
 pub mod k_anonymity;
 pub mod pii_entity_summary;
+pub mod veil_partition_select;

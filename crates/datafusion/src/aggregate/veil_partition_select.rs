@@ -1,0 +1,142 @@
+//! `veil_partition_select(epsilon, delta) -> boolean`: DP partition selection for a group.
+//!
+//! veil adds it by itself to every GROUP BY that has DP aggregates (see [`crate::charge`]),
+//! and keeps only the groups for which it is true; it can also be called directly.
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
+};
+use datafusion_macros::user_doc;
+use std::sync::Arc;
+use veil_core::dp::PartitionSelection;
+
+use crate::to_df_error;
+use crate::util::constant_f64;
+
+#[user_doc(
+    doc_section(label = "Differential Privacy Functions"),
+    description = "Whether a group may be released: its row count plus discrete Laplace noise \
+(scale 1/ε) reaches the threshold that makes the release (ε, δ)-differentially private. \
+Added automatically (ε from `veil.partition_epsilon`, else the largest ε of the query's DP \
+aggregates; δ from `veil.delta`) to every GROUP BY with DP aggregates, so group keys of tiny \
+groups are never released. Same function in PostgreSQL.",
+    syntax_example = "veil_partition_select(epsilon, delta)",
+    sql_example = r#"```sql
+> SET veil.delta = 1e-6;
+> SELECT dept, dp_count(1, 0.5) FROM staff GROUP BY dept;  -- selection added by veil
+```"#,
+    argument(name = "epsilon", description = "Constant ε > 0 of the selection."),
+    argument(name = "delta", description = "Constant δ in (0, 1) of the selection.")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct VeilPartitionSelect {
+    signature: Signature,
+}
+
+impl Default for VeilPartitionSelect {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VeilPartitionSelect {
+    pub fn new() -> Self {
+        VeilPartitionSelect {
+            signature: Signature::one_of(
+                vec![TypeSignature::Exact(vec![
+                    DataType::Float64,
+                    DataType::Float64,
+                ])],
+                Volatility::Volatile,
+            ),
+        }
+    }
+}
+
+pub const NAME: &str = "veil_partition_select";
+
+impl AggregateUDFImpl for VeilPartitionSelect {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if args.is_distinct || args.exprs.len() != 2 {
+            return plan_err!("{NAME} takes (epsilon, delta)");
+        }
+        let selection = PartitionSelection::new(
+            constant_f64(NAME, "epsilon", &args.exprs[0])?,
+            constant_f64(NAME, "delta", &args.exprs[1])?,
+        )
+        .map_err(|e| to_df_error(NAME, e))?;
+        Ok(Box::new(SelectAcc { selection, rows: 0 }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}_rows", args.name),
+            DataType::UInt64,
+            true,
+        ))])
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+#[derive(Debug)]
+struct SelectAcc {
+    selection: PartitionSelection,
+    rows: u64,
+}
+
+impl Accumulator for SelectAcc {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(array) = values.first() else {
+            return exec_err!("{NAME}: missing arguments");
+        };
+        self.rows += array.len() as u64;
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let keep = self
+            .selection
+            .keep(self.rows)
+            .map_err(|e| to_df_error(NAME, e))?;
+        Ok(ScalarValue::Boolean(Some(keep)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::UInt64(Some(self.rows))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::UInt64Type;
+        let Some(rows) = states.first() else {
+            return exec_err!("{NAME}: missing state");
+        };
+        for v in rows.as_primitive::<UInt64Type>().iter().flatten() {
+            self.rows = self.rows.saturating_add(v);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,427 @@
+//! DP partition selection in PostgreSQL: `veil_partition_select(epsilon, delta)` and the
+//! parse hook that adds it to every GROUP BY with DP aggregates.
+//!
+//! When the veil library is loaded, a post-parse-analysis hook appends
+//! `AND veil_partition_select(ε_p, δ)` to the HAVING clause of each query level that groups
+//! DP aggregates (δ from `veil.delta`, required; ε_p from `veil.partition_epsilon`, else the
+//! largest ε of those aggregates), so only groups whose noisy row count passes the
+//! threshold are released. The library is loaded by the first veil function a session
+//! calls — after that query was parsed — so the budget check ([`crate::budget`]) refuses any
+//! grouped DP aggregation whose HAVING lacks the selection; `session_preload_libraries =
+//! 'veil'` makes the hook present from a session's first query.
+
+use std::ffi::CStr;
+
+use pgrx::prelude::*;
+use pgrx::Internal;
+use veil_core::dp::PartitionSelection;
+use veil_core::VeilError;
+
+use crate::agg::{self, PartialState, Use};
+use crate::error::{raise, OrRaise};
+
+pub const NAME: &str = "veil_partition_select";
+
+/// Transition state: rows seen and the selection's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelectState {
+    rows: u64,
+    epsilon: f64,
+    delta: f64,
+}
+
+impl PartialState for SelectState {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        if self.epsilon != other.epsilon || self.delta != other.delta {
+            return Err(VeilError::IncompatibleState(
+                "partition selection states with different parameters".into(),
+            ));
+        }
+        self.rows = self.rows.saturating_add(other.rows);
+        Ok(())
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24);
+        out.extend_from_slice(&self.rows.to_le_bytes());
+        out.extend_from_slice(&self.epsilon.to_le_bytes());
+        out.extend_from_slice(&self.delta.to_le_bytes());
+        out
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        let field = |i: usize| -> Result<[u8; 8], VeilError> {
+            bytes
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| VeilError::IncompatibleState("truncated partition state".into()))
+        };
+        if bytes.len() != 24 {
+            return Err(VeilError::IncompatibleState(
+                "bad partition state length".into(),
+            ));
+        }
+        Ok(SelectState {
+            rows: u64::from_le_bytes(field(0)?),
+            epsilon: f64::from_le_bytes(field(1)?),
+            delta: f64::from_le_bytes(field(2)?),
+        })
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn veil_partition_select_trans(
+    mut state: Internal,
+    epsilon: Option<f64>,
+    delta: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let epsilon = agg::required(NAME, "epsilon", epsilon);
+    let delta = agg::required(NAME, "delta", delta);
+    // SAFETY: this aggregate only ever stores a SelectState.
+    if unsafe { state.get::<SelectState>() }.is_none() {
+        PartitionSelection::new(epsilon, delta).or_raise(NAME);
+        let s = SelectState {
+            rows: 0,
+            epsilon,
+            delta,
+        };
+        state = agg::into_internal(s, fcinfo, NAME, Use::AggregateOnly);
+    }
+    // SAFETY: as above.
+    let s = unsafe { state.get_mut::<SelectState>() }.expect("initialized above");
+    agg::same_for_every_row(NAME, "epsilon", s.epsilon, epsilon);
+    agg::same_for_every_row(NAME, "delta", s.delta, delta);
+    s.rows += 1;
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn veil_partition_select_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::combine::<SelectState>(left, right, fcinfo, NAME, Use::AggregateOnly)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn veil_partition_select_serial(state: Internal) -> Vec<u8> {
+    agg::serialize::<SelectState>(&state, NAME)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn veil_partition_select_deserial(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::deserialize::<SelectState>(bytes, fcinfo, NAME, Use::AggregateOnly)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn veil_partition_select_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {
+    agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
+    crate::budget::ensure_charged(fcinfo, NAME);
+    // SAFETY: as in the transition function.
+    let (rows, epsilon, delta) = match unsafe { state.get::<SelectState>() } {
+        Some(s) => (s.rows, s.epsilon, s.delta),
+        None => {
+            let [e, d] = agg::constant_f64_args(fcinfo, NAME, 2, [(0, "epsilon"), (1, "delta")]);
+            (0, e, d)
+        }
+    };
+    let selection = PartitionSelection::new(epsilon, delta).or_raise(NAME);
+    Some(selection.keep(rows).or_raise(NAME))
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE veil_partition_select(epsilon double precision, delta double precision) (
+    sfunc = veil_partition_select_trans, stype = internal,
+    finalfunc = veil_partition_select_final,
+    combinefunc = veil_partition_select_combine,
+    serialfunc = veil_partition_select_serial, deserialfunc = veil_partition_select_deserial,
+    parallel = safe
+);
+COMMENT ON AGGREGATE veil_partition_select(double precision, double precision) IS
+'DP partition selection: true when the group''s noisy row count passes the (epsilon, delta) threshold. Added by veil to every GROUP BY with DP aggregates.';
+"#,
+    name = "veil_partition_select_aggregate",
+    requires = [
+        veil_partition_select_trans,
+        veil_partition_select_final,
+        veil_partition_select_combine,
+        veil_partition_select_serial,
+        veil_partition_select_deserial
+    ],
+);
+
+// ---------------------------------------------------------------------------------------
+// The parse hook
+
+static mut PREVIOUS_HOOK: pg_sys::post_parse_analyze_hook_type = None;
+
+/// Installs the hook (from `_PG_init`).
+pub fn install_hook() {
+    // SAFETY: _PG_init runs once per backend on the main thread; we chain the previous hook.
+    unsafe {
+        PREVIOUS_HOOK = pg_sys::post_parse_analyze_hook;
+        pg_sys::post_parse_analyze_hook = Some(after_parse_analysis);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn after_parse_analysis(
+    pstate: *mut pg_sys::ParseState,
+    query: *mut pg_sys::Query,
+    jstate: *mut pg_sys::JumbleState,
+) {
+    if let Some(prev) = PREVIOUS_HOOK {
+        prev(pstate, query, jstate);
+    }
+    if !query.is_null() {
+        visit(query as *mut pg_sys::Node, std::ptr::null_mut());
+    }
+}
+
+/// Visits every query level (subqueries in FROM, CTEs, sublinks).
+#[pg_guard]
+unsafe extern "C-unwind" fn visit(node: *mut pg_sys::Node, cx: *mut std::ffi::c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    if (*node).type_ == pg_sys::NodeTag::T_Query {
+        let q = node as *mut pg_sys::Query;
+        add_selection(q);
+        return pg_sys::query_tree_walker(q, Some(visit), cx, 0);
+    }
+    pg_sys::expression_tree_walker(node, Some(visit), cx)
+}
+
+/// The DP aggregate (or selection) a function oid names.
+pub fn veil_aggregate(oid: pg_sys::Oid) -> Option<&'static str> {
+    // SAFETY: catalog lookup; null for unknown oids.
+    let name = unsafe {
+        let p = pg_sys::get_func_name(oid);
+        if p.is_null() {
+            return None;
+        }
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    };
+    ["dp_mean", "dp_sum", "dp_count", NAME]
+        .into_iter()
+        .find(|n| *n == name)
+}
+
+struct Collect {
+    aggrefs: Vec<*mut pg_sys::Aggref>,
+}
+
+/// Collects this level's veil Aggrefs (not those of subqueries).
+#[pg_guard]
+unsafe extern "C-unwind" fn collect(node: *mut pg_sys::Node, cx: *mut std::ffi::c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    match (*node).type_ {
+        pg_sys::NodeTag::T_Query => false,
+        pg_sys::NodeTag::T_Aggref => {
+            let a = node as *mut pg_sys::Aggref;
+            if (*a).agglevelsup == 0 && veil_aggregate((*a).aggfnoid).is_some() {
+                (*(cx as *mut Collect)).aggrefs.push(a);
+            }
+            false
+        }
+        _ => pg_sys::expression_tree_walker(node, Some(collect), cx),
+    }
+}
+
+/// The ε of a DP Aggref, from its (constant-folded) arguments or `veil.epsilon`.
+unsafe fn epsilon_of(a: *mut pg_sys::Aggref, name: &'static str) -> f64 {
+    let args = crate::budget::list_ptrs((*a).args);
+    let pos = if name == "dp_count" { 1 } else { 3 };
+    let Some(&te) = args.get(pos) else {
+        return crate::guc::epsilon(name);
+    };
+    let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
+    let folded = pg_sys::eval_const_expressions(
+        std::ptr::null_mut(),
+        pg_sys::copyObjectImpl(expr as *const _) as *mut _,
+    );
+    if folded.is_null() || (*folded).type_ != pg_sys::NodeTag::T_Const {
+        raise(
+            name,
+            VeilError::invalid(
+                "epsilon",
+                "must be a constant (the query's privacy cost is charged before it runs)",
+            ),
+        );
+    }
+    let c = folded as *mut pg_sys::Const;
+    if (*c).consttype != pg_sys::FLOAT8OID {
+        raise(
+            name,
+            VeilError::invalid("epsilon", "must be double precision"),
+        );
+    }
+    f64::from_datum((*c).constvalue, (*c).constisnull)
+        .unwrap_or_else(|| raise(name, VeilError::invalid("epsilon", "must not be NULL")))
+}
+
+unsafe fn float8_const(v: f64) -> *mut pg_sys::Node {
+    pg_sys::makeConst(
+        pg_sys::FLOAT8OID,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        v.into_datum().unwrap_or(pg_sys::Datum::from(0usize)),
+        false,
+        true,
+    ) as *mut pg_sys::Node
+}
+
+thread_local! {
+    static SELECTION_OID: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+/// The oid of the veil extension's own `veil_partition_select(float8, float8)` (found through
+/// the extension's membership, not the search path, so a look-alike cannot stand in).
+pub fn selection_oid() -> pg_sys::Oid {
+    if let Some(oid) = SELECTION_OID.with(|c| c.get()) {
+        return oid;
+    }
+    let oid = Spi::get_one::<pg_sys::Oid>(
+        "SELECT p.oid FROM pg_catalog.pg_proc p
+           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                      AND d.objid = p.oid AND d.deptype = 'e'
+           JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'veil'
+          WHERE p.proname = 'veil_partition_select' AND p.pronargs = 2",
+    );
+    match oid {
+        Ok(Some(o)) => {
+            SELECTION_OID.with(|c| c.set(Some(o)));
+            o
+        }
+        _ => error!(
+            "{NAME}: cannot find the aggregate (is the veil extension installed in this database?)"
+        ),
+    }
+}
+
+/// Appends the selection to a grouped query level with DP aggregates.
+unsafe fn add_selection(q: *mut pg_sys::Query) {
+    if !(*q).hasAggs || ((*q).groupClause.is_null() && (*q).groupingSets.is_null()) {
+        return;
+    }
+    let mut c = Collect {
+        aggrefs: Vec::new(),
+    };
+    let cx = &mut c as *mut Collect as *mut std::ffi::c_void;
+    collect((*q).targetList as *mut pg_sys::Node, cx);
+    collect((*q).havingQual, cx);
+    let names: Vec<&'static str> = c
+        .aggrefs
+        .iter()
+        .filter_map(|&a| veil_aggregate((*a).aggfnoid))
+        .collect();
+    let dp: Vec<(*mut pg_sys::Aggref, &'static str)> = c
+        .aggrefs
+        .iter()
+        .zip(&names)
+        .filter(|(_, n)| **n != NAME)
+        .map(|(a, n)| (*a, *n))
+        .collect();
+    if dp.is_empty() {
+        return;
+    }
+    let selection = selection_oid();
+    if c.aggrefs.iter().any(|&a| (*a).aggfnoid == selection) {
+        return;
+    }
+    if !(*q).groupingSets.is_null() {
+        ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "DP aggregates cannot be used with ROLLUP, CUBE or GROUPING SETS: a row would count in several groups"
+        );
+    }
+    let Some(delta) = crate::guc::delta(NAME) else {
+        raise(
+            NAME,
+            VeilError::invalid(
+                "veil.delta",
+                "is not set: a GROUP BY with DP aggregates releases group keys only through DP partition selection; SET veil.delta = 1e-6 (or another δ) first",
+            ),
+        );
+    };
+    let epsilon = match crate::guc::partition_epsilon(NAME) {
+        Some(e) => e,
+        None => dp
+            .iter()
+            .map(|&(a, n)| epsilon_of(a, n))
+            .fold(0.0f64, f64::max),
+    };
+    PartitionSelection::new(epsilon, delta).or_raise("veil.delta / veil.partition_epsilon");
+
+    let aggref = pg_sys::palloc0(std::mem::size_of::<pg_sys::Aggref>()) as *mut pg_sys::Aggref;
+    (*aggref).xpr.type_ = pg_sys::NodeTag::T_Aggref;
+    (*aggref).aggfnoid = selection;
+    (*aggref).aggtype = pg_sys::BOOLOID;
+    (*aggref).aggcollid = pg_sys::InvalidOid;
+    (*aggref).inputcollid = pg_sys::InvalidOid;
+    (*aggref).aggtranstype = pg_sys::InvalidOid;
+    let mut argtypes: *mut pg_sys::List = std::ptr::null_mut();
+    let mut args: *mut pg_sys::List = std::ptr::null_mut();
+    for (i, v) in [epsilon, delta].into_iter().enumerate() {
+        argtypes = pg_sys::lappend_oid(argtypes, pg_sys::FLOAT8OID);
+        let te = pg_sys::makeTargetEntry(
+            float8_const(v) as *mut pg_sys::Expr,
+            (i + 1) as i16,
+            std::ptr::null_mut(),
+            false,
+        );
+        args = pg_sys::lappend(args, te as *mut std::ffi::c_void);
+    }
+    (*aggref).aggargtypes = argtypes;
+    (*aggref).aggdirectargs = std::ptr::null_mut();
+    (*aggref).args = args;
+    (*aggref).aggorder = std::ptr::null_mut();
+    (*aggref).aggdistinct = std::ptr::null_mut();
+    (*aggref).aggfilter = std::ptr::null_mut();
+    (*aggref).aggstar = false;
+    (*aggref).aggvariadic = false;
+    (*aggref).aggkind = b'n' as std::ffi::c_char; // AGGKIND_NORMAL
+    (*aggref).agglevelsup = 0;
+    (*aggref).aggsplit = pg_sys::AggSplit::AGGSPLIT_SIMPLE;
+    (*aggref).aggno = -1;
+    (*aggref).aggtransno = -1;
+    (*aggref).location = -1;
+    let node = aggref as *mut pg_sys::Node;
+    (*q).havingQual = if (*q).havingQual.is_null() {
+        node
+    } else {
+        pg_sys::make_and_qual((*q).havingQual, node)
+    };
+}
+
+/// Whether an Agg plan node's HAVING filters on a partition selection (a top-level conjunct
+/// that is a `veil_partition_select` Aggref).
+pub unsafe fn filters_on_selection(plan: *mut pg_sys::Plan) -> bool {
+    let selection = selection_oid();
+    crate::budget::list_ptrs((*plan).qual).into_iter().any(|e| {
+        let n = e as *mut pg_sys::Node;
+        !n.is_null()
+            && (*n).type_ == pg_sys::NodeTag::T_Aggref
+            && (*(n as *mut pg_sys::Aggref)).aggfnoid == selection
+    })
+}
+
+/// For the error of a grouped DP aggregation without selection.
+pub fn missing_selection() -> ! {
+    raise(
+        NAME,
+        VeilError::invalid(
+            "GROUP BY",
+            "grouped DP aggregates need DP partition selection, which veil adds when its library is loaded before the query is parsed: run the query again (the library is loaded now), or set session_preload_libraries = 'veil'; set veil.delta",
+        ),
+    )
+}
