@@ -77,7 +77,10 @@ fn read_budget(c: &mut SpiClient<'_>, principal: &str) -> Result<Option<Budget>,
     let rows = c
         .update(READ, Some(1), &[principal.into()])
         .map_err(spi_err)?;
-    for row in rows {
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    {
         let name: String = row.get(1).map_err(spi_err)?.unwrap_or_default();
         let f = |i: usize| -> Result<f64, VeilError> {
             Ok(row.get::<f64>(i).map_err(spi_err)?.unwrap_or(0.0))
@@ -92,9 +95,8 @@ fn read_budget(c: &mut SpiClient<'_>, principal: &str) -> Result<Option<Budget>,
             delta_spent: f(5)?,
             rho_spent: f(6)?,
             queries: row.get::<i64>(7).map_err(spi_err)?.unwrap_or(0).max(0) as u64,
-        }));
+        }))
     }
-    Ok(None)
 }
 
 fn write_budget(c: &mut SpiClient<'_>, principal: &str, b: &Budget) -> Result<(), VeilError> {
@@ -230,6 +232,7 @@ REVOKE EXECUTE ON FUNCTION veil_budget_revoke(text) FROM PUBLIC;
 );
 
 /// Budgets: every principal's for superusers, the session user's own for everyone else.
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable, security_definer)]
 fn veil_budget_status() -> TableIterator<
     'static,
@@ -291,6 +294,7 @@ fn veil_budget_status() -> TableIterator<
 }
 
 /// The audit log: every principal's for superusers, the session user's own otherwise.
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable, security_definer)]
 fn veil_audit_log() -> TableIterator<
     'static,
