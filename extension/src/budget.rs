@@ -87,7 +87,7 @@ fn read_budget(c: &mut SpiClient<'_>, principal: &str) -> Result<Option<Budget>,
         };
         let composition = Composition::parse(&name)
             .map_err(|_| VeilError::Ledger(format!("unknown composition {name:?}")))?;
-        return Ok(Some(Budget {
+        Ok(Some(Budget {
             composition,
             epsilon_total: f(2)?,
             delta_total: f(3)?,
