@@ -72,9 +72,21 @@ impl AggregateUDFImpl for DpCount {
         if args.is_distinct {
             return plan_err!("dp_count does not support DISTINCT");
         }
-        let epsilon = epsilon_arg("dp_count", args.exprs, 1)?;
-        let acc = DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))?;
-        Ok(Box::new(DpCountAcc(acc)))
+        Ok(Box::new(DpCountAcc(prototype(&args)?)))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+        Ok(Box::new(super::groups::DpGroups::new(
+            "dp_count",
+            prototype(&args)?,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -84,6 +96,12 @@ impl AggregateUDFImpl for DpCount {
     fn documentation(&self) -> Option<&Documentation> {
         self.doc()
     }
+}
+
+/// A fresh state with the call's ε.
+fn prototype(args: &AccumulatorArgs) -> Result<DpCountAccumulator> {
+    let epsilon = epsilon_arg("dp_count", args.exprs, 1)?;
+    DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))
 }
 
 #[derive(Debug)]

@@ -81,13 +81,21 @@ impl AggregateUDFImpl for DpMean {
         if args.is_distinct {
             return plan_err!("dp_mean does not support DISTINCT");
         }
-        let params = BoundedMean::new(
-            constant_f64("dp_mean", "lower", &args.exprs[1])?,
-            constant_f64("dp_mean", "upper", &args.exprs[2])?,
-            epsilon_arg("dp_mean", args.exprs, 3)?,
-        )
-        .map_err(|e| to_df_error("dp_mean", e))?;
-        Ok(Box::new(DpMeanAcc(DpMeanAccumulator::new(params))))
+        Ok(Box::new(DpMeanAcc(prototype(&args)?)))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+        Ok(Box::new(super::groups::DpGroups::new(
+            "dp_mean",
+            prototype(&args)?,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -97,6 +105,17 @@ impl AggregateUDFImpl for DpMean {
     fn documentation(&self) -> Option<&Documentation> {
         self.doc()
     }
+}
+
+/// A fresh state with the call's constant arguments.
+fn prototype(args: &AccumulatorArgs) -> Result<DpMeanAccumulator> {
+    let params = BoundedMean::new(
+        constant_f64("dp_mean", "lower", &args.exprs[1])?,
+        constant_f64("dp_mean", "upper", &args.exprs[2])?,
+        epsilon_arg("dp_mean", args.exprs, 3)?,
+    )
+    .map_err(|e| to_df_error("dp_mean", e))?;
+    Ok(DpMeanAccumulator::new(params))
 }
 
 /// One group's state: parameters, exact count and fixed-point sum (see veil-core).

@@ -1,6 +1,6 @@
 //! `dp_sum(value, lower, upper, epsilon) -> double`
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -80,13 +80,21 @@ impl AggregateUDFImpl for DpSum {
         if args.is_distinct {
             return plan_err!("dp_sum does not support DISTINCT");
         }
-        let params = BoundedSum::new(
-            constant_f64("dp_sum", "lower", &args.exprs[1])?,
-            constant_f64("dp_sum", "upper", &args.exprs[2])?,
-            epsilon_arg("dp_sum", args.exprs, 3)?,
-        )
-        .map_err(|e| to_df_error("dp_sum", e))?;
-        Ok(Box::new(DpSumAcc(DpSumAccumulator::new(params))))
+        Ok(Box::new(DpSumAcc(prototype(&args)?)))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+        Ok(Box::new(super::groups::DpGroups::new(
+            "dp_sum",
+            prototype(&args)?,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -98,6 +106,17 @@ impl AggregateUDFImpl for DpSum {
     }
 }
 
+/// A fresh state with the call's constant arguments.
+fn prototype(args: &AccumulatorArgs) -> Result<DpSumAccumulator> {
+    let params = BoundedSum::new(
+        constant_f64("dp_sum", "lower", &args.exprs[1])?,
+        constant_f64("dp_sum", "upper", &args.exprs[2])?,
+        epsilon_arg("dp_sum", args.exprs, 3)?,
+    )
+    .map_err(|e| to_df_error("dp_sum", e))?;
+    Ok(DpSumAccumulator::new(params))
+}
+
 #[derive(Debug)]
 struct DpSumAcc(DpSumAccumulator);
 
@@ -106,11 +125,12 @@ impl Accumulator for DpSumAcc {
         let Some(array) = values.first() else {
             return exec_err!("dp_sum: missing argument `value`");
         };
-        array
-            .as_primitive::<Float64Type>()
-            .iter()
-            .flatten()
-            .for_each(|x| self.0.update(x));
+        let values = array.as_primitive::<Float64Type>();
+        if values.null_count() == 0 {
+            self.0.update_slice(values.values());
+        } else {
+            values.iter().flatten().for_each(|x| self.0.update(x));
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Aggregate SQL functions, one per file.
 
 mod binary_state;
+mod groups;
 pub mod dp_count;
 pub mod dp_mean;
 pub mod dp_sum;

@@ -3,12 +3,13 @@
 //! veil adds it by itself to every GROUP BY that has DP aggregates (see [`crate::charge`]),
 //! and keeps only the groups for which it is true; it can also be called directly.
 
-use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
+    TypeSignature, Volatility,
 };
 use datafusion_macros::user_doc;
 use std::sync::Arc;
@@ -73,15 +74,21 @@ impl AggregateUDFImpl for VeilPartitionSelect {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if args.is_distinct || args.exprs.len() != 2 {
-            return plan_err!("{NAME} takes (epsilon, delta)");
-        }
-        let selection = PartitionSelection::new(
-            constant_f64(NAME, "epsilon", &args.exprs[0])?,
-            constant_f64(NAME, "delta", &args.exprs[1])?,
-        )
-        .map_err(|e| to_df_error(NAME, e))?;
-        Ok(Box::new(SelectAcc { selection, rows: 0 }))
+        Ok(Box::new(SelectAcc {
+            selection: selection(&args)?,
+            rows: 0,
+        }))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(SelectGroups {
+            selection: selection(&args)?,
+            rows: Vec::new(),
+        }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -94,6 +101,91 @@ impl AggregateUDFImpl for VeilPartitionSelect {
 
     fn documentation(&self) -> Option<&Documentation> {
         self.doc()
+    }
+}
+
+fn selection(args: &AccumulatorArgs) -> Result<PartitionSelection> {
+    if args.is_distinct || args.exprs.len() != 2 {
+        return plan_err!("{NAME} takes (epsilon, delta)");
+    }
+    PartitionSelection::new(
+        constant_f64(NAME, "epsilon", &args.exprs[0])?,
+        constant_f64(NAME, "delta", &args.exprs[1])?,
+    )
+    .map_err(|e| to_df_error(NAME, e))
+}
+
+/// Row counts of every group; the same UInt64 state as [`SelectAcc`].
+struct SelectGroups {
+    selection: PartitionSelection,
+    rows: Vec<u64>,
+}
+
+impl GroupsAccumulator for SelectGroups {
+    fn update_batch(
+        &mut self,
+        _values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.rows.resize(total_num_groups.max(self.rows.len()), 0);
+        for (row, &g) in group_indices.iter().enumerate() {
+            if opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
+                self.rows[g] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let rows = emit_to.take_needed(&mut self.rows);
+        let keep = rows
+            .iter()
+            .map(|&n| self.selection.keep(n).map(Some))
+            .collect::<Result<BooleanArray, _>>()
+            .map_err(|e| to_df_error(NAME, e))?;
+        Ok(Arc::new(keep))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let rows = emit_to.take_needed(&mut self.rows);
+        Ok(vec![Arc::new(UInt64Array::from(rows))])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let Some(states) = values.first() else {
+            return exec_err!("{NAME}: missing state");
+        };
+        self.rows.resize(total_num_groups.max(self.rows.len()), 0);
+        let states = states.as_primitive::<UInt64Type>();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if states.is_valid(row) {
+                self.rows[g] = self.rows[g].saturating_add(states.value(row));
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let n = values.first().map_or(0, |v| v.len());
+        let rows: UInt64Array = (0..n)
+            .map(|row| Some(u64::from(opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)))))
+            .collect();
+        Ok(vec![Arc::new(rows)])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.rows.capacity() * 8
     }
 }
 
@@ -129,8 +221,6 @@ impl Accumulator for SelectAcc {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        use datafusion::arrow::array::AsArray;
-        use datafusion::arrow::datatypes::UInt64Type;
         let Some(rows) = states.first() else {
             return exec_err!("{NAME}: missing state");
         };

@@ -1,0 +1,296 @@
+//! A `GroupsAccumulator` for veil's DP aggregates: one veil-core accumulator per group in a
+//! vector indexed by group, so GROUP BY updates rows in place instead of going through one
+//! boxed `Accumulator` per group. Partial states use the same Binary encoding as the
+//! one-group accumulators (see [`super::binary_state`]), so both kinds merge with each other.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array,
+};
+use datafusion::arrow::datatypes::Float64Type;
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use veil_core::dp::{DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator};
+
+use super::binary_state::BinaryState;
+use crate::to_df_error;
+
+/// What a DP aggregate's per-group state needs beyond its byte encoding.
+pub trait GroupState: BinaryState + Clone + Send + 'static {
+    /// Adds row `row` of the first argument to this state (NULL skipped).
+    fn add_row(&mut self, values: &ArrayRef, row: usize);
+    /// Adds every row to the group `group_indices[row]` (rows failing `filter` skipped);
+    /// the argument array is downcast once per batch.
+    fn add_rows(
+        groups: &mut [Self],
+        values: &ArrayRef,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+    );
+    /// Adds a whole batch when every row belongs to this group (fast path).
+    fn add_all(&mut self, values: &ArrayRef);
+    /// The noisy releases of `groups`, as one array.
+    fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef>;
+}
+
+fn f64_values(values: &ArrayRef) -> &datafusion::arrow::array::PrimitiveArray<Float64Type> {
+    values.as_primitive::<Float64Type>()
+}
+
+macro_rules! bounded_group_state {
+    ($t:ty) => {
+        impl GroupState for $t {
+            fn add_row(&mut self, values: &ArrayRef, row: usize) {
+                let v = f64_values(values);
+                if v.is_valid(row) {
+                    self.update(v.value(row));
+                }
+            }
+            fn add_rows(
+                groups: &mut [Self],
+                values: &ArrayRef,
+                group_indices: &[usize],
+                filter: Option<&BooleanArray>,
+            ) {
+                let v = f64_values(values);
+                if v.null_count() == 0 && filter.is_none() {
+                    for (&x, &g) in v.values().iter().zip(group_indices) {
+                        groups[g].update(x);
+                    }
+                } else {
+                    for (row, &g) in group_indices.iter().enumerate() {
+                        if passes(filter, row) && v.is_valid(row) {
+                            groups[g].update(v.value(row));
+                        }
+                    }
+                }
+            }
+            fn add_all(&mut self, values: &ArrayRef) {
+                let v = f64_values(values);
+                if v.null_count() == 0 {
+                    self.update_slice(v.values());
+                } else {
+                    v.iter().flatten().for_each(|x| self.update(x));
+                }
+            }
+            fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef> {
+                let out = groups
+                    .iter()
+                    .map(|g| g.release().map(Some))
+                    .collect::<Result<Float64Array, _>>()
+                    .map_err(|e| to_df_error(function, e))?;
+                Ok(Arc::new(out))
+            }
+        }
+    };
+}
+
+bounded_group_state!(DpMeanAccumulator);
+bounded_group_state!(DpSumAccumulator);
+
+impl GroupState for DpCountAccumulator {
+    fn add_row(&mut self, values: &ArrayRef, row: usize) {
+        if values.is_valid(row) {
+            self.add(1);
+        }
+    }
+    fn add_rows(
+        groups: &mut [Self],
+        values: &ArrayRef,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+    ) {
+        let no_nulls = values.logical_null_count() == 0;
+        for (row, &g) in group_indices.iter().enumerate() {
+            if passes(filter, row) && (no_nulls || values.is_valid(row)) {
+                groups[g].add(1);
+            }
+        }
+    }
+    fn add_all(&mut self, values: &ArrayRef) {
+        self.add((values.len() - values.logical_null_count()) as u64);
+    }
+    fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef> {
+        let out = groups
+            .iter()
+            .map(|g| g.release().map(Some))
+            .collect::<Result<Int64Array, _>>()
+            .map_err(|e| to_df_error(function, e))?;
+        Ok(Arc::new(out))
+    }
+}
+
+/// The groups accumulator of one DP aggregate call.
+pub struct DpGroups<T: GroupState> {
+    function: &'static str,
+    /// A fresh state with the call's parameters, cloned for each new group.
+    prototype: T,
+    groups: Vec<T>,
+}
+
+impl<T: GroupState> DpGroups<T> {
+    pub fn new(function: &'static str, prototype: T) -> Self {
+        DpGroups {
+            function,
+            prototype,
+            groups: Vec::new(),
+        }
+    }
+
+    fn grow(&mut self, total_num_groups: usize) {
+        if self.groups.len() < total_num_groups {
+            self.groups.resize(total_num_groups, self.prototype.clone());
+        }
+    }
+}
+
+fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+impl<T: GroupState> GroupsAccumulator for DpGroups<T> {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let Some(values) = values.first() else {
+            return exec_err!("{}: missing argument `value`", self.function);
+        };
+        self.grow(total_num_groups);
+        // One group for the whole batch (common after sorting or with few groups).
+        if opt_filter.is_none()
+            && !group_indices.is_empty()
+            && group_indices.iter().all(|&g| g == group_indices[0])
+        {
+            self.groups[group_indices[0]].add_all(values);
+            return Ok(());
+        }
+        T::add_rows(&mut self.groups, values, group_indices, opt_filter);
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        T::release_all(&groups, self.function)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        let mut out = BinaryBuilder::new();
+        for g in &groups {
+            out.append_value(g.encode());
+        }
+        Ok(vec![Arc::new(out.finish())])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let Some(states) = values.first() else {
+            return exec_err!("{}: missing partial state", self.function);
+        };
+        self.grow(total_num_groups);
+        let states = states.as_binary::<i32>();
+        for (row, &g) in group_indices.iter().enumerate() {
+            if states.is_null(row) {
+                continue;
+            }
+            let other = T::decode(states.value(row)).map_err(|e| to_df_error(self.function, e))?;
+            self.groups[g]
+                .merge_with(&other)
+                .map_err(|e| to_df_error(self.function, e))?;
+        }
+        Ok(())
+    }
+
+    /// Each row as its own group's state (when pre-aggregation does not pay off).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let Some(values) = values.first() else {
+            return exec_err!("{}: missing argument `value`", self.function);
+        };
+        let mut out = BinaryBuilder::new();
+        for row in 0..values.len() {
+            let mut state = self.prototype.clone();
+            if passes(opt_filter, row) {
+                state.add_row(values, row);
+            }
+            out.append_value(state.encode());
+        }
+        Ok(vec![Arc::new(out.finish())])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.groups.capacity() * std::mem::size_of::<T>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::BinaryArray;
+    use veil_core::dp::BoundedSum;
+
+    use super::*;
+
+    #[test]
+    fn grouped_states_merge_to_the_one_pass_states() {
+        let params = BoundedSum::new(0.0, 10.0, 1.0).unwrap();
+        let values: ArrayRef = Arc::new(Float64Array::from(
+            (0..300).map(|i| if i % 11 == 0 { None } else { Some((i % 13) as f64) }).collect::<Vec<_>>(),
+        ));
+        let groups: Vec<usize> = (0..300).map(|i| i % 4).collect();
+        // One pass.
+        let mut whole = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+        whole.update_batch(&[values.clone()], &groups, None, 4).unwrap();
+        // Two halves, states merged.
+        let mut merged = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+        for half in [0..150, 150..300] {
+            let mut part = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+            part.update_batch(&[values.slice(half.start, half.len())], &groups[half.clone()], None, 4)
+                .unwrap();
+            let state = part.state(EmitTo::All).unwrap();
+            merged
+                .merge_batch(&state, &[0, 1, 2, 3], 4)
+                .unwrap();
+        }
+        let a = whole.state(EmitTo::All).unwrap();
+        let b = merged.state(EmitTo::All).unwrap();
+        let (a, b): (&BinaryArray, &BinaryArray) = (a[0].as_binary(), b[0].as_binary());
+        assert_eq!(a, b);
+        // And each group equals a one-group accumulator fed that group's rows.
+        for g in 0..4 {
+            let mut single = DpSumAccumulator::new(params.clone());
+            let v = f64_values(&values);
+            for row in (0..300).filter(|r| r % 4 == g) {
+                if v.is_valid(row) {
+                    single.update(v.value(row));
+                }
+            }
+            assert_eq!(single.encode(), a.value(g));
+        }
+    }
+
+    #[test]
+    fn filter_skips_rows_and_count_groups() {
+        let mut c = DpGroups::new("dp_count", DpCountAccumulator::new(1.0).unwrap());
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4)]));
+        let filter = BooleanArray::from(vec![Some(true), Some(true), Some(false), None]);
+        c.update_batch(&[values], &[0, 0, 1, 1], Some(&filter), 2).unwrap();
+        let s = c.state(EmitTo::All).unwrap();
+        let s = s[0].as_binary::<i32>();
+        let mut one = DpCountAccumulator::new(1.0).unwrap();
+        one.add(1);
+        assert_eq!(s.value(0), one.encode());
+        assert_eq!(s.value(1), DpCountAccumulator::new(1.0).unwrap().encode());
+    }
+}
