@@ -2,12 +2,18 @@
 //!
 //! Noise comes only from OpenDP's exact samplers (`opendp::traits::samplers`, with the
 //! `use-openssl` CSPRNG): values are summed in fixed point and noised with the discrete
-//! Laplace distribution, so no floating-point noise is ever generated and the float-sum
-//! rounding error that breaks naive sensitivity analysis does not arise.
+//! Laplace (ε-DP, the default) or discrete Gaussian (ρ-zCDP, [`Noise::Gaussian`])
+//! distribution, so no floating-point noise is ever generated and the float-sum rounding
+//! error that breaks naive sensitivity analysis does not arise. Selections (quantiles,
+//! modes) use OpenDP's exact permute-and-flip mechanism on integer scores.
+//!
+//! Every mechanism has an `explain()` giving the noise scales, the privacy spent and a 95 %
+//! accuracy statement ([`Explanation`]).
 
 pub mod budget;
 pub mod composition;
 mod cost;
+mod explain;
 mod fixed;
 mod mean;
 mod noise;
@@ -15,8 +21,9 @@ mod sum_count;
 pub mod tester;
 
 pub use cost::PrivacyCost;
+pub use explain::{Explanation, NoisePart};
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
-pub use noise::DiscreteLaplace;
+pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 
 use crate::error::{Fallible, VeilError};

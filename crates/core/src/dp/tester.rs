@@ -34,11 +34,12 @@ pub fn bin(x: f64, width: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use dashu::integer::IBig;
+    use dashu::rational::RBig;
 
     use super::*;
     use crate::dp::{
-        BoundedMean, BoundedSum, DiscreteLaplace, DpCountAccumulator, DpMeanAccumulator,
-        DpSumAccumulator,
+        BoundedMean, BoundedSum, DiscreteGaussian, DiscreteLaplace, DpCountAccumulator,
+        DpMeanAccumulator, DpSumAccumulator, Noise,
     };
 
     const N: usize = 20_000;
@@ -110,6 +111,51 @@ mod tests {
     fn dp_mean_passes() {
         let eps = 1.0;
         let mut d = DpMeanAccumulator::new(BoundedMean::new(0.0, 10.0, eps).unwrap());
+        (0..20).for_each(|_| d.update(5.0));
+        let mut d2 = d.clone();
+        d2.update(10.0);
+        let a = draws(N, || bin(d.release().unwrap(), 0.5));
+        let b = draws(N, || bin(d2.release().unwrap(), 0.5));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE, "violation {v}");
+    }
+
+    #[test]
+    fn gaussian_count_passes_and_a_gaussian_with_a_tenth_of_sigma_fails() {
+        let (eps, delta) = (1.0, 1e-6);
+        let gauss = Noise::Gaussian { delta };
+        let mut d = DpCountAccumulator::with_noise(eps, gauss).unwrap();
+        d.add(100);
+        let mut d2 = d.clone();
+        d2.add(1);
+        let a = draws(N, || d.release().unwrap());
+        let b = draws(N, || d2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE + delta, "violation {v}");
+
+        // claims (1, 1e-6) but uses σ/10: ρ is 100 times what it claims
+        let sigma = DiscreteGaussian::new(1, &RBig::try_from(d.privacy().rho().unwrap()).unwrap())
+            .unwrap()
+            .sigma();
+        let broken =
+            DiscreteGaussian::new(1, &RBig::try_from(0.5 / (sigma * sigma / 100.0)).unwrap())
+                .unwrap();
+        assert!((broken.sigma() - sigma / 10.0).abs() < 1e-9);
+        let sample = |c: i64| i64::try_from(broken.add_noise(IBig::from(c)).unwrap()).unwrap();
+        let a = draws(N, || sample(100));
+        let b = draws(N, || sample(101));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
+    fn gaussian_mean_passes() {
+        let eps = 1.0;
+        let p = BoundedMean::with_noise(0.0, 10.0, eps, Noise::Gaussian { delta: 1e-6 }).unwrap();
+        let mut d = DpMeanAccumulator::new(p);
         (0..20).for_each(|_| d.update(5.0));
         let mut d2 = d.clone();
         d2.update(10.0);
