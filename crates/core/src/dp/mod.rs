@@ -13,18 +13,22 @@
 pub mod budget;
 pub mod composition;
 mod cost;
+mod count_distinct;
 mod explain;
 mod fixed;
 mod mean;
 mod noise;
 mod sum_count;
 pub mod tester;
+mod variance;
 
 pub use cost::PrivacyCost;
+pub use count_distinct::DpCountDistinctAccumulator;
 pub use explain::{Explanation, NoisePart};
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
+pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 
 use crate::error::{Fallible, VeilError};
 

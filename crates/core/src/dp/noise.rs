@@ -292,6 +292,98 @@ impl Privacy {
     }
 }
 
+/// Size of [`Privacy::to_bytes`].
+pub(crate) const PRIVACY_BYTES: usize = 17;
+
+impl Privacy {
+    /// ε, a noise tag (0 Laplace, 1 Gaussian) and δ (0 for Laplace), little-endian: the
+    /// header of the newer accumulators' encodings.
+    pub(crate) fn to_bytes(self) -> [u8; PRIVACY_BYTES] {
+        let mut out = [0u8; PRIVACY_BYTES];
+        out[..8].copy_from_slice(&self.epsilon.to_le_bytes());
+        out[8] = match self.noise {
+            Noise::Laplace => 0,
+            Noise::Gaussian { .. } => 1,
+        };
+        out[9..].copy_from_slice(&self.delta().to_le_bytes());
+        out
+    }
+
+    /// Inverse of [`Privacy::to_bytes`] on the first [`PRIVACY_BYTES`] of `bytes`,
+    /// re-validating; returns the rest.
+    pub(crate) fn from_bytes<'a>(bytes: &'a [u8], what: &str) -> Fallible<(Self, &'a [u8])> {
+        if bytes.len() < PRIVACY_BYTES {
+            return Err(VeilError::IncompatibleState(format!(
+                "{what} state is truncated ({} bytes)",
+                bytes.len()
+            )));
+        }
+        let f = |i: usize| f64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let noise = match bytes[8] {
+            0 => Noise::Laplace,
+            1 => Noise::Gaussian { delta: f(9) },
+            t => {
+                return Err(VeilError::IncompatibleState(format!(
+                    "{what} state has an unknown noise tag {t}"
+                )))
+            }
+        };
+        Ok((Privacy::new(f(0), noise)?, &bytes[PRIVACY_BYTES..]))
+    }
+}
+
+/// Reads little-endian integers off the front of an encoded state.
+pub(crate) struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn take(&mut self, n: usize) -> Fallible<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(VeilError::IncompatibleState(format!(
+                "{} state is truncated",
+                self.what
+            )));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+    pub fn u64(&mut self) -> Fallible<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    pub fn f64(&mut self) -> Fallible<f64> {
+        Ok(f64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+    pub fn i128(&mut self) -> Fallible<i128> {
+        Ok(i128::from_le_bytes(
+            self.take(16)?.try_into().expect("16 bytes"),
+        ))
+    }
+    pub fn u128(&mut self) -> Fallible<u128> {
+        Ok(u128::from_le_bytes(
+            self.take(16)?.try_into().expect("16 bytes"),
+        ))
+    }
+    /// Fails unless every byte was read.
+    pub fn finish(&self) -> Fallible<()> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(VeilError::IncompatibleState(format!(
+                "{} state has {} trailing bytes",
+                self.what,
+                self.bytes.len()
+            )))
+        }
+    }
+}
+
 impl std::fmt::Display for Privacy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.noise {
@@ -484,5 +576,15 @@ mod tests {
         assert!(Privacy::from_tail(1.0, &[0; 3], "x").is_err());
         let g = Privacy::new(1.0, Noise::Gaussian { delta: 1e-5 }).unwrap();
         assert_eq!(Privacy::from_tail(1.0, &g.tail_bytes(), "x").unwrap(), g);
+        let l = Privacy::laplace(0.25).unwrap();
+        for p in [g, l] {
+            let mut b = p.to_bytes().to_vec();
+            b.push(7);
+            assert_eq!(Privacy::from_bytes(&b, "x").unwrap(), (p, &[7u8][..]));
+        }
+        let mut b = g.to_bytes();
+        b[8] = 9;
+        assert!(Privacy::from_bytes(&b, "x").is_err());
+        assert!(Privacy::from_bytes(&b[..5], "x").is_err());
     }
 }

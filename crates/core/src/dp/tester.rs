@@ -38,8 +38,9 @@ mod tests {
 
     use super::*;
     use crate::dp::{
-        BoundedMean, BoundedSum, DiscreteGaussian, DiscreteLaplace, DpCountAccumulator,
-        DpMeanAccumulator, DpSumAccumulator, Noise,
+        BoundedMean, BoundedSum, BoundedVariance, DiscreteGaussian, DiscreteLaplace,
+        DpCountAccumulator, DpCountDistinctAccumulator, DpMeanAccumulator, DpSumAccumulator,
+        DpVarianceAccumulator, Noise, Spread,
     };
 
     const N: usize = 20_000;
@@ -163,6 +164,62 @@ mod tests {
         let b = draws(N, || bin(d2.release().unwrap(), 0.5));
         let v = privacy_violation(&a, &b, eps);
         assert!(v <= TOLERANCE, "violation {v}");
+    }
+
+    #[test]
+    fn dp_variance_passes_and_one_with_a_tenth_of_the_square_sensitivity_fails() {
+        let eps = 1.0;
+        for noise in [Noise::Laplace, Noise::Gaussian { delta: 1e-6 }] {
+            let p = BoundedVariance::new(0.0, 10.0, eps, noise, Spread::Variance).unwrap();
+            let mut d = DpVarianceAccumulator::new(p);
+            (0..20).for_each(|_| d.update(5.0));
+            let mut d2 = d.clone();
+            d2.update(10.0);
+            let a = draws(N, || bin(d.release().unwrap(), 0.5));
+            let b = draws(N, || bin(d2.release().unwrap(), 0.5));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "{noise:?}: violation {v}");
+        }
+        let p = BoundedVariance::new(0.0, 10.0, eps, Noise::Laplace, Spread::StdDev)
+            .unwrap()
+            .broken_square_sensitivity(10);
+        let mut d = DpVarianceAccumulator::new(p);
+        (0..20).for_each(|_| d.update(5.0));
+        let mut d2 = d.clone();
+        d2.update(10.0);
+        let a = draws(N, || bin(d.release().unwrap(), 0.1));
+        let b = draws(N, || bin(d2.release().unwrap(), 0.1));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
+    fn dp_count_distinct_passes_and_one_with_a_third_of_the_noise_fails() {
+        let eps = 1.0;
+        let mut d = DpCountDistinctAccumulator::new(eps, Noise::Laplace).unwrap();
+        (0..50u64).for_each(|i| d.update(&(i % 10).to_le_bytes()));
+        let mut d2 = d.clone();
+        d2.update(&99u64.to_le_bytes()); // a new distinct value
+        let a = draws(N, || d.release().unwrap());
+        let b = draws(N, || d2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE, "violation {v}");
+
+        // broken: the same states released with the noise of ε = 3 while claiming ε = 1
+        let mut weak = DpCountDistinctAccumulator::new(3.0 * eps, Noise::Laplace).unwrap();
+        (0..50u64).for_each(|i| weak.update(&(i % 10).to_le_bytes()));
+        let mut weak2 = weak.clone();
+        weak2.update(&99u64.to_le_bytes());
+        let a = draws(N, || weak.release().unwrap());
+        let b = draws(N, || weak2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
     }
 
     #[test]
