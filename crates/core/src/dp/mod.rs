@@ -18,6 +18,8 @@ mod explain;
 mod fixed;
 mod mean;
 mod noise;
+mod quantile;
+mod select;
 mod sum_count;
 pub mod tester;
 mod variance;
@@ -27,6 +29,9 @@ pub use count_distinct::DpCountDistinctAccumulator;
 pub use explain::{Explanation, NoisePart};
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
+pub use quantile::{
+    BoundedQuantile, DpQuantileAccumulator, DEFAULT_QUANTILE_BINS, MAX_QUANTILE_BINS,
+};
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 

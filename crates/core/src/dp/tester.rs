@@ -38,9 +38,9 @@ mod tests {
 
     use super::*;
     use crate::dp::{
-        BoundedMean, BoundedSum, BoundedVariance, DiscreteGaussian, DiscreteLaplace,
-        DpCountAccumulator, DpCountDistinctAccumulator, DpMeanAccumulator, DpSumAccumulator,
-        DpVarianceAccumulator, Noise, Spread,
+        BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, DiscreteGaussian,
+        DiscreteLaplace, DpCountAccumulator, DpCountDistinctAccumulator, DpMeanAccumulator,
+        DpQuantileAccumulator, DpSumAccumulator, DpVarianceAccumulator, Noise, Spread,
     };
 
     const N: usize = 20_000;
@@ -220,6 +220,36 @@ mod tests {
             v > 3.0 * TOLERANCE,
             "a broken mechanism passed: violation {v}"
         );
+    }
+
+    #[test]
+    fn dp_quantile_passes_and_one_with_a_quarter_of_the_scale_fails() {
+        let eps = 1.0;
+        for q in [0.5, 0.2] {
+            let p = BoundedQuantile::with_bins(q, 0.0, 10.0, eps, 16).unwrap();
+            let mut d = DpQuantileAccumulator::new(p.clone());
+            (0..20).for_each(|i| d.update(i as f64 * 0.5));
+            let mut d2 = d.clone();
+            d2.update(10.0);
+            let a = draws(N, || bin(d.release().unwrap(), 0.625));
+            let b = draws(N, || bin(d2.release().unwrap(), 0.625));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "q {q}: violation {v}");
+            if q == 0.5 {
+                let broken = p.broken_selection(4.0);
+                let a = draws(N, || {
+                    bin(p.release_with(&broken, &d.counts).unwrap(), 0.625)
+                });
+                let b = draws(N, || {
+                    bin(p.release_with(&broken, &d2.counts).unwrap(), 0.625)
+                });
+                let v = privacy_violation(&a, &b, eps);
+                assert!(
+                    v > 3.0 * TOLERANCE,
+                    "a broken mechanism passed: violation {v}"
+                );
+            }
+        }
     }
 
     #[test]
