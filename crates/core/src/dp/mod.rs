@@ -22,6 +22,7 @@ mod quantile;
 mod select;
 mod sum_count;
 pub mod tester;
+mod top_k;
 mod variance;
 
 pub use cost::PrivacyCost;
@@ -33,6 +34,7 @@ pub use quantile::{
     BoundedQuantile, DpQuantileAccumulator, DEFAULT_QUANTILE_BINS, MAX_QUANTILE_BINS,
 };
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
+pub use top_k::{DpTopKAccumulator, TopK, MAX_CANDIDATES};
 pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 
 use crate::error::{Fallible, VeilError};

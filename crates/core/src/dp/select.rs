@@ -24,6 +24,14 @@ use opendp::metrics::LInfDistance;
 
 use crate::error::{Fallible, VeilError};
 
+/// OpenDP's permute-and-flip measurement on integer scores.
+type TopKMeasurement = opendp::core::Measurement<
+    VectorDomain<AtomDomain<i64>>,
+    LInfDistance<i64>,
+    MaxDivergence,
+    Vec<usize>,
+>;
+
 /// The permute-and-flip selection of `k` of the integer scores (highest first), where one
 /// row changes each score by at most `sensitivity`, all in the same direction when
 /// `monotonic` (else d_Range = 2·sensitivity), for ε-DP.
@@ -68,17 +76,7 @@ impl Selection {
         )))
     }
 
-    fn measurement(
-        &self,
-        k: usize,
-    ) -> Fallible<
-        opendp::core::Measurement<
-            VectorDomain<AtomDomain<i64>>,
-            LInfDistance<i64>,
-            MaxDivergence,
-            Vec<usize>,
-        >,
-    > {
+    fn measurement(&self, k: usize) -> Fallible<TopKMeasurement> {
         make_noisy_top_k(
             VectorDomain::new(AtomDomain::<i64>::default()),
             LInfDistance::new(self.monotonic),

@@ -40,7 +40,8 @@ mod tests {
     use crate::dp::{
         BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, DiscreteGaussian,
         DiscreteLaplace, DpCountAccumulator, DpCountDistinctAccumulator, DpMeanAccumulator,
-        DpQuantileAccumulator, DpSumAccumulator, DpVarianceAccumulator, Noise, Spread,
+        DpQuantileAccumulator, DpSumAccumulator, DpTopKAccumulator, DpVarianceAccumulator, Noise,
+        Spread, TopK,
     };
 
     const N: usize = 20_000;
@@ -243,6 +244,39 @@ mod tests {
                 let b = draws(N, || {
                     bin(p.release_with(&broken, &d2.counts).unwrap(), 0.625)
                 });
+                let v = privacy_violation(&a, &b, eps);
+                assert!(
+                    v > 3.0 * TOLERANCE,
+                    "a broken mechanism passed: violation {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dp_mode_and_top_k_pass_and_one_with_a_third_of_the_scale_fails() {
+        let eps = 1.0;
+        let cands: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        // the outputs as one integer: the indices of the picks in order
+        let code = |picks: Vec<String>| {
+            picks.iter().fold(0i64, |acc, p| {
+                acc * 4 + cands.iter().position(|c| c == p).unwrap() as i64
+            })
+        };
+        for k in [1, 2] {
+            let p = TopK::new(cands.clone(), k, eps).unwrap();
+            let mut d = DpTopKAccumulator::new(p.clone());
+            d.counts = vec![5, 4, 4, 1];
+            let mut d2 = d.clone();
+            d2.update("b");
+            let a = draws(N, || code(d.release().unwrap()));
+            let b = draws(N, || code(d2.release().unwrap()));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "k {k}: violation {v}");
+            if k == 1 {
+                let broken = p.broken_selection(3.0);
+                let a = draws(N, || code(p.release_with(&broken, &d.counts).unwrap()));
+                let b = draws(N, || code(p.release_with(&broken, &d2.counts).unwrap()));
                 let v = privacy_violation(&a, &b, eps);
                 assert!(
                     v > 3.0 * TOLERANCE,
