@@ -715,7 +715,7 @@ fn encode(request: &ChargeRequest) -> Vec<u8> {
     let mechanisms: Vec<serde_json::Value> = request
         .mechanisms
         .iter()
-        .map(|(m, c)| serde_json::json!([m, c.epsilon, c.delta]))
+        .map(|(m, c)| serde_json::json!([m, c.epsilon, c.delta, c.rho]))
         .collect();
     serde_json::json!({
         "principal": request.principal,
@@ -737,6 +737,7 @@ fn decode(bytes: &[u8]) -> Option<ChargeRequest> {
                 PrivacyCost {
                     epsilon: m[1].as_f64()?,
                     delta: m[2].as_f64()?,
+                    rho: m[3].as_f64(),
                 },
             ))
         })

@@ -5,8 +5,9 @@
 //! * `zcdp`: zero-concentrated DP (Bun & Steinke 2016). The grant (ε, δ) is turned into the
 //!   largest ρ with ρ + 2√(ρ ln(1/δ)) ≤ ε, i.e. ρ = (√(ln(1/δ) + ε) − √(ln(1/δ)))²; each
 //!   ε-DP (Laplace) query spends ρ = ε²/2 (Proposition 1.4), and the budget is exhausted when
-//!   the ρ spent would exceed ρ_total. Approximate-DP (δ > 0) queries have no ρ and are
-//!   refused under zcdp.
+//!   the ρ spent would exceed ρ_total. A ρ-zCDP query (Gaussian noise, `PrivacyCost::rho`)
+//!   spends its ρ directly; other approximate-DP (δ > 0) queries have no ρ and are refused
+//!   under zcdp. Under `basic`, a ρ-zCDP query spends the (ε, δ) it was converted to.
 //!
 //! A [`Budget`] only does arithmetic; storage lives in the engines (PostgreSQL tables,
 //! SQLite) behind the [`Ledger`] trait, which must apply [`Budget::charge`] atomically
@@ -198,7 +199,8 @@ impl Budget {
         let valid = cost.epsilon.is_finite()
             && cost.epsilon >= 0.0
             && cost.delta.is_finite()
-            && (0.0..1.0).contains(&cost.delta);
+            && (0.0..1.0).contains(&cost.delta)
+            && cost.rho.is_none_or(|r| r.is_finite() && r >= 0.0);
         if !valid {
             return Err(VeilError::invalid(
                 "epsilon",
@@ -221,20 +223,23 @@ impl Budget {
                 self.delta_spent = delta;
             }
             Composition::Zcdp => {
-                if cost.delta > 0.0 {
-                    return Err(VeilError::BudgetExceeded(format!(
-                        "the query costs {cost}: approximate-DP (δ > 0) mechanisms cannot be composed in a zcdp budget"
-                    )));
-                }
-                let rho = cost.epsilon * cost.epsilon / 2.0;
+                // A ρ-zCDP mechanism (Gaussian noise) spends its ρ; an ε-DP one ε²/2.
+                let rho = match cost.rho {
+                    Some(rho) => rho,
+                    None if cost.delta > 0.0 => {
+                        return Err(VeilError::BudgetExceeded(format!(
+                            "the query costs {cost}: approximate-DP (δ > 0) mechanisms without a ρ cannot be composed in a zcdp budget"
+                        )));
+                    }
+                    None => cost.epsilon * cost.epsilon / 2.0,
+                };
                 let total = self.rho_total();
                 // Decided in ε space, so a revoked budget (ε_total = ε of ρ_spent) refuses.
                 if epsilon_of_rho(self.rho_spent + rho, self.delta_total)
                     > with_slack(self.epsilon_total)
                 {
                     return Err(VeilError::BudgetExceeded(format!(
-                        "the query costs ρ = {rho} (ε = {}) but only ρ = {} of the zcdp budget is left",
-                        cost.epsilon,
+                        "the query costs ρ = {rho} ({cost}) but only ρ = {} of the zcdp budget is left",
                         (total - self.rho_spent).max(0.0)
                     )));
                 }
@@ -271,13 +276,20 @@ impl ChargeRequest {
             .join("; ")
     }
 
-    /// Σ ε and Σ δ of the mechanisms (what basic composition spends).
+    /// Σ ε and Σ δ of the mechanisms (what basic composition spends), and Σ ρ when every
+    /// mechanism has a ρ.
     pub fn total(&self) -> PrivacyCost {
+        let rho = self
+            .mechanisms
+            .iter()
+            .map(|(_, c)| c.rho)
+            .sum::<Option<f64>>();
         self.mechanisms
             .iter()
             .fold(PrivacyCost::pure(0.0), |acc, (_, c)| PrivacyCost {
                 epsilon: acc.epsilon + c.epsilon,
                 delta: acc.delta + c.delta,
+                rho,
             })
     }
 }
@@ -496,12 +508,14 @@ mod tests {
         b.charge(PrivacyCost {
             epsilon: 1.0,
             delta: 1e-6,
+            rho: None,
         })
         .unwrap();
         assert!(b
             .charge(PrivacyCost {
                 epsilon: 1.0,
                 delta: 1e-7,
+                rho: None,
             })
             .is_err());
     }
@@ -526,9 +540,48 @@ mod tests {
         assert!(z
             .charge(PrivacyCost {
                 epsilon: 0.1,
-                delta: 1e-9
+                delta: 1e-9,
+                rho: None,
             })
             .is_err());
+    }
+
+    #[test]
+    fn gaussian_costs_spend_rho_under_zcdp_and_epsilon_delta_under_basic() {
+        use crate::dp::{Noise, Privacy};
+        let g = Privacy::new(0.5, Noise::Gaussian { delta: 1e-7 })
+            .unwrap()
+            .cost();
+        let rho = g.rho.unwrap();
+        // zcdp: ρ is spent as is, with no ε²/2 of the converted ε
+        let mut z = Budget::new(Composition::Zcdp, 1.0, 1e-6).unwrap();
+        z.charge_query(&[g, PrivacyCost::pure(0.1)]).unwrap();
+        assert!(
+            (z.rho_spent - (rho + 0.005)).abs() < 1e-15,
+            "{}",
+            z.rho_spent
+        );
+        assert_eq!(z.queries, 1);
+        // the total ρ of the budget allows ⌊ρ_total/ρ⌋ such queries
+        let mut z = Budget::new(Composition::Zcdp, 1.0, 1e-6).unwrap();
+        let fit = (z.rho_total() / rho).floor() as usize;
+        let n = (0..fit + 5).filter(|_| z.charge(g).is_ok()).count();
+        assert!(n.abs_diff(fit) <= 1, "{n} vs {fit}");
+        assert!(z.epsilon_spent_effective() <= 1.0 + 1e-12);
+        // basic: (ε, δ) are summed
+        let mut b = Budget::new(Composition::Basic, 1.0, 1e-6).unwrap();
+        b.charge(g).unwrap();
+        b.charge(g).unwrap();
+        assert_eq!((b.epsilon_spent, b.delta_spent), (1.0, 2e-7));
+        assert!(b.charge(g).is_err());
+        // a nonsense ρ is refused, naming the argument
+        let bad = PrivacyCost::zcdp(0.5, 1e-7, f64::NAN);
+        assert!(b
+            .clone()
+            .charge(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("`epsilon`"));
     }
 
     #[test]

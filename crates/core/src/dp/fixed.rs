@@ -106,8 +106,13 @@ impl FixedPoint {
     }
 
     /// A number of quanta back as a float.
-    pub fn from_units(&self, units: &IBig) -> f64 {
+    pub fn value_of_units(&self, units: &IBig) -> f64 {
         scale_pow2(units.to_f64().value(), self.exp)
+    }
+
+    /// A (float) number of quanta as a value: for reporting noise scales.
+    pub fn units_to_value(&self, units: f64) -> f64 {
+        scale_pow2(units, self.exp)
     }
 }
 
@@ -173,7 +178,7 @@ mod tests {
     fn round_trip_is_exact_on_the_grid() {
         let p = FixedPoint::new(0.0, 10.0).unwrap();
         assert_eq!(
-            p.from_units(&IBig::from(p.to_units(15.0) + p.to_units(5.0))),
+            p.value_of_units(&IBig::from(p.to_units(15.0) + p.to_units(5.0))),
             15.0
         );
     }

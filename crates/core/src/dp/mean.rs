@@ -1,28 +1,37 @@
 use dashu::integer::IBig;
 
+use super::explain::{Explanation, NoisePart};
 use super::fixed::FixedPoint;
-use super::{check_epsilon, DiscreteLaplace, PrivacyCost};
+use super::sum_count::split_tail;
+use super::{Noise, Privacy, PrivacyCost};
 use crate::error::{Fallible, VeilError};
 
-/// Parameters of an ε-DP mean of values clamped to `[lower, upper]`.
+/// Parameters of a DP mean of values clamped to `[lower, upper]`.
 ///
 /// Privacy argument (add/remove-one-row neighbours): each value is clamped to the bounds
 /// and rounded to a multiple of the quantum q = 2^exp, a per-row transformation, so one
 /// row changes the fixed-point sum by at most Δ = ⌈max(|lower|, |upper|) / q⌉ units and the
-/// count by 1. Sum and count each get discrete Laplace noise with ε/2 (scales 2Δ/ε and 2/ε);
-/// basic composition gives ε. The ratio, clamped to the bounds, is post-processing.
+/// count by 1. Sum and count each get half the budget: discrete Laplace noise with ε/2
+/// (scales 2Δ/ε and 2/ε; basic composition gives ε), or discrete Gaussian noise with ρ/2
+/// each (σ = Δ/√ρ and 1/√ρ; zCDP composition gives ρ). The ratio, clamped to the bounds,
+/// is post-processing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundedMean {
     fixed: FixedPoint,
-    epsilon: f64,
+    privacy: Privacy,
 }
 
 impl BoundedMean {
-    /// Validates the arguments of `dp_mean(value, lower, upper, epsilon)`.
+    /// Validates the arguments of `dp_mean(value, lower, upper, epsilon)` (Laplace noise).
     pub fn new(lower: f64, upper: f64, epsilon: f64) -> Fallible<Self> {
+        BoundedMean::with_noise(lower, upper, epsilon, Noise::Laplace)
+    }
+
+    /// [`BoundedMean::new`] with a choice of noise.
+    pub fn with_noise(lower: f64, upper: f64, epsilon: f64, noise: Noise) -> Fallible<Self> {
         let fixed = FixedPoint::new(lower, upper)?;
-        check_epsilon(epsilon)?;
-        Ok(BoundedMean { fixed, epsilon })
+        let privacy = Privacy::new(epsilon, noise)?;
+        Ok(BoundedMean { fixed, privacy })
     }
 
     pub fn lower(&self) -> f64 {
@@ -32,12 +41,53 @@ impl BoundedMean {
         self.fixed.upper
     }
     pub fn epsilon(&self) -> f64 {
-        self.epsilon
+        self.privacy.epsilon()
+    }
+    pub fn privacy(&self) -> Privacy {
+        self.privacy
     }
 
     /// The privacy loss of one release.
     pub fn cost(&self) -> PrivacyCost {
-        PrivacyCost::pure(self.epsilon)
+        self.privacy.cost()
+    }
+
+    /// Mechanism, scales and the 95 % noise of sum and count. The mean's error depends on
+    /// the (private) row count n, so only a formula in n is given.
+    pub fn explain(&self) -> Fallible<Explanation> {
+        let count = self.privacy.mechanism(1, (1, 2))?;
+        let sum = self.privacy.mechanism(self.fixed.sensitivity, (1, 2))?;
+        let (tc, ts) = (
+            count.half_width_95(),
+            self.fixed.units_to_value(sum.half_width_95()),
+        );
+        let m = self.fixed.lower.abs().max(self.fixed.upper.abs());
+        Ok(Explanation {
+            function: "dp_mean",
+            mechanism: sum.name(),
+            cost: self.cost(),
+            parts: vec![
+                NoisePart {
+                    name: "count",
+                    mechanism: count.name(),
+                    sensitivity: 1.0,
+                    scale: count.scale(),
+                    half_width_95: tc,
+                },
+                NoisePart {
+                    name: "sum",
+                    mechanism: sum.name(),
+                    sensitivity: self.fixed.units_to_value(self.fixed.sensitivity as f64),
+                    scale: self.fixed.units_to_value(sum.scale()),
+                    half_width_95: ts,
+                },
+            ],
+            half_width_95: None,
+            meaning: format!(
+                "noisy sum / noisy count, clamped to [{}, {}]; sum and count each have a 95% noise interval above, so with at least 90% probability, for n rows (n > {tc}) the mean is within ±({ts} + {m}·{tc}) / (n − {tc}) of the exact mean of the clamped values",
+                self.fixed.lower, self.fixed.upper
+            ),
+        })
     }
 
     /// Adds one value to a state. NULLs are the caller's to skip; NaN is skipped here.
@@ -52,12 +102,16 @@ impl BoundedMean {
     /// Releases the noisy mean of a state. Each call draws fresh noise and costs
     /// [`BoundedMean::cost`].
     pub fn release(&self, state: &MeanState) -> Fallible<f64> {
-        let half = self.epsilon / 2.0;
-        let noisy_count = DiscreteLaplace::new(1, half)?.add_noise(IBig::from(state.count))?;
-        let noisy_sum =
-            DiscreteLaplace::new(self.fixed.sensitivity, half)?.add_noise(IBig::from(state.sum))?;
+        let noisy_count = self
+            .privacy
+            .mechanism(1, (1, 2))?
+            .add_noise(IBig::from(state.count))?;
+        let noisy_sum = self
+            .privacy
+            .mechanism(self.fixed.sensitivity, (1, 2))?
+            .add_noise(IBig::from(state.sum))?;
         let count = noisy_count.to_f64().value().max(1.0);
-        let sum = self.fixed.from_units(&noisy_sum);
+        let sum = self.fixed.value_of_units(&noisy_sum);
         Ok((sum / count).clamp(self.lower(), self.upper()))
     }
 }
@@ -83,7 +137,7 @@ pub struct DpMeanAccumulator {
     pub state: MeanState,
 }
 
-/// Size of [`DpMeanAccumulator::to_bytes`].
+/// Size of [`DpMeanAccumulator::to_bytes`] with Laplace noise (Gaussian adds 8 bytes of δ).
 pub const DP_MEAN_STATE_BYTES: usize = 3 * 8 + 8 + 16;
 
 impl DpMeanAccumulator {
@@ -109,9 +163,9 @@ impl DpMeanAccumulator {
     pub fn merge(&mut self, other: &DpMeanAccumulator) -> Fallible<()> {
         if self.params != other.params {
             return Err(VeilError::IncompatibleState(format!(
-                "dp_mean partial states use different arguments: (lower {}, upper {}, epsilon {}) vs (lower {}, upper {}, epsilon {})",
-                self.params.lower(), self.params.upper(), self.params.epsilon,
-                other.params.lower(), other.params.upper(), other.params.epsilon
+                "dp_mean partial states use different arguments: (lower {}, upper {}, {}) vs (lower {}, upper {}, {})",
+                self.params.lower(), self.params.upper(), self.params.privacy,
+                other.params.lower(), other.params.upper(), other.params.privacy
             )));
         }
         self.state.merge(&other.state);
@@ -122,27 +176,25 @@ impl DpMeanAccumulator {
         self.params.release(&self.state)
     }
 
-    /// A fixed little-endian encoding: lower, upper, epsilon, count, sum.
+    /// A fixed little-endian encoding: lower, upper, epsilon, count, sum, then δ for
+    /// Gaussian noise.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(DP_MEAN_STATE_BYTES);
+        let mut out = Vec::with_capacity(DP_MEAN_STATE_BYTES + 8);
         out.extend_from_slice(&self.params.lower().to_le_bytes());
         out.extend_from_slice(&self.params.upper().to_le_bytes());
-        out.extend_from_slice(&self.params.epsilon.to_le_bytes());
+        out.extend_from_slice(&self.params.epsilon().to_le_bytes());
         out.extend_from_slice(&self.state.count.to_le_bytes());
         out.extend_from_slice(&self.state.sum.to_le_bytes());
+        out.extend_from_slice(&self.params.privacy.tail_bytes());
         out
     }
 
     /// Decodes [`DpMeanAccumulator::to_bytes`], re-validating the parameters.
     pub fn from_bytes(bytes: &[u8]) -> Fallible<Self> {
-        if bytes.len() != DP_MEAN_STATE_BYTES {
-            return Err(VeilError::IncompatibleState(format!(
-                "dp_mean state must be {DP_MEAN_STATE_BYTES} bytes, got {}",
-                bytes.len()
-            )));
-        }
+        let (bytes, tail) = split_tail(bytes, DP_MEAN_STATE_BYTES, "dp_mean")?;
         let f = |i: usize| f64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-        let params = BoundedMean::new(f(0), f(8), f(16))?;
+        let privacy = Privacy::from_tail(f(16), tail, "dp_mean")?;
+        let params = BoundedMean::with_noise(f(0), f(8), f(16), privacy.noise())?;
         let count = u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes"));
         let sum = i128::from_le_bytes(bytes[32..48].try_into().expect("16 bytes"));
         Ok(DpMeanAccumulator {
@@ -175,7 +227,7 @@ mod tests {
             p.accumulate(&mut s, x);
         }
         assert_eq!(s.count, 3);
-        assert_eq!(p.fixed.from_units(&IBig::from(s.sum)), 15.0);
+        assert_eq!(p.fixed.value_of_units(&IBig::from(s.sum)), 15.0);
     }
 
     #[test]
@@ -222,5 +274,35 @@ mod tests {
         let b = DpMeanAccumulator::new(BoundedMean::new(0.0, 2.0, 1.0).unwrap());
         assert!(matches!(a.merge(&b), Err(VeilError::IncompatibleState(_))));
         assert!(DpMeanAccumulator::from_bytes(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn gaussian_mean_is_accurate_and_round_trips() {
+        let p = BoundedMean::with_noise(0.0, 100.0, 1.0, Noise::Gaussian { delta: 1e-6 }).unwrap();
+        let mut acc = DpMeanAccumulator::new(p);
+        acc.update_slice(
+            &(0..100_000u64)
+                .map(|i| (i % 101) as f64)
+                .collect::<Vec<_>>(),
+        );
+        for _ in 0..20 {
+            let o = acc.release().unwrap();
+            assert!((o - 50.0).abs() < 0.5, "{o}");
+        }
+        let back = DpMeanAccumulator::from_bytes(&acc.to_bytes()).unwrap();
+        assert_eq!(back, acc);
+        assert_eq!(acc.params.cost().delta, 1e-6);
+        let e = acc.params.explain().unwrap();
+        assert_eq!(e.parts.len(), 2);
+        assert_eq!(e.parts[1].sensitivity, 100.0);
+        assert!(
+            e.half_width_95.is_none() && e.meaning.contains("n rows"),
+            "{e}"
+        );
+        // σ of each half is 1/√ρ times the sensitivity
+        let rho = acc.params.privacy().rho().unwrap();
+        assert!((e.parts[0].scale - 1.0 / rho.sqrt()).abs() < 1e-9);
+        let mut laplace = DpMeanAccumulator::new(BoundedMean::new(0.0, 100.0, 1.0).unwrap());
+        assert!(laplace.merge(&acc).is_err());
     }
 }

@@ -2,24 +2,42 @@
 //!
 //! Noise comes only from OpenDP's exact samplers (`opendp::traits::samplers`, with the
 //! `use-openssl` CSPRNG): values are summed in fixed point and noised with the discrete
-//! Laplace distribution, so no floating-point noise is ever generated and the float-sum
-//! rounding error that breaks naive sensitivity analysis does not arise.
+//! Laplace (ε-DP, the default) or discrete Gaussian (ρ-zCDP, [`Noise::Gaussian`])
+//! distribution, so no floating-point noise is ever generated and the float-sum rounding
+//! error that breaks naive sensitivity analysis does not arise. Selections (quantiles,
+//! modes) use OpenDP's exact permute-and-flip mechanism on integer scores.
+//!
+//! Every mechanism has an `explain()` giving the noise scales, the privacy spent and a 95 %
+//! accuracy statement ([`Explanation`]).
 
 pub mod budget;
 pub mod composition;
 mod cost;
+mod count_distinct;
+mod explain;
 mod fixed;
 mod mean;
 mod noise;
 mod partition;
+mod quantile;
+mod select;
 mod sum_count;
 pub mod tester;
+mod top_k;
+mod variance;
 
 pub use cost::PrivacyCost;
+pub use count_distinct::DpCountDistinctAccumulator;
+pub use explain::{Explanation, NoisePart};
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
-pub use noise::DiscreteLaplace;
+pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
 pub use partition::PartitionSelection;
+pub use quantile::{
+    BoundedQuantile, DpQuantileAccumulator, DEFAULT_QUANTILE_BINS, MAX_QUANTILE_BINS,
+};
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
+pub use top_k::{DpTopKAccumulator, TopK, MAX_CANDIDATES};
+pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 
 use crate::error::{Fallible, VeilError};
 

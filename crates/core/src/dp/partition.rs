@@ -64,6 +64,7 @@ impl PartitionSelection {
         PrivacyCost {
             epsilon: self.epsilon,
             delta: self.delta,
+            rho: None,
         }
     }
 

@@ -34,11 +34,14 @@ pub fn bin(x: f64, width: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use dashu::integer::IBig;
+    use dashu::rational::RBig;
 
     use super::*;
     use crate::dp::{
-        BoundedMean, BoundedSum, DiscreteLaplace, DpCountAccumulator, DpMeanAccumulator,
-        DpSumAccumulator,
+        BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, DiscreteGaussian,
+        DiscreteLaplace, DpCountAccumulator, DpCountDistinctAccumulator, DpMeanAccumulator,
+        DpQuantileAccumulator, DpSumAccumulator, DpTopKAccumulator, DpVarianceAccumulator, Noise,
+        Spread, TopK,
     };
 
     const N: usize = 20_000;
@@ -117,6 +120,170 @@ mod tests {
         let b = draws(N, || bin(d2.release().unwrap(), 0.5));
         let v = privacy_violation(&a, &b, eps);
         assert!(v <= TOLERANCE, "violation {v}");
+    }
+
+    #[test]
+    fn gaussian_count_passes_and_a_gaussian_with_a_tenth_of_sigma_fails() {
+        let (eps, delta) = (1.0, 1e-6);
+        let gauss = Noise::Gaussian { delta };
+        let mut d = DpCountAccumulator::with_noise(eps, gauss).unwrap();
+        d.add(100);
+        let mut d2 = d.clone();
+        d2.add(1);
+        let a = draws(N, || d.release().unwrap());
+        let b = draws(N, || d2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE + delta, "violation {v}");
+
+        // claims (1, 1e-6) but uses σ/10: ρ is 100 times what it claims
+        let sigma = DiscreteGaussian::new(1, &RBig::try_from(d.privacy().rho().unwrap()).unwrap())
+            .unwrap()
+            .sigma();
+        let broken =
+            DiscreteGaussian::new(1, &RBig::try_from(0.5 / (sigma * sigma / 100.0)).unwrap())
+                .unwrap();
+        assert!((broken.sigma() - sigma / 10.0).abs() < 1e-9);
+        let sample = |c: i64| i64::try_from(broken.add_noise(IBig::from(c)).unwrap()).unwrap();
+        let a = draws(N, || sample(100));
+        let b = draws(N, || sample(101));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
+    fn gaussian_mean_passes() {
+        let eps = 1.0;
+        let p = BoundedMean::with_noise(0.0, 10.0, eps, Noise::Gaussian { delta: 1e-6 }).unwrap();
+        let mut d = DpMeanAccumulator::new(p);
+        (0..20).for_each(|_| d.update(5.0));
+        let mut d2 = d.clone();
+        d2.update(10.0);
+        let a = draws(N, || bin(d.release().unwrap(), 0.5));
+        let b = draws(N, || bin(d2.release().unwrap(), 0.5));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE, "violation {v}");
+    }
+
+    #[test]
+    fn dp_variance_passes_and_one_with_a_tenth_of_the_square_sensitivity_fails() {
+        let eps = 1.0;
+        for noise in [Noise::Laplace, Noise::Gaussian { delta: 1e-6 }] {
+            let p = BoundedVariance::new(0.0, 10.0, eps, noise, Spread::Variance).unwrap();
+            let mut d = DpVarianceAccumulator::new(p);
+            (0..20).for_each(|_| d.update(5.0));
+            let mut d2 = d.clone();
+            d2.update(10.0);
+            let a = draws(N, || bin(d.release().unwrap(), 0.5));
+            let b = draws(N, || bin(d2.release().unwrap(), 0.5));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "{noise:?}: violation {v}");
+        }
+        let p = BoundedVariance::new(0.0, 10.0, eps, Noise::Laplace, Spread::StdDev)
+            .unwrap()
+            .broken_square_sensitivity(10);
+        let mut d = DpVarianceAccumulator::new(p);
+        (0..20).for_each(|_| d.update(5.0));
+        let mut d2 = d.clone();
+        d2.update(10.0);
+        let a = draws(N, || bin(d.release().unwrap(), 0.1));
+        let b = draws(N, || bin(d2.release().unwrap(), 0.1));
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
+    fn dp_count_distinct_passes_and_one_with_a_third_of_the_noise_fails() {
+        let eps = 1.0;
+        let mut d = DpCountDistinctAccumulator::new(eps, Noise::Laplace).unwrap();
+        (0..50u64).for_each(|i| d.update(&(i % 10).to_le_bytes()));
+        let mut d2 = d.clone();
+        d2.update(&99u64.to_le_bytes()); // a new distinct value
+        let a = draws(N, || d.release().unwrap());
+        let b = draws(N, || d2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(v <= TOLERANCE, "violation {v}");
+
+        // broken: the same states released with the noise of ε = 3 while claiming ε = 1
+        let mut weak = DpCountDistinctAccumulator::new(3.0 * eps, Noise::Laplace).unwrap();
+        (0..50u64).for_each(|i| weak.update(&(i % 10).to_le_bytes()));
+        let mut weak2 = weak.clone();
+        weak2.update(&99u64.to_le_bytes());
+        let a = draws(N, || weak.release().unwrap());
+        let b = draws(N, || weak2.release().unwrap());
+        let v = privacy_violation(&a, &b, eps);
+        assert!(
+            v > 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
+    fn dp_quantile_passes_and_one_with_a_quarter_of_the_scale_fails() {
+        let eps = 1.0;
+        for q in [0.5, 0.2] {
+            let p = BoundedQuantile::with_bins(q, 0.0, 10.0, eps, 16).unwrap();
+            let mut d = DpQuantileAccumulator::new(p.clone());
+            (0..20).for_each(|i| d.update(i as f64 * 0.5));
+            let mut d2 = d.clone();
+            d2.update(10.0);
+            let a = draws(N, || bin(d.release().unwrap(), 0.625));
+            let b = draws(N, || bin(d2.release().unwrap(), 0.625));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "q {q}: violation {v}");
+            if q == 0.5 {
+                let broken = p.broken_selection(4.0);
+                let a = draws(N, || {
+                    bin(p.release_with(&broken, &d.counts).unwrap(), 0.625)
+                });
+                let b = draws(N, || {
+                    bin(p.release_with(&broken, &d2.counts).unwrap(), 0.625)
+                });
+                let v = privacy_violation(&a, &b, eps);
+                assert!(
+                    v > 3.0 * TOLERANCE,
+                    "a broken mechanism passed: violation {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dp_mode_and_top_k_pass_and_one_with_a_third_of_the_scale_fails() {
+        let eps = 1.0;
+        let cands: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        // the outputs as one integer: the indices of the picks in order
+        let code = |picks: Vec<String>| {
+            picks.iter().fold(0i64, |acc, p| {
+                acc * 4 + cands.iter().position(|c| c == p).unwrap() as i64
+            })
+        };
+        for k in [1, 2] {
+            let p = TopK::new(cands.clone(), k, eps).unwrap();
+            let mut d = DpTopKAccumulator::new(p.clone());
+            d.counts = vec![5, 4, 4, 1];
+            let mut d2 = d.clone();
+            d2.update("b");
+            let a = draws(N, || code(d.release().unwrap()));
+            let b = draws(N, || code(d2.release().unwrap()));
+            let v = privacy_violation(&a, &b, eps);
+            assert!(v <= TOLERANCE, "k {k}: violation {v}");
+            if k == 1 {
+                let broken = p.broken_selection(3.0);
+                let a = draws(N, || code(p.release_with(&broken, &d.counts).unwrap()));
+                let b = draws(N, || code(p.release_with(&broken, &d2.counts).unwrap()));
+                let v = privacy_violation(&a, &b, eps);
+                assert!(
+                    v > 3.0 * TOLERANCE,
+                    "a broken mechanism passed: violation {v}"
+                );
+            }
+        }
     }
 
     #[test]
