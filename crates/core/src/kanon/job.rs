@@ -781,8 +781,9 @@ fn release(
     let mut out = Vec::with_capacity(rows);
     let mut suppressed = 0;
     for i in 0..rows {
-        for j in 0..q {
-            key[j] = hs[j].code(levels[j], codes[j][i]);
+        for (k, (h, (level, column))) in key.iter_mut().zip(hs.iter().zip(levels.iter().zip(codes)))
+        {
+            *k = h.code(*level, column[i]);
         }
         let kept = keep.get(key.as_slice()).copied().ok_or_else(|| {
             VeilError::invalid(
@@ -831,4 +832,665 @@ fn released_risk(rows: &[Option<Vec<String>>], threshold: f64) -> Fallible<RiskR
         *sizes.entry(r.as_slice()).or_insert(0) += 1;
     }
     risk_of(sizes.into_values().collect(), threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kanon::{evaluate_levels, generalize, Model};
+
+    fn job(json: &str) -> KAnonJob {
+        KAnonJob::new(KAnonConfig::from_json(json).unwrap(), HashMap::new()).unwrap()
+    }
+
+    fn cols<'a>(rows: &[&[&'a str]]) -> Vec<Vec<Option<&'a str>>> {
+        let width = rows[0].len();
+        (0..width)
+            .map(|j| rows.iter().map(|r| Some(r[j])).collect())
+            .collect()
+    }
+
+    fn slices<'a, 'b>(c: &'b [Vec<Option<&'a str>>]) -> Vec<&'b [Option<&'a str>]> {
+        c.iter().map(Vec::as_slice).collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    fn owned(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Eight people in pairs by (decade, sex), and one 62-year-old man.
+    const PEOPLE: [&[&str]; 9] = [
+        &["21", "M"],
+        &["22", "M"],
+        &["25", "F"],
+        &["28", "F"],
+        &["31", "M"],
+        &["34", "M"],
+        &["36", "F"],
+        &["39", "F"],
+        &["62", "M"],
+    ];
+
+    const PEOPLE_CONFIG: &str = r#"{"quasi_identifiers": {
+        "age": {"intervals": [10]}, "sex": {"levels": {"M": ["*"], "F": ["*"]}}},
+        "k": 2, "suppression_limit": 0.12, "suppression": "SUPPRESSION"}"#;
+
+    #[test]
+    fn hand_checked_job_with_masking() {
+        // Levels [1, 0] (decade, sex) give four pairs and the 62-year-old alone; one row of
+        // nine may be suppressed (floor(0.12 · 9) = 1). Entropy: kept rows pay 2 bits for
+        // age (a value in 1 of 4 in its decade), the suppressed one log2 9 + log2 9/5
+        // ≈ 4.02: about 20.02, against log2 9 ≈ 3.17 per row (28.5) at [2, 0], the only
+        // other way to keep the 62-year-old. Level [0, 1] leaves every age alone.
+        let j = job(&PEOPLE_CONFIG.replace("SUPPRESSION", "mask"));
+        assert_eq!(j.columns(), ["age", "sex"]);
+        let c = cols(&PEOPLE);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        let p = &out.plan;
+        assert_eq!(p.method, Method::Optimal);
+        assert_eq!(
+            p.quasi_identifiers,
+            vec![
+                QiLevel {
+                    name: "age".into(),
+                    level: Some(1),
+                    levels: Some(3)
+                },
+                QiLevel {
+                    name: "sex".into(),
+                    level: Some(0),
+                    levels: Some(2)
+                },
+            ]
+        );
+        assert_eq!(p.metric, "entropy");
+        let expected_loss = 16.0 + 9f64.log2() + (9.0f64 / 5.0).log2();
+        assert!(close(p.loss, expected_loss), "{}", p.loss);
+        assert_eq!((p.rows, p.suppressed_rows, p.classes), (9, 1, 4));
+        assert_eq!(p.min_class_size, Some(2));
+        assert_eq!((p.evaluated.is_some(), p.lattice_size), (true, Some(6)));
+        assert_eq!(
+            out.rows,
+            vec![
+                owned(&["[20, 30)", "M"]),
+                owned(&["[20, 30)", "M"]),
+                owned(&["[20, 30)", "F"]),
+                owned(&["[20, 30)", "F"]),
+                owned(&["[30, 40)", "M"]),
+                owned(&["[30, 40)", "M"]),
+                owned(&["[30, 40)", "F"]),
+                owned(&["[30, 40)", "F"]),
+                owned(&["*", "*"]),
+            ]
+        );
+        assert_eq!(
+            out.transformation,
+            Some(
+                Transformation::new(
+                    vec!["age".into(), "sex".into()],
+                    vec![1, 0],
+                    2,
+                    Suppression::Mask
+                )
+                .unwrap()
+            )
+        );
+        // Before: nine classes of one. After: four pairs and the masked row (threshold 1/k).
+        let b = &out.risk_before;
+        assert_eq!((b.rows, b.classes, b.smallest_class), (9, 9, 1));
+        assert!(close(b.prosecutor.average, 1.0) && close(b.prosecutor.records_at_risk, 1.0));
+        assert!(close(b.threshold, 0.5));
+        let a = &out.risk_after;
+        assert_eq!((a.rows, a.classes, a.smallest_class), (9, 5, 1));
+        assert_eq!(a.suppressed_rows, 1);
+        assert!(close(a.prosecutor.average, 5.0 / 9.0));
+        assert!(close(a.prosecutor.highest, 1.0));
+        assert!(close(a.prosecutor.records_at_risk, 1.0 / 9.0));
+        assert!(close(a.marketer, 5.0 / 9.0));
+        // The plan alone is the same, without rows.
+        let plan = j.plan(&slices(&c), |_, _| {}).unwrap();
+        assert_eq!(
+            Plan {
+                elapsed: p.elapsed,
+                ..plan
+            },
+            *p
+        );
+    }
+
+    #[test]
+    fn hand_checked_job_with_dropping() {
+        let j = job(&PEOPLE_CONFIG.replace("SUPPRESSION", "drop"));
+        let c = cols(&PEOPLE);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        assert_eq!(out.rows[8], None);
+        assert_eq!(out.rows[0], owned(&["[20, 30)", "M"]));
+        assert_eq!(out.rows.iter().flatten().count(), 8);
+        let a = &out.risk_after;
+        assert_eq!(
+            (a.rows, a.classes, a.smallest_class, a.suppressed_rows),
+            (8, 4, 2, 1)
+        );
+        assert!(close(a.prosecutor.average, 0.5) && close(a.prosecutor.highest, 0.5));
+        assert!(close(a.prosecutor.records_at_risk, 0.0));
+        assert_eq!(
+            out.transformation.as_ref().map(|t| t.suppression),
+            Some(Suppression::Drop)
+        );
+    }
+
+    #[test]
+    fn l_diversity_suppresses_what_k_alone_would_keep() {
+        // (20s, M) holds flu twice: not distinct 2-diverse. Suppressing its two rows (the
+        // limit allows 2 of 8) costs 2 · (3 + 1) bits on top of 6 · 2: 20 bits, against 24
+        // at [1, 1] and [2, 0], where every class is diverse.
+        let rows: [&[&str]; 8] = [
+            &["21", "M", "flu"],
+            &["22", "M", "flu"],
+            &["25", "F", "flu"],
+            &["28", "F", "cold"],
+            &["31", "M", "cold"],
+            &["34", "M", "flu"],
+            &["36", "F", "hiv"],
+            &["39", "F", "flu"],
+        ];
+        let j = job(r#"{"quasi_identifiers": {"age": {"intervals": [10]},
+                "sex": {"levels": {"M": ["*"], "F": ["*"]}}},
+                "k": 2, "suppression_limit": 0.25, "sensitive": "disease",
+                "l_diversity": {"kind": "distinct", "l": 2}}"#);
+        assert_eq!(j.columns(), ["age", "sex", "disease"]);
+        let c = cols(&rows);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        let levels: Vec<Option<usize>> =
+            out.plan.quasi_identifiers.iter().map(|q| q.level).collect();
+        assert_eq!(levels, [Some(1), Some(0)]);
+        assert!(close(out.plan.loss, 20.0), "{}", out.plan.loss);
+        assert_eq!(out.plan.suppressed_rows, 2);
+        assert_eq!(out.plan.min_l, Some(2.0));
+        assert_eq!(out.rows[0], owned(&["*", "*"]));
+        assert_eq!(out.rows[1], owned(&["*", "*"]));
+        assert_eq!(out.rows[2], owned(&["[20, 30)", "F"]));
+        // The saved transformation records k only: re-applied, it keeps those rows.
+        let t = out.transformation.unwrap();
+        let hs = [
+            Hierarchy::intervals("age", &[21, 22, 25, 28, 31, 34, 36, 39], &[10]).unwrap(),
+            Hierarchy::from_rows(
+                "sex",
+                vec![vec!["M".into(), "*".into()], vec!["F".into(), "*".into()]],
+            )
+            .unwrap(),
+        ];
+        let again = t.apply(&hs, rows.iter().map(|r| [r[0], r[1]])).unwrap();
+        assert_eq!(again.suppressed_rows, 0);
+    }
+
+    #[test]
+    fn ordered_t_closeness_uses_the_given_order() {
+        let rows: Vec<[&str; 2]> = (0..12)
+            .map(|i| {
+                let zip = ["13053", "13068", "14850", "14853"][i % 4];
+                let income = ["low", "mid", "high"][(i / 4) % 3];
+                [zip, income]
+            })
+            .collect();
+        let row_refs: Vec<&[&str]> = rows.iter().map(|r| &r[..]).collect();
+        let c = cols(&row_refs);
+        let config = r#"{"quasi_identifiers": {"zip": {"prefix": true}}, "k": 2,
+            "sensitive": "income",
+            "t_closeness": {"distance": "ordered", "t": 0.3, "order": ORDER}}"#;
+        let out = job(&config.replace("ORDER", r#"["low", "mid", "high"]"#))
+            .run(&slices(&c), |_, _| {})
+            .unwrap();
+        // Each zip holds one of each income: every class has the table's distribution.
+        assert_eq!(out.plan.quasi_identifiers[0].level, Some(0));
+        assert_eq!(out.plan.max_t, Some(0.0));
+        let e = job(&config.replace("ORDER", r#"["low", "mid"]"#))
+            .run(&slices(&c), |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`config.t_closeness.order`") && e.contains("\"high\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn supplied_hierarchies_and_builders() {
+        let config = KAnonConfig::from_json(
+            r#"{"quasi_identifiers": [
+                {"column": "race", "arx_csv": "race.csv"},
+                {"column": "job", "table": "jobs"},
+                {"column": "birth", "dates": true},
+                {"column": "income", "top_coding": [100]}], "k": 2}"#,
+        )
+        .unwrap();
+        let s = |v: &str| Some(v.to_string());
+        let supplied = HashMap::from([
+            (
+                "race".to_string(),
+                SuppliedHierarchy::ArxCsv("a;*\nb;*\n".into()),
+            ),
+            (
+                "job".to_string(),
+                SuppliedHierarchy::Rows(vec![
+                    vec![s("nurse"), s("health"), s("*")],
+                    vec![s("doctor"), s("health"), s("*")],
+                ]),
+            ),
+        ]);
+        let j = KAnonJob::new(config, supplied).unwrap();
+        let rows: [&[&str]; 4] = [
+            &["a", "nurse", "1980-01-02", "50"],
+            &["a", "doctor", "1980-01-30", "150"],
+            &["b", "nurse", "1980-02-02", "120"],
+            &["b", "doctor", "1980-02-03", "50"],
+        ];
+        let c = cols(&rows);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        // Every released row generalizes its own values at the chosen levels of the
+        // hierarchies built the same way here.
+        let hs = [
+            Hierarchy::from_arx_csv("race", "a;*\nb;*\n").unwrap(),
+            Hierarchy::from_rows(
+                "job",
+                vec![
+                    vec!["nurse".into(), "health".into(), "*".into()],
+                    vec!["doctor".into(), "health".into(), "*".into()],
+                ],
+            )
+            .unwrap(),
+            Hierarchy::dates(
+                "birth",
+                &["1980-01-02", "1980-01-30", "1980-02-02", "1980-02-03"],
+            )
+            .unwrap(),
+            Hierarchy::top_coding("income", &[50, 150, 120], &[100]).unwrap(),
+        ];
+        let t = out.transformation.clone().unwrap();
+        assert_eq!(out.plan.suppressed_rows, 0);
+        for (r, released) in rows.iter().zip(&out.rows) {
+            let expected: Vec<String> = (0..4)
+                .map(|q| generalize(r[q], &hs[q], t.levels[q]).unwrap())
+                .collect();
+            assert_eq!(released.as_ref(), Some(&expected));
+        }
+        assert!(out.risk_after.smallest_class >= 2);
+        // The first two rows differ in every column, so something is generalized.
+        assert_ne!(t.levels, [0, 0, 0, 0]);
+        // A value missing from a supplied hierarchy is refused by column and row.
+        let mut bad = rows;
+        bad[2] = &["c", "nurse", "1980-02-02", "120"];
+        let c = cols(&bad);
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(
+            e.contains("hierarchy of race") && e.contains("\"c\" (row 3)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn input_errors_name_the_column() {
+        let j = job(&PEOPLE_CONFIG.replace("SUPPRESSION", "mask"));
+        let mut c = cols(&PEOPLE);
+        c[1][4] = None;
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`sex`: row 5 is NULL"), "{e}");
+        let c = cols(&PEOPLE);
+        let e = j.run(&slices(&c)[..1], |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("expected 2 columns (age, sex), got 1"), "{e}");
+        let short = [&c[0][..], &c[1][..3]];
+        let e = j.run(&short, |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`sex`: has 3 rows but age has 9"), "{e}");
+        let mut c = cols(&PEOPLE);
+        c[0][2] = Some("025");
+        let e = j.plan(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`age`") && e.contains("\"025\" (row 3)"), "{e}");
+        let empty: [&[Option<&str>]; 2] = [&[], &[]];
+        assert!(j
+            .run(&empty, |_, _| {})
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        // No hierarchy: fine for the raw risk, refused for anonymization.
+        let j = job(r#"{"quasi_identifiers": ["age", "sex"], "k": 2}"#);
+        let c = cols(&PEOPLE);
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(
+            e.contains("`config.quasi_identifiers.age`: needs a hierarchy"),
+            "{e}"
+        );
+        // k that no transformation reaches.
+        let j = job(&PEOPLE_CONFIG
+            .replace("SUPPRESSION", "mask")
+            .replace("\"k\": 2", "\"k\": 10"));
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`k`") && e.contains("no transformation"), "{e}");
+    }
+
+    #[test]
+    fn reid_risk_before_and_after() {
+        let c = cols(&PEOPLE);
+        let j = job(r#"{"quasi_identifiers": ["age", "sex"], "risk_threshold": 0.5}"#);
+        let r = j.reid_risk(&slices(&c)).unwrap();
+        assert!(r.after.is_none() && r.plan.is_none());
+        let rows = r.rows();
+        let names: Vec<&str> = rows.iter().map(|r| r.metric).collect();
+        assert_eq!(
+            names,
+            [
+                "rows",
+                "suppressed_rows",
+                "classes",
+                "smallest_class",
+                "threshold",
+                "prosecutor_average",
+                "prosecutor_highest",
+                "prosecutor_records_at_risk",
+                "journalist_average",
+                "journalist_highest",
+                "journalist_records_at_risk",
+                "marketer"
+            ]
+        );
+        assert_eq!(rows[0].before, 9.0);
+        assert_eq!(rows[2].before, 9.0);
+        assert!(rows.iter().all(|r| r.after.is_none()));
+        // With k: the same numbers as the run's.
+        let j = job(&PEOPLE_CONFIG.replace("SUPPRESSION", "mask"));
+        let r = j.reid_risk(&slices(&c)).unwrap();
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        assert_eq!(r.before, out.risk_before);
+        assert_eq!(r.after.as_ref(), Some(&out.risk_after));
+        let rows = r.rows();
+        assert_eq!(rows[2].after, Some(5.0));
+        assert!(close(rows[5].after.unwrap(), 5.0 / 9.0));
+        assert!(close(rows[5].before, 1.0));
+        let report: Value = serde_json::from_str(&r.to_report_json()).unwrap();
+        assert_eq!(report["risk"].as_array().unwrap().len(), 12);
+        assert_eq!(report["plan"]["suppressed_rows"], 1);
+    }
+
+    #[test]
+    fn report_json_shape() {
+        let c = cols(&PEOPLE);
+        let out = job(&PEOPLE_CONFIG.replace("SUPPRESSION", "mask"))
+            .run(&slices(&c), |_, _| {})
+            .unwrap();
+        let r: Value = serde_json::from_str(&out.to_report_json()).unwrap();
+        let keys = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&r), ["plan", "risk", "transformation"]);
+        assert_eq!(
+            keys(&r["plan"]),
+            [
+                "classes",
+                "elapsed_ms",
+                "evaluated",
+                "lattice_size",
+                "loss",
+                "max_t",
+                "method",
+                "metric",
+                "min_class_size",
+                "min_l",
+                "quasi_identifiers",
+                "rows",
+                "suppressed_rows"
+            ]
+        );
+        assert_eq!(r["plan"]["method"], "optimal");
+        assert_eq!(
+            r["plan"]["quasi_identifiers"],
+            json!([{"name": "age", "level": 1, "levels": 3},
+                   {"name": "sex", "level": 0, "levels": 2}])
+        );
+        assert_eq!(r["plan"]["min_l"], Value::Null);
+        assert_eq!(
+            r["transformation"],
+            json!({"quasi_identifiers": ["age", "sex"], "levels": [1, 0], "k": 2,
+                   "suppression": "mask"})
+        );
+        // The transformation in the report is a valid saved transformation.
+        let t = Transformation::from_json(&r["transformation"].to_string()).unwrap();
+        assert_eq!(Some(t), out.transformation);
+        assert_eq!(
+            r["risk"][0],
+            json!({"metric": "rows", "before": 9.0, "after": 9.0})
+        );
+        assert_eq!(r["risk"][1]["after"], 1.0);
+    }
+
+    #[test]
+    fn mondrian_method() {
+        let rows: [&[&str]; 6] = [
+            &["1", "school", "a"],
+            &["2", "school", "b"],
+            &["3", "college", "a"],
+            &["4", "college", "b"],
+            &["5", "school", "a"],
+            &["6", "college", "b"],
+        ];
+        let j = job(r#"{"quasi_identifiers": {"age": {"numeric": true},
+                "edu": {"ordered": ["school", "college"]}}, "k": 2, "method": "mondrian",
+                "sensitive": "s", "l_diversity": {"kind": "distinct", "l": 2}}"#);
+        let c = cols(&rows);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        assert!(out.transformation.is_none());
+        assert_eq!(out.plan.method, Method::Mondrian);
+        assert_eq!(out.plan.metric, "ncp");
+        assert_eq!(out.plan.suppressed_rows, 0);
+        assert!(out.plan.quasi_identifiers.iter().all(|q| q.level.is_none()));
+        // Every released class has at least 2 rows and both sensitive values.
+        let mut classes: HashMap<Vec<String>, Vec<&str>> = HashMap::new();
+        for (i, r) in out.rows.iter().enumerate() {
+            classes
+                .entry(r.clone().unwrap())
+                .or_default()
+                .push(rows[i][2]);
+        }
+        assert_eq!(classes.len(), out.plan.classes);
+        for (key, s) in &classes {
+            assert!(s.len() >= 2, "{key:?}");
+            assert!(s.contains(&"a") && s.contains(&"b"), "{key:?}");
+        }
+        assert!(out.plan.loss > 0.0 && out.plan.loss <= 1.0);
+        // One numeric column, k = 2: cut at the median, {1, 2} and {3, 4}.
+        let j = job(r#"{"quasi_identifiers": {"age": {"numeric": true}}, "k": 2,
+                        "method": "mondrian"}"#);
+        let c = cols(&[&["3"], &["1"], &["4"], &["2"]]);
+        let out = j.run(&slices(&c), |_, _| {}).unwrap();
+        assert_eq!(
+            out.rows,
+            vec![
+                owned(&["3-4"]),
+                owned(&["1-2"]),
+                owned(&["3-4"]),
+                owned(&["1-2"])
+            ]
+        );
+        assert!(close(out.plan.loss, 1.0 / 3.0));
+        assert_eq!((out.plan.classes, out.plan.min_class_size), (2, Some(2)));
+        assert_eq!(out.risk_after.classes, 2);
+        assert!(close(out.risk_after.prosecutor.highest, 0.5));
+        let c = cols(&[&["3"], &["x"], &["4"], &["2"]]);
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(
+            e.contains("`age`: value \"x\" (row 2) is not an integer"),
+            "{e}"
+        );
+        let j = job(
+            r#"{"quasi_identifiers": {"edu": {"ordered": ["a"]}}, "k": 1,
+                        "method": "mondrian"}"#,
+        );
+        let c = cols(&[&["a"], &["b"]]);
+        let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`config.quasi_identifiers.edu.ordered`"), "{e}");
+    }
+
+    /// A small deterministic PRNG (SplitMix64).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Random small tables: the job's plan is the brute-force optimum over the lattice,
+    /// and its released rows are the hierarchies' generalizations at the plan's levels,
+    /// with exactly the classes failing the model suppressed, within the limit.
+    #[test]
+    fn random_jobs_match_brute_force_and_release_what_they_plan() {
+        let mut rng = Rng(7);
+        let zips = ["13053", "13068", "14850", "14853", "15000"];
+        let diseases = ["flu", "cold", "hiv"];
+        let mut checked = 0;
+        for round in 0..30 {
+            let n = 10 + rng.below(30) as usize;
+            let rows: Vec<[String; 4]> = (0..n)
+                .map(|_| {
+                    [
+                        (18 + rng.below(50)).to_string(),
+                        zips[rng.below(zips.len() as u64) as usize].to_string(),
+                        ["M", "F"][rng.below(2) as usize].to_string(),
+                        diseases[rng.below(3) as usize].to_string(),
+                    ]
+                })
+                .collect();
+            let k = 2 + rng.below(3);
+            let limit = [0.0, 0.1, 0.3][rng.below(3) as usize];
+            let suppression = ["mask", "drop"][rng.below(2) as usize];
+            let diverse = round % 3 == 0;
+            let extra = if diverse {
+                r#", "sensitive": "disease", "l_diversity": {"kind": "distinct", "l": 2}"#
+            } else {
+                ""
+            };
+            let config = format!(
+                r#"{{"quasi_identifiers": {{"age": {{"intervals": [5, 10, 20]}},
+                    "zip": {{"prefix": true}}, "sex": {{"levels": {{"M": ["*"], "F": ["*"]}}}}}},
+                    "k": {k}, "suppression_limit": {limit}, "suppression": "{suppression}"{extra}}}"#
+            );
+            let j = job(&config);
+            let width = if diverse { 4 } else { 3 };
+            let columns: Vec<Vec<Option<&str>>> = (0..width)
+                .map(|c| rows.iter().map(|r| Some(r[c].as_str())).collect())
+                .collect();
+            let out = match j.run(&slices(&columns), |_, _| {}) {
+                Ok(o) => o,
+                Err(e) => {
+                    // Only when even full generalization fails.
+                    assert!(e.to_string().contains("no transformation"), "{e}");
+                    continue;
+                }
+            };
+            // Brute force over the lattice with the same table.
+            let ages: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+            let hs = vec![
+                Hierarchy::intervals("age", &ages, &[5, 10, 20]).unwrap(),
+                Hierarchy::prefix_masking(
+                    "zip",
+                    &rows.iter().map(|r| r[1].as_str()).collect::<Vec<_>>(),
+                )
+                .unwrap(),
+                Hierarchy::from_rows(
+                    "sex",
+                    vec![vec!["M".into(), "*".into()], vec!["F".into(), "*".into()]],
+                )
+                .unwrap(),
+            ];
+            let qi_rows = rows
+                .iter()
+                .map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()]);
+            let table = if diverse {
+                Table::encode_with_sensitive(
+                    &["age", "zip", "sex"],
+                    hs.clone(),
+                    qi_rows,
+                    "disease",
+                    rows.iter().map(|r| r[3].as_str()),
+                )
+                .unwrap()
+            } else {
+                Table::encode(&["age", "zip", "sex"], hs.clone(), qi_rows).unwrap()
+            };
+            let mut model = Model::new(k as usize, limit).unwrap();
+            if diverse {
+                model = model
+                    .with_l_diversity(crate::kanon::LDiversity::Distinct { l: 2 })
+                    .unwrap();
+            }
+            let mut best = f64::INFINITY;
+            for a in 0..hs[0].height() {
+                for z in 0..hs[1].height() {
+                    for s in 0..hs[2].height() {
+                        let v = evaluate_levels(&table, &model, &[a, z, s]).unwrap();
+                        if v.anonymous {
+                            best = best.min(v.loss);
+                        }
+                    }
+                }
+            }
+            assert!(
+                (out.plan.loss - best).abs() < 1e-6,
+                "round {round}: {} vs {best}",
+                out.plan.loss
+            );
+            let levels: Vec<usize> = out
+                .plan
+                .quasi_identifiers
+                .iter()
+                .map(|q| q.level.unwrap())
+                .collect();
+            // Recount classes at the levels from the strings; check each row.
+            let general: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    (0..3)
+                        .map(|q| generalize(&r[q], &hs[q], levels[q]).unwrap())
+                        .collect()
+                })
+                .collect();
+            let mut members: HashMap<&Vec<String>, Vec<usize>> = HashMap::new();
+            for (i, g) in general.iter().enumerate() {
+                members.entry(g).or_default().push(i);
+            }
+            let mut suppressed = 0;
+            for (g, ids) in &members {
+                let distinct: HashSet<&str> = ids.iter().map(|i| rows[*i][3].as_str()).collect();
+                let fails = ids.len() < k as usize || (diverse && distinct.len() < 2);
+                for i in ids {
+                    let released = &out.rows[*i];
+                    if fails {
+                        suppressed += 1;
+                        match suppression {
+                            "mask" => assert_eq!(*released, owned(&["*", "*", "*"])),
+                            _ => assert_eq!(*released, None),
+                        }
+                    } else {
+                        assert_eq!(released.as_ref(), Some(*g));
+                    }
+                }
+            }
+            assert_eq!(suppressed, out.plan.suppressed_rows, "round {round}");
+            assert!(suppressed as f64 <= limit * n as f64 + 1e-9);
+            assert_eq!(out.risk_after.suppressed_rows, suppressed);
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} rounds had a solution");
+    }
 }
