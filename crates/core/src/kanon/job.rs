@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use super::config::{take_supplied, HierarchySpec, KAnonConfig, Method, SuppliedHierarchy};
 use super::model::Checker;
+use super::GroundDistance;
 use super::{
     classes_of, mondrian, search_with_progress, Generalize, Hierarchy, MondrianModel, MondrianQi,
     Risk, RiskReport, SensitiveColumn, Suppression, Table, Transformation, SUPPRESSED,
@@ -509,7 +510,23 @@ impl KAnonJob {
                     Some(order) => t
                         .with_sensitive_order(order)
                         .map_err(|e| e.for_argument("config.t_closeness.order"))?,
-                    None => t,
+                    None => {
+                        let ordered = self
+                            .config
+                            .t_closeness
+                            .is_some_and(|t| t.distance == GroundDistance::Ordered);
+                        let word = values.iter().find(|v| super::numeric(v).is_none());
+                        if let (true, Some(word)) = (ordered, word) {
+                            return Err(VeilError::invalid(
+                                "config.t_closeness.order",
+                                format!(
+                                    "is required by the ordered distance when the values of \
+                                     {name} are not all numbers ({word:?} is not)"
+                                ),
+                            ));
+                        }
+                        t
+                    }
                 }
             }
             _ => {
@@ -517,7 +534,7 @@ impl KAnonJob {
                 Table::from_codes(&names, hierarchies, &cols)?
             }
         };
-        let solution = search_with_progress(&table, &model, progress)?;
+        let solution = search_with_progress(&table, &model, progress).map_err(config_field)?;
         let best = &solution.best;
         let transformation = Transformation::for_table(
             &table,
@@ -681,7 +698,7 @@ impl KAnonJob {
             (Some(codes), Some(name)) => Some(SensitiveColumn { name, codes }),
             _ => None,
         };
-        let result = mondrian(&qis, sensitive, &model)?;
+        let result = mondrian(&qis, sensitive, &model).map_err(config_field)?;
         let q = names.len();
         let rows = (0..input.rows)
             .map(|i| Some((0..q).map(|j| result.render_row(i, j)).collect()))
@@ -710,6 +727,23 @@ impl KAnonJob {
         };
         Ok((plan, rows))
     }
+}
+
+/// Errors of the search and of Mondrian blame the model's parameters by their own names
+/// (`k`, `l`, `c`, `t`); name them as config fields.
+fn config_field(e: VeilError) -> VeilError {
+    let VeilError::InvalidArgument { argument, .. } = &e else {
+        return e;
+    };
+    let field = match argument.as_ref() {
+        "k" => "config.k",
+        "l" => "config.l_diversity.l",
+        "c" => "config.l_diversity.c",
+        "t" => "config.t_closeness.t",
+        "suppression_limit" => "config.suppression_limit",
+        _ => return e,
+    };
+    e.for_argument(field)
 }
 
 /// Checked input columns.
@@ -1168,7 +1202,10 @@ mod tests {
             .replace("SUPPRESSION", "mask")
             .replace("\"k\": 2", "\"k\": 10"));
         let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
-        assert!(e.contains("`k`") && e.contains("no transformation"), "{e}");
+        assert!(
+            e.contains("`config.k`") && e.contains("no transformation"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1319,6 +1356,10 @@ mod tests {
         assert_eq!((out.plan.classes, out.plan.min_class_size), (2, Some(2)));
         assert_eq!(out.risk_after.classes, 2);
         assert!(close(out.risk_after.prosecutor.highest, 0.5));
+        let j5 = job(r#"{"quasi_identifiers": {"age": {"numeric": true}}, "k": 5,
+                        "method": "mondrian"}"#);
+        let e = j5.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("`config.k`: the table has 4 rows"), "{e}");
         let c = cols(&[&["3"], &["x"], &["4"], &["2"]]);
         let e = j.run(&slices(&c), |_, _| {}).unwrap_err().to_string();
         assert!(
