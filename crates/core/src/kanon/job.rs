@@ -67,7 +67,8 @@ pub struct Plan {
     /// Optimal method: transformations evaluated, and the lattice's size.
     pub evaluated: Option<usize>,
     pub lattice_size: Option<usize>,
-    /// Wall time of encoding, search and (for [`KAnonJob::run`]) generalizing the rows.
+    /// Wall time of the call: encoding, search and (for [`KAnonJob::run`]) generalizing the
+    /// rows and measuring the risks.
     pub elapsed: Duration,
 }
 
