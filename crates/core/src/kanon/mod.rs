@@ -22,8 +22,10 @@
 
 mod builders;
 mod class_sizes;
+mod config;
 mod from_codes;
 mod hierarchy;
+mod job;
 mod metric;
 mod model;
 mod mondrian;
@@ -37,7 +39,11 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use class_sizes::ClassSizes;
+pub use config::{
+    HierarchySource, HierarchySpec, KAnonConfig, Method, QuasiIdentifier, SuppliedHierarchy,
+};
 pub use hierarchy::Hierarchy;
+pub use job::{risk_rows, KAnonJob, KAnonOutcome, Plan, QiLevel, RiskOutcome, RiskRow};
 pub use metric::Metric;
 pub use model::{GroundDistance, KAnonymity, LDiversity, Model, TCloseness};
 pub use mondrian::{mondrian, MondrianModel, MondrianQi, MondrianResult, SensitiveColumn};
