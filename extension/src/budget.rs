@@ -25,7 +25,7 @@ use pgrx::bgworkers::{
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use veil_core::dp::budget::{
-    apply_grant, check_principal, no_budget, Budget, ChargeRequest, Composition,
+    apply_grant, check_principal, settle, Budget, ChargeRequest, Composition,
 };
 use veil_core::dp::{check_epsilon, BoundedMean, BoundedSum, PrivacyCost};
 use veil_core::VeilError;
@@ -128,31 +128,22 @@ fn write_budget(c: &mut SpiClient<'_>, principal: &str, b: &Budget) -> Result<()
 /// Charges a query in the current transaction (the ledger worker's), recording the attempt.
 fn charge_in_transaction(request: &ChargeRequest) -> Result<Budget, VeilError> {
     Spi::connect_mut(|c| {
-        let outcome = match read_budget(c, &request.principal)? {
-            None => Err(no_budget(&request.principal)),
-            Some(mut b) => b.charge_query(&request.costs()).map(|()| b),
-        };
+        let (outcome, e) = settle(read_budget(c, &request.principal)?, request);
         if let Ok(b) = &outcome {
             write_budget(c, &request.principal, b)?;
         }
-        let total = request.total();
-        let reason = outcome
-            .as_ref()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
         c.update(
             "INSERT INTO veil.audit (principal, query, mechanisms, epsilon, delta, accepted, reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             None,
             &[
-                request.principal.as_str().into(),
-                request.query.as_str().into(),
-                request.describe().into(),
-                total.epsilon.into(),
-                total.delta.into(),
-                outcome.is_ok().into(),
-                reason.into(),
+                e.principal.as_str().into(),
+                e.query.as_str().into(),
+                e.mechanisms.as_str().into(),
+                e.epsilon.into(),
+                e.delta.into(),
+                e.accepted.into(),
+                e.reason.as_str().into(),
             ],
         )
         .map_err(spi_err)?;

@@ -23,7 +23,7 @@ use std::time::Duration;
 use datafusion::common::config::ConfigOptions;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use veil_core::dp::budget::{
-    apply_grant, check_principal, no_budget, now_seconds, AuditEntry, Budget, ChargeRequest,
+    apply_grant, check_principal, now_seconds, settle, AuditEntry, Budget, ChargeRequest,
     Composition, Ledger, MemoryLedger,
 };
 use veil_core::{Fallible, VeilError};
@@ -196,26 +196,22 @@ impl Ledger for SqliteLedger {
 
     fn charge(&self, request: &ChargeRequest) -> Fallible<Budget> {
         self.write(|c| {
-            let outcome = match read_budget(c, &request.principal)? {
-                None => Err(no_budget(&request.principal)),
-                Some(mut b) => b.charge_query(&request.costs()).map(|()| b),
-            };
+            let (outcome, e) = settle(read_budget(c, &request.principal)?, request);
             if let Ok(b) = &outcome {
                 write_budget(c, &request.principal, b)?;
             }
-            let total = request.total();
             c.execute(
                 "INSERT INTO audit (at, principal, query, mechanisms, epsilon, delta, accepted, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
-                    now_seconds(),
-                    request.principal,
-                    request.query,
-                    request.describe(),
-                    total.epsilon,
-                    total.delta,
-                    outcome.is_ok(),
-                    outcome.as_ref().err().map(|e| e.to_string()).unwrap_or_default()
+                    e.at,
+                    e.principal,
+                    e.query,
+                    e.mechanisms,
+                    e.epsilon,
+                    e.delta,
+                    e.accepted,
+                    e.reason
                 ],
             )
             .map_err(db_err)?;

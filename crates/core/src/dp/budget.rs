@@ -363,6 +363,33 @@ pub fn now_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The rule every ledger applies to a charge, inside its own transaction: the principal's
+/// budget after the charge (or why it is refused: no budget, not enough left), and the audit
+/// entry recording the attempt either way (`id` 0: the ledger numbers it).
+pub fn settle(existing: Option<Budget>, request: &ChargeRequest) -> (Fallible<Budget>, AuditEntry) {
+    let outcome = match existing {
+        None => Err(no_budget(&request.principal)),
+        Some(mut b) => b.charge_query(&request.costs()).map(|()| b),
+    };
+    let total = request.total();
+    let entry = AuditEntry {
+        id: 0,
+        at: now_seconds(),
+        principal: request.principal.clone(),
+        query: request.query.clone(),
+        mechanisms: request.describe(),
+        epsilon: total.epsilon,
+        delta: total.delta,
+        accepted: outcome.is_ok(),
+        reason: outcome
+            .as_ref()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+    };
+    (outcome, entry)
+}
+
 /// Applies a grant to an existing budget or creates one: the shared rule of every ledger.
 pub fn apply_grant(
     existing: Option<Budget>,
@@ -438,27 +465,9 @@ impl Ledger for MemoryLedger {
 
     fn charge(&self, request: &ChargeRequest) -> Fallible<Budget> {
         let mut st = self.lock()?;
-        let outcome = match st.budgets.get(&request.principal).cloned() {
-            None => Err(no_budget(&request.principal)),
-            Some(mut b) => b.charge_query(&request.costs()).map(|()| b),
-        };
-        let total = request.total();
-        let id = st.audit.len() as i64 + 1;
-        st.audit.push(AuditEntry {
-            id,
-            at: now_seconds(),
-            principal: request.principal.clone(),
-            query: request.query.clone(),
-            mechanisms: request.describe(),
-            epsilon: total.epsilon,
-            delta: total.delta,
-            accepted: outcome.is_ok(),
-            reason: outcome
-                .as_ref()
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-        });
+        let (outcome, mut entry) = settle(st.budgets.get(&request.principal).cloned(), request);
+        entry.id = st.audit.len() as i64 + 1;
+        st.audit.push(entry);
         if let Ok(b) = &outcome {
             st.budgets.insert(request.principal.clone(), b.clone());
         }
