@@ -198,7 +198,7 @@ mod tests {
 
     fn data() -> Vec<Option<f64>> {
         (0..2000)
-            .map(|i| (i % 9 != 0).then(|| (i % 150) as f64 - 20.0))
+            .map(|i| (i % 9 != 0).then_some((i % 150) as f64 - 20.0))
             .collect()
     }
 

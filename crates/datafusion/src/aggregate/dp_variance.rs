@@ -203,7 +203,7 @@ mod tests {
 
     fn data() -> Vec<Option<f64>> {
         (0..500)
-            .map(|i| (i % 7 != 0).then(|| i as f64 * 1.5 - 100.0))
+            .map(|i| (i % 7 != 0).then_some(i as f64 * 1.5 - 100.0))
             .collect()
     }
 
