@@ -192,7 +192,32 @@ impl PartialState for veil_core::dp::DpCountAccumulator {
     }
 }
 
-/// `(lower, upper, epsilon)` of a bounded DP aggregate (`dp_mean`, `dp_sum`) that saw no
+impl PartialState for veil_core::dp::DpVarianceAccumulator {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        self.merge(other)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        veil_core::dp::DpVarianceAccumulator::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        veil_core::dp::DpVarianceAccumulator::from_bytes(bytes)
+    }
+}
+
+impl PartialState for veil_core::dp::DpQuantileAccumulator {
+    fn merge_from(&mut self, other: &Self) -> Result<(), VeilError> {
+        self.merge(other)
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        veil_core::dp::DpQuantileAccumulator::to_bytes(self)
+    }
+    fn from_bytes(bytes: &[u8]) -> Result<Self, VeilError> {
+        veil_core::dp::DpQuantileAccumulator::from_bytes(bytes)
+    }
+}
+
+/// `(lower, upper, epsilon)` of a bounded DP aggregate `f(value, lower, upper [, epsilon])`
+/// (`dp_mean`, `dp_sum`, `dp_variance`, `dp_stddev`, `dp_median`) that saw no
 /// rows, read from the call's constant arguments; epsilon from `veil.epsilon` when the call
 /// leaves it out.
 pub fn bounded_params(

@@ -27,7 +27,10 @@ use pgrx::spi::SpiClient;
 use veil_core::dp::budget::{
     apply_grant, check_principal, settle, Budget, ChargeRequest, Composition,
 };
-use veil_core::dp::{check_epsilon, BoundedMean, BoundedSum, PrivacyCost};
+use veil_core::dp::{
+    check_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, Noise, PrivacyCost,
+    Spread,
+};
 use veil_core::VeilError;
 
 use crate::error::{raise, OrRaise};
@@ -409,9 +412,32 @@ fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
         }
         CStr::from_ptr(p).to_string_lossy().into_owned()
     };
-    ["dp_mean", "dp_sum", "dp_count", crate::partition::NAME]
+    DP_AGGREGATES
         .into_iter()
+        .chain([crate::partition::NAME])
         .find(|n| *n == name)
+}
+
+/// veil's DP aggregates (without the partition selection), named as in SQL.
+pub(crate) const DP_AGGREGATES: [&str; 7] = [
+    "dp_mean",
+    "dp_sum",
+    "dp_count",
+    "dp_variance",
+    "dp_stddev",
+    "dp_quantile",
+    "dp_median",
+];
+
+/// The 0-based position of a DP aggregate's `epsilon` argument (absent when the call
+/// leaves it out for `veil.epsilon`).
+pub(crate) fn epsilon_position(name: &str) -> usize {
+    match name {
+        "dp_count" => 1,
+        "dp_quantile" => 4,
+        crate::partition::NAME => 0,
+        _ => 3,
+    }
 }
 
 pub(crate) unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
@@ -554,27 +580,56 @@ unsafe fn cost_of(
             let delta = aggref_constant(aggref, 1, "delta")?;
             veil_core::dp::PartitionSelection::new(epsilon, delta).map(|s| s.cost())
         }
-        "dp_mean" | "dp_sum" => {
-            let lower = aggref_constant(aggref, 1, "lower")?;
-            let upper = aggref_constant(aggref, 2, "upper")?;
-            let epsilon = if arity >= 4 {
-                aggref_constant(aggref, 3, "epsilon")?
-            } else {
-                crate::guc::epsilon(name)
-            };
-            if name == "dp_mean" {
-                BoundedMean::new(lower, upper, epsilon).map(|m| m.cost())
-            } else {
-                BoundedSum::new(lower, upper, epsilon).map(|m| m.cost())
-            }
-        }
         _ => {
-            let epsilon = if arity >= 2 {
-                aggref_constant(aggref, 1, "epsilon")?
-            } else {
-                crate::guc::epsilon(name)
+            // Constant arguments in order, as the aggregate checks them, then epsilon.
+            let pos = epsilon_position(name);
+            let epsilon = || {
+                if arity > pos {
+                    aggref_constant(aggref, pos, "epsilon")
+                } else {
+                    Ok(crate::guc::epsilon(name))
+                }
             };
-            check_epsilon(epsilon).map(PrivacyCost::pure)
+            let bounds = |first: usize| -> Result<(f64, f64), VeilError> {
+                Ok((
+                    aggref_constant(aggref, first, "lower")?,
+                    aggref_constant(aggref, first + 1, "upper")?,
+                ))
+            };
+            match name {
+                "dp_count" => check_epsilon(epsilon()?).map(PrivacyCost::pure),
+                "dp_mean" => {
+                    let (lower, upper) = bounds(1)?;
+                    BoundedMean::new(lower, upper, epsilon()?).map(|m| m.cost())
+                }
+                "dp_sum" => {
+                    let (lower, upper) = bounds(1)?;
+                    BoundedSum::new(lower, upper, epsilon()?).map(|m| m.cost())
+                }
+                "dp_variance" | "dp_stddev" => {
+                    let (lower, upper) = bounds(1)?;
+                    let spread = if name == "dp_stddev" {
+                        Spread::StdDev
+                    } else {
+                        Spread::Variance
+                    };
+                    BoundedVariance::new(lower, upper, epsilon()?, Noise::Laplace, spread)
+                        .map(|m| m.cost())
+                }
+                "dp_median" => {
+                    let (lower, upper) = bounds(1)?;
+                    BoundedQuantile::median(lower, upper, epsilon()?).map(|m| m.cost())
+                }
+                "dp_quantile" => {
+                    let q = aggref_constant(aggref, 1, "q")?;
+                    let (lower, upper) = bounds(2)?;
+                    BoundedQuantile::new(q, lower, upper, epsilon()?).map(|m| m.cost())
+                }
+                other => Err(VeilError::invalid(
+                    "value",
+                    format!("{other} is not a DP aggregate veil can cost"),
+                )),
+            }
         }
     }
 }

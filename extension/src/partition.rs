@@ -207,8 +207,9 @@ pub fn veil_aggregate(oid: pg_sys::Oid) -> Option<&'static str> {
         }
         CStr::from_ptr(p).to_string_lossy().into_owned()
     };
-    ["dp_mean", "dp_sum", "dp_count", NAME]
+    crate::budget::DP_AGGREGATES
         .into_iter()
+        .chain([NAME])
         .find(|n| *n == name)
 }
 
@@ -238,7 +239,7 @@ unsafe extern "C-unwind" fn collect(node: *mut pg_sys::Node, cx: *mut std::ffi::
 /// The ε of a DP Aggref, from its (constant-folded) arguments or `veil.epsilon`.
 unsafe fn epsilon_of(a: *mut pg_sys::Aggref, name: &'static str) -> f64 {
     let args = crate::budget::list_ptrs((*a).args);
-    let pos = if name == "dp_count" { 1 } else { 3 };
+    let pos = crate::budget::epsilon_position(name);
     let Some(&te) = args.get(pos) else {
         return crate::guc::epsilon(name);
     };

@@ -33,15 +33,24 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use veil_core::dp::budget::ChargeRequest;
 use veil_core::dp::{
-    check_epsilon, default_epsilon, BoundedMean, BoundedSum, PartitionSelection, PrivacyCost,
+    check_epsilon, default_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance,
+    Noise, PartitionSelection, PrivacyCost, Spread,
 };
 
 use crate::ledger::{principal, session_ledger};
 use crate::to_df_error;
 
 /// The DP aggregates and the position of their ε argument.
-pub const DP_AGGREGATES: [(&str, usize); 4] =
-    [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1), (SELECT, 0)];
+pub const DP_AGGREGATES: [(&str, usize); 8] = [
+    ("dp_mean", 3),
+    ("dp_sum", 3),
+    ("dp_count", 1),
+    ("dp_variance", 3),
+    ("dp_stddev", 3),
+    ("dp_quantile", 4),
+    ("dp_median", 3),
+    (SELECT, 0),
+];
 
 use crate::aggregate::veil_partition_select::NAME as SELECT;
 
@@ -116,37 +125,55 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
     let name = f.func.name();
     let args = &f.params.args;
     let pos = epsilon_position(name).unwrap_or(usize::MAX);
-    let bounds = |i: usize, arg: &str| match args.get(i) {
+    let arg = |i: usize, arg: &str| match args.get(i) {
         Some(e) => number(name, arg, e),
         None => plan_err!("{name}: missing argument `{arg}`"),
     };
-    let (lower, upper) = if pos == 3 {
-        (bounds(1, "lower")?, bounds(2, "upper")?)
-    } else {
-        (0.0, 0.0)
-    };
-    let epsilon = match args.get(pos) {
-        Some(arg) => number(name, "epsilon", arg)?,
+    let epsilon = || match args.get(pos) {
+        Some(arg) => number(name, "epsilon", arg),
         None => {
             // No ε and no veil.epsilon (the rewrite would have added it).
             let setting = config
                 .extensions
                 .get::<crate::config::VeilConfig>()
                 .and_then(|c| c.epsilon);
-            default_epsilon(setting).map_err(|e| to_df_error(name, e))?
+            default_epsilon(setting).map_err(|e| to_df_error(name, e))
         }
     };
+    // `f(value, lower, upper, …, epsilon)`: bounds first, then ε, as the aggregates check.
+    let bounds_epsilon =
+        || -> Result<(f64, f64, f64)> { Ok((arg(1, "lower")?, arg(2, "upper")?, epsilon()?)) };
     let cost = match name {
         SELECT => {
-            let delta = match args.get(1) {
-                Some(e) => number(name, "delta", e)?,
-                None => return plan_err!("{name}: missing argument `delta`"),
-            };
-            PartitionSelection::new(epsilon, delta).map(|s| s.cost())
+            let epsilon = epsilon()?;
+            PartitionSelection::new(epsilon, arg(1, "delta")?).map(|s| s.cost())
         }
-        "dp_mean" => BoundedMean::new(lower, upper, epsilon).map(|m| m.cost()),
-        "dp_sum" => BoundedSum::new(lower, upper, epsilon).map(|m| m.cost()),
-        _ => check_epsilon(epsilon).map(PrivacyCost::pure),
+        "dp_mean" => {
+            let (lower, upper, epsilon) = bounds_epsilon()?;
+            BoundedMean::new(lower, upper, epsilon).map(|m| m.cost())
+        }
+        "dp_sum" => {
+            let (lower, upper, epsilon) = bounds_epsilon()?;
+            BoundedSum::new(lower, upper, epsilon).map(|m| m.cost())
+        }
+        "dp_variance" | "dp_stddev" => {
+            let (lower, upper, epsilon) = bounds_epsilon()?;
+            let spread = if name == "dp_stddev" {
+                Spread::StdDev
+            } else {
+                Spread::Variance
+            };
+            BoundedVariance::new(lower, upper, epsilon, Noise::Laplace, spread).map(|m| m.cost())
+        }
+        "dp_median" => {
+            let (lower, upper, epsilon) = bounds_epsilon()?;
+            BoundedQuantile::median(lower, upper, epsilon).map(|m| m.cost())
+        }
+        "dp_quantile" => {
+            let (q, lower, upper) = (arg(1, "q")?, arg(2, "lower")?, arg(3, "upper")?);
+            BoundedQuantile::new(q, lower, upper, epsilon()?).map(|m| m.cost())
+        }
+        _ => check_epsilon(epsilon()?).map(PrivacyCost::pure),
     };
     cost.map_err(|e| to_df_error(name, e))
 }

@@ -50,13 +50,21 @@ pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
 }
 
 /// Completes DP aggregate calls that leave out epsilon (`dp_mean(x, 0, 100)`,
-/// `dp_sum(x, 0, 100)`, `dp_count(x)`) with the session's `veil.epsilon`, read when the
+/// `dp_sum(x, 0, 100)`, `dp_count(x)`, `dp_quantile(x, 0.9, 0, 100)`, …) with the session's `veil.epsilon`, read when the
 /// query is planned. Without the setting the call is left alone and the aggregate refuses it.
 #[derive(Debug, Default)]
 pub struct DefaultEpsilon;
 
 /// The DP aggregates and their argument count without epsilon.
-const WITHOUT_EPSILON: [(&str, usize); 3] = [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1)];
+const WITHOUT_EPSILON: [(&str, usize); 7] = [
+    ("dp_mean", 3),
+    ("dp_sum", 3),
+    ("dp_count", 1),
+    ("dp_variance", 3),
+    ("dp_stddev", 3),
+    ("dp_quantile", 4),
+    ("dp_median", 3),
+];
 
 impl FunctionRewrite for DefaultEpsilon {
     fn name(&self) -> &str {

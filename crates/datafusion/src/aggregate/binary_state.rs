@@ -6,7 +6,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result, ScalarValue};
-use veil_core::dp::{DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator};
+use veil_core::dp::{
+    DpCountAccumulator, DpMeanAccumulator, DpQuantileAccumulator, DpSumAccumulator,
+    DpVarianceAccumulator,
+};
 use veil_core::kanon::ClassSizes;
 use veil_core::pii::EntitySummary;
 use veil_core::Fallible;
@@ -66,6 +69,8 @@ macro_rules! binary_state {
 binary_state!(DpMeanAccumulator, merge = DpMeanAccumulator::merge);
 binary_state!(DpSumAccumulator, merge = DpSumAccumulator::merge);
 binary_state!(DpCountAccumulator, merge = DpCountAccumulator::merge);
+binary_state!(DpVarianceAccumulator, merge = DpVarianceAccumulator::merge);
+binary_state!(DpQuantileAccumulator, merge = DpQuantileAccumulator::merge);
 binary_state!(
     EntitySummary,
     merge = |a: &mut EntitySummary, b: &EntitySummary| {

@@ -9,9 +9,12 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array,
 };
 use datafusion::arrow::datatypes::Float64Type;
-use datafusion::common::{exec_err, Result};
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
-use veil_core::dp::{DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use veil_core::dp::{
+    DpCountAccumulator, DpMeanAccumulator, DpQuantileAccumulator, DpSumAccumulator,
+    DpVarianceAccumulator,
+};
 
 use super::binary_state::BinaryState;
 use crate::to_df_error;
@@ -32,6 +35,10 @@ pub trait GroupState: BinaryState + Clone + Send + 'static {
     fn add_all(&mut self, values: &ArrayRef);
     /// The noisy releases of `groups`, as one array.
     fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef>;
+    /// Bytes this state holds on the heap (a quantile's histogram).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 fn f64_values(values: &ArrayRef) -> &datafusion::arrow::array::PrimitiveArray<Float64Type> {
@@ -40,7 +47,13 @@ fn f64_values(values: &ArrayRef) -> &datafusion::arrow::array::PrimitiveArray<Fl
 
 macro_rules! bounded_group_state {
     ($t:ty) => {
+        bounded_group_state!($t, heap_bytes = |_: &$t| 0);
+    };
+    ($t:ty, heap_bytes = $heap:expr) => {
         impl GroupState for $t {
+            fn heap_bytes(&self) -> usize {
+                $heap(self)
+            }
             fn add_row(&mut self, values: &ArrayRef, row: usize) {
                 let v = f64_values(values);
                 if v.is_valid(row) {
@@ -88,6 +101,11 @@ macro_rules! bounded_group_state {
 
 bounded_group_state!(DpMeanAccumulator);
 bounded_group_state!(DpSumAccumulator);
+bounded_group_state!(DpVarianceAccumulator);
+bounded_group_state!(
+    DpQuantileAccumulator,
+    heap_bytes = |a: &DpQuantileAccumulator| a.counts.capacity() * std::mem::size_of::<u64>()
+);
 
 impl GroupState for DpCountAccumulator {
     fn add_row(&mut self, values: &ArrayRef, row: usize) {
@@ -118,6 +136,52 @@ impl GroupState for DpCountAccumulator {
             .collect::<Result<Int64Array, _>>()
             .map_err(|e| to_df_error(function, e))?;
         Ok(Arc::new(out))
+    }
+}
+
+/// The one-group `Accumulator` of a DP aggregate call over any [`GroupState`] (used
+/// without GROUP BY); its partial state is the same Binary encoding as [`DpGroups`].
+#[derive(Debug)]
+pub struct OneGroup<T: GroupState> {
+    function: &'static str,
+    state: T,
+}
+
+impl<T: GroupState> OneGroup<T> {
+    pub fn new(function: &'static str, state: T) -> Self {
+        OneGroup { function, state }
+    }
+
+    #[cfg(test)]
+    pub fn inner(&self) -> &T {
+        &self.state
+    }
+}
+
+impl<T: GroupState + Sync + std::fmt::Debug> Accumulator for OneGroup<T> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(values) = values.first() else {
+            return exec_err!("{}: missing argument `value`", self.function);
+        };
+        self.state.add_all(values);
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let released = T::release_all(std::slice::from_ref(&self.state), self.function)?;
+        ScalarValue::try_from_array(&released, 0)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.state.heap_bytes()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(super::binary_state::state(&self.state))
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        super::binary_state::merge_batch(&mut self.state, states, self.function)
     }
 }
 
@@ -231,7 +295,10 @@ impl<T: GroupState> GroupsAccumulator for DpGroups<T> {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.groups.capacity() * std::mem::size_of::<T>()
+        // Every group of one call holds the same amount of heap as the prototype.
+        std::mem::size_of_val(self)
+            + self.groups.capacity() * std::mem::size_of::<T>()
+            + (self.groups.len() + 1) * self.prototype.heap_bytes()
     }
 }
 

@@ -3,7 +3,9 @@
 mod binary_state;
 pub mod dp_count;
 pub mod dp_mean;
+pub mod dp_quantile;
 pub mod dp_sum;
+pub mod dp_variance;
 mod groups;
 pub mod k_anonymity;
 pub mod pii_entity_summary;

@@ -1,0 +1,509 @@
+//! `dp_variance(value, lower, upper, epsilon)`, `dp_stddev(value, lower, upper, epsilon)`,
+//! `dp_quantile(value, q, lower, upper, epsilon)` and `dp_median(value, lower, upper,
+//! epsilon)`, all `-> double precision`: parallel-safe aggregates with the veil-core
+//! accumulators behind `internal`, shipped between workers as their byte encodings.
+//!
+//! `dp_variance` and `dp_stddev` share one state type (it records which statistic it
+//! releases), and so do `dp_quantile` and `dp_median` (a median is the 0.5-quantile): each
+//! pair shares its combine, serial and deserial functions. Each aggregate also has a form
+//! without `epsilon` that reads `veil.epsilon`.
+
+use pgrx::prelude::*;
+use pgrx::Internal;
+use veil_core::dp::{
+    BoundedQuantile, BoundedVariance, DpQuantileAccumulator, DpVarianceAccumulator, Noise, Spread,
+};
+
+use crate::agg::{self, Use};
+use crate::error::OrRaise;
+use crate::guc;
+
+// ---------------------------------------------------------------------------------------
+// dp_variance, dp_stddev
+
+const VARIANCE: &str = "dp_variance";
+const STDDEV: &str = "dp_stddev";
+
+fn variance_params(
+    function: &str,
+    spread: Spread,
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+) -> BoundedVariance {
+    BoundedVariance::new(lower, upper, epsilon, Noise::Laplace, spread).or_raise(function)
+}
+
+/// The transition of `dp_variance` / `dp_stddev`; `epsilon` None reads `veil.epsilon` once
+/// per group.
+#[allow(clippy::too_many_arguments)]
+fn spread_trans(
+    function: &'static str,
+    spread: Spread,
+    mut state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<Option<f64>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let lower = agg::required(function, "lower", lower);
+    let upper = agg::required(function, "upper", upper);
+    // SAFETY: these aggregates only ever store a DpVarianceAccumulator in their state.
+    let existing = unsafe { state.get::<DpVarianceAccumulator>() }.map(|a| a.params.epsilon());
+    let epsilon = match epsilon {
+        Some(e) => agg::required(function, "epsilon", e),
+        None => existing.unwrap_or_else(|| guc::epsilon(function)),
+    };
+    if existing.is_none() {
+        let acc =
+            DpVarianceAccumulator::new(variance_params(function, spread, lower, upper, epsilon));
+        state = agg::into_internal(acc, fcinfo, function, Use::AggregateOnly);
+    }
+    // SAFETY: as above.
+    let acc = unsafe { state.get_mut::<DpVarianceAccumulator>() }.expect("initialized above");
+    agg::same_for_every_row(function, "lower", acc.params.lower(), lower);
+    agg::same_for_every_row(function, "upper", acc.params.upper(), upper);
+    agg::same_for_every_row(function, "epsilon", acc.params.epsilon(), epsilon);
+    if let Some(v) = value {
+        acc.update(v);
+    }
+    state
+}
+
+/// The final function of `dp_variance` / `dp_stddev`.
+fn spread_release(
+    function: &'static str,
+    spread: Spread,
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    epsilon_from_setting: bool,
+) -> Option<f64> {
+    // Refuses window use, then charges the query before anything is computed.
+    agg::memory_context(fcinfo, function, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, function);
+    // SAFETY: see spread_trans.
+    let released = match unsafe { state.get::<DpVarianceAccumulator>() } {
+        Some(acc) => acc.release(),
+        None => {
+            let (lower, upper, epsilon) =
+                agg::bounded_params(fcinfo, function, epsilon_from_setting);
+            DpVarianceAccumulator::new(variance_params(function, spread, lower, upper, epsilon))
+                .release()
+        }
+    };
+    Some(released.or_raise(function))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_variance_trans(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let e = Some(epsilon);
+    spread_trans(
+        VARIANCE,
+        Spread::Variance,
+        state,
+        value,
+        lower,
+        upper,
+        e,
+        fcinfo,
+    )
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn dp_variance_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    spread_trans(
+        VARIANCE,
+        Spread::Variance,
+        state,
+        value,
+        lower,
+        upper,
+        None,
+        fcinfo,
+    )
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_variance_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    spread_release(VARIANCE, Spread::Variance, state, fcinfo, false)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_variance_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    spread_release(VARIANCE, Spread::Variance, state, fcinfo, true)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_stddev_trans(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let e = Some(epsilon);
+    spread_trans(
+        STDDEV,
+        Spread::StdDev,
+        state,
+        value,
+        lower,
+        upper,
+        e,
+        fcinfo,
+    )
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn dp_stddev_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    spread_trans(
+        STDDEV,
+        Spread::StdDev,
+        state,
+        value,
+        lower,
+        upper,
+        None,
+        fcinfo,
+    )
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_stddev_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    spread_release(STDDEV, Spread::StdDev, state, fcinfo, false)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_stddev_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    spread_release(STDDEV, Spread::StdDev, state, fcinfo, true)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_variance_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::combine::<DpVarianceAccumulator>(left, right, fcinfo, VARIANCE, Use::AggregateOnly)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_variance_serial(state: Internal) -> Vec<u8> {
+    agg::serialize::<DpVarianceAccumulator>(&state, VARIANCE)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_variance_deserial(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::deserialize::<DpVarianceAccumulator>(bytes, fcinfo, VARIANCE, Use::AggregateOnly)
+}
+
+// ---------------------------------------------------------------------------------------
+// dp_quantile, dp_median
+
+const QUANTILE: &str = "dp_quantile";
+const MEDIAN: &str = "dp_median";
+
+/// The transition of `dp_quantile` / `dp_median` (`q` None for the median); `epsilon` None
+/// reads `veil.epsilon` once per group.
+#[allow(clippy::too_many_arguments)]
+fn quantile_trans(
+    function: &'static str,
+    mut state: Internal,
+    value: Option<f64>,
+    q: Option<Option<f64>>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<Option<f64>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let q = match q {
+        Some(q) => agg::required(function, "q", q),
+        None => 0.5,
+    };
+    let lower = agg::required(function, "lower", lower);
+    let upper = agg::required(function, "upper", upper);
+    // SAFETY: these aggregates only ever store a DpQuantileAccumulator in their state.
+    let existing = unsafe { state.get::<DpQuantileAccumulator>() }.map(|a| a.params.epsilon());
+    let epsilon = match epsilon {
+        Some(e) => agg::required(function, "epsilon", e),
+        None => existing.unwrap_or_else(|| guc::epsilon(function)),
+    };
+    if existing.is_none() {
+        let params = BoundedQuantile::new(q, lower, upper, epsilon).or_raise(function);
+        let acc = DpQuantileAccumulator::new(params);
+        state = agg::into_internal(acc, fcinfo, function, Use::AggregateOnly);
+    }
+    // SAFETY: as above.
+    let acc = unsafe { state.get_mut::<DpQuantileAccumulator>() }.expect("initialized above");
+    agg::same_for_every_row(function, "q", acc.params.q(), q);
+    agg::same_for_every_row(function, "lower", acc.params.lower(), lower);
+    agg::same_for_every_row(function, "upper", acc.params.upper(), upper);
+    agg::same_for_every_row(function, "epsilon", acc.params.epsilon(), epsilon);
+    if let Some(v) = value {
+        acc.update(v);
+    }
+    state
+}
+
+/// The final function of `dp_quantile` / `dp_median`.
+fn quantile_release(
+    function: &'static str,
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    epsilon_from_setting: bool,
+) -> Option<f64> {
+    // Refuses window use, then charges the query before anything is computed.
+    agg::memory_context(fcinfo, function, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, function);
+    // SAFETY: see quantile_trans.
+    let released = match unsafe { state.get::<DpQuantileAccumulator>() } {
+        Some(acc) => acc.release(),
+        None => {
+            // No rows: the parameters come from the call's constant arguments.
+            let params = if function == MEDIAN {
+                let (lower, upper, epsilon) =
+                    agg::bounded_params(fcinfo, function, epsilon_from_setting);
+                BoundedQuantile::median(lower, upper, epsilon)
+            } else if epsilon_from_setting {
+                let [q, lower, upper] = agg::constant_f64_args(
+                    fcinfo,
+                    function,
+                    4,
+                    [(1, "q"), (2, "lower"), (3, "upper")],
+                );
+                BoundedQuantile::new(q, lower, upper, guc::epsilon(function))
+            } else {
+                let [q, lower, upper, epsilon] = agg::constant_f64_args(
+                    fcinfo,
+                    function,
+                    5,
+                    [(1, "q"), (2, "lower"), (3, "upper"), (4, "epsilon")],
+                );
+                BoundedQuantile::new(q, lower, upper, epsilon)
+            };
+            DpQuantileAccumulator::new(params.or_raise(function)).release()
+        }
+    };
+    Some(released.or_raise(function))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_quantile_trans(
+    state: Internal,
+    value: Option<f64>,
+    q: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let (q, e) = (Some(q), Some(epsilon));
+    quantile_trans(QUANTILE, state, value, q, lower, upper, e, fcinfo)
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn dp_quantile_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    q: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    quantile_trans(QUANTILE, state, value, Some(q), lower, upper, None, fcinfo)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_quantile_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    quantile_release(QUANTILE, state, fcinfo, false)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_quantile_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    quantile_release(QUANTILE, state, fcinfo, true)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_median_trans(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    epsilon: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let e = Some(epsilon);
+    quantile_trans(MEDIAN, state, value, None, lower, upper, e, fcinfo)
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn dp_median_trans_default(
+    state: Internal,
+    value: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    quantile_trans(MEDIAN, state, value, None, lower, upper, None, fcinfo)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_median_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    quantile_release(MEDIAN, state, fcinfo, false)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn dp_median_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    quantile_release(MEDIAN, state, fcinfo, true)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn dp_quantile_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::combine::<DpQuantileAccumulator>(left, right, fcinfo, QUANTILE, Use::AggregateOnly)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_quantile_serial(state: Internal) -> Vec<u8> {
+    agg::serialize::<DpQuantileAccumulator>(&state, QUANTILE)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn dp_quantile_deserial(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    agg::deserialize::<DpQuantileAccumulator>(bytes, fcinfo, QUANTILE, Use::AggregateOnly)
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE dp_variance(value double precision, lower double precision,
+                             upper double precision, epsilon double precision) (
+    sfunc = dp_variance_trans, stype = internal, finalfunc = dp_variance_final,
+    combinefunc = dp_variance_combine,
+    serialfunc = dp_variance_serial, deserialfunc = dp_variance_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_variance(value double precision, lower double precision,
+                             upper double precision) (
+    sfunc = dp_variance_trans_default, stype = internal, finalfunc = dp_variance_final_default,
+    combinefunc = dp_variance_combine,
+    serialfunc = dp_variance_serial, deserialfunc = dp_variance_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_stddev(value double precision, lower double precision,
+                           upper double precision, epsilon double precision) (
+    sfunc = dp_stddev_trans, stype = internal, finalfunc = dp_stddev_final,
+    combinefunc = dp_variance_combine,
+    serialfunc = dp_variance_serial, deserialfunc = dp_variance_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_stddev(value double precision, lower double precision,
+                           upper double precision) (
+    sfunc = dp_stddev_trans_default, stype = internal, finalfunc = dp_stddev_final_default,
+    combinefunc = dp_variance_combine,
+    serialfunc = dp_variance_serial, deserialfunc = dp_variance_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_quantile(value double precision, q double precision,
+                             lower double precision, upper double precision,
+                             epsilon double precision) (
+    sfunc = dp_quantile_trans, stype = internal, finalfunc = dp_quantile_final,
+    combinefunc = dp_quantile_combine,
+    serialfunc = dp_quantile_serial, deserialfunc = dp_quantile_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_quantile(value double precision, q double precision,
+                             lower double precision, upper double precision) (
+    sfunc = dp_quantile_trans_default, stype = internal, finalfunc = dp_quantile_final_default,
+    combinefunc = dp_quantile_combine,
+    serialfunc = dp_quantile_serial, deserialfunc = dp_quantile_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_median(value double precision, lower double precision,
+                           upper double precision, epsilon double precision) (
+    sfunc = dp_median_trans, stype = internal, finalfunc = dp_median_final,
+    combinefunc = dp_quantile_combine,
+    serialfunc = dp_quantile_serial, deserialfunc = dp_quantile_deserial,
+    parallel = safe
+);
+CREATE AGGREGATE dp_median(value double precision, lower double precision,
+                           upper double precision) (
+    sfunc = dp_median_trans_default, stype = internal, finalfunc = dp_median_final_default,
+    combinefunc = dp_quantile_combine,
+    serialfunc = dp_quantile_serial, deserialfunc = dp_quantile_deserial,
+    parallel = safe
+);
+COMMENT ON AGGREGATE dp_variance(double precision, double precision, double precision, double precision) IS
+'epsilon-differentially private population variance of value clamped to [lower, upper] (discrete Laplace noise from OpenDP)';
+COMMENT ON AGGREGATE dp_variance(double precision, double precision, double precision) IS
+'dp_variance with epsilon from the veil.epsilon setting';
+COMMENT ON AGGREGATE dp_stddev(double precision, double precision, double precision, double precision) IS
+'epsilon-differentially private population standard deviation of value clamped to [lower, upper]';
+COMMENT ON AGGREGATE dp_stddev(double precision, double precision, double precision) IS
+'dp_stddev with epsilon from the veil.epsilon setting';
+COMMENT ON AGGREGATE dp_quantile(double precision, double precision, double precision, double precision, double precision) IS
+'epsilon-differentially private q-quantile of value clamped to [lower, upper] (1024 buckets, permute-and-flip from OpenDP)';
+COMMENT ON AGGREGATE dp_quantile(double precision, double precision, double precision, double precision) IS
+'dp_quantile with epsilon from the veil.epsilon setting';
+COMMENT ON AGGREGATE dp_median(double precision, double precision, double precision, double precision) IS
+'epsilon-differentially private median of value clamped to [lower, upper] (dp_quantile with q = 0.5)';
+COMMENT ON AGGREGATE dp_median(double precision, double precision, double precision) IS
+'dp_median with epsilon from the veil.epsilon setting';
+"#,
+    name = "dp_spread_aggregates",
+    requires = [
+        dp_variance_trans,
+        dp_variance_trans_default,
+        dp_variance_final,
+        dp_variance_final_default,
+        dp_stddev_trans,
+        dp_stddev_trans_default,
+        dp_stddev_final,
+        dp_stddev_final_default,
+        dp_variance_combine,
+        dp_variance_serial,
+        dp_variance_deserial,
+        dp_quantile_trans,
+        dp_quantile_trans_default,
+        dp_quantile_final,
+        dp_quantile_final_default,
+        dp_median_trans,
+        dp_median_trans_default,
+        dp_median_final,
+        dp_median_final_default,
+        dp_quantile_combine,
+        dp_quantile_serial,
+        dp_quantile_deserial
+    ]
+);
