@@ -6,8 +6,10 @@ use phonenumber::country::Id as Country;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Metadata, Type};
 
+use super::is_space;
 use super::{matched, neighbours};
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::ascii_digits;
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
 /// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
@@ -21,6 +23,13 @@ pub fn email() -> PatternRecognizer {
     )
     .expect("built-in email pattern compiles")
     .with_required_byte(|b| b == b'@')
+    // Every match has an '@' and consists of letters, digits (non-ASCII: always in the
+    // class) and `_%+-.@`.
+    .with_windows(Windows::new(
+        seed::AT,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-' | b'.' | b'@'),
+        |_| true,
+    ))
 }
 
 fn validate_email(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -46,6 +55,16 @@ pub fn phone_number() -> PatternRecognizer {
     )
     .expect("built-in phone pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // Matches are digits, `+().-`, spaces and "ext"/"x"; the validator wants 7 ASCII digits.
+    .with_windows(Windows::new(
+        seed::DIGITS,
+        |b| {
+            b.is_ascii_digit()
+                || is_space(b)
+                || matches!(b, b'+' | b'(' | b')' | b'.' | b'-' | b'e' | b'x' | b't')
+        },
+        |run| ascii_digits(run) >= 7,
+    ).min_digits(7))
 }
 
 const NATIONAL_ZERO_REGIONS: [Country; 5] = [
@@ -191,6 +210,19 @@ pub fn url() -> PatternRecognizer {
     )
     .expect("built-in URL pattern compiles")
     .with_required_byte(|b| b == b'.')
+    // A match has no space, `<>"'` or backtick, and it has "://" or a '.' followed by
+    // more of the match.
+    .with_windows(Windows::new(
+        seed::DOT | seed::COLON,
+        |b| !is_space(b) && !matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`'),
+        |run| {
+            run.contains(&b':')
+                || run
+                    .iter()
+                    .position(|&b| b == b'.')
+                    .is_some_and(|i| i + 1 < run.len())
+        },
+    ))
 }
 
 fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {

@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use crate::pii::dictionaries;
-use crate::pii::recognizer::{boosted_near, context_near};
+use crate::pii::recognizer::{ContextWords, FnvBuild};
 use crate::pii::{Candidate, EntityType, Recognizer};
 
 /// Words that raise a PERSON candidate's score when nearby.
@@ -228,29 +228,7 @@ const NOT_NAME_PARTS: &[&str] = &[
     "Square",
 ];
 
-/// FNV-1a: the word tables are hit once per capitalized word, where SipHash's setup cost
-/// dominates; the keys are fixed dictionary words, so flooding is not a concern.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type WordSet = HashSet<&'static str, std::hash::BuildHasherDefault<Fnv>>;
+type WordSet = HashSet<&'static str, FnvBuild>;
 
 fn set(items: &'static [&'static str]) -> WordSet {
     items.iter().copied().collect()
@@ -261,6 +239,8 @@ struct NameTables {
     last: WordSet,
     titles: WordSet,
     not_parts: WordSet,
+    person_context: ContextWords,
+    location_context: ContextWords,
 }
 
 fn tables() -> &'static NameTables {
@@ -270,6 +250,8 @@ fn tables() -> &'static NameTables {
         last: set(dictionaries::last_names()),
         titles: set(TITLES),
         not_parts: set(NOT_NAME_PARTS),
+        person_context: ContextWords::new(PERSON_CONTEXT),
+        location_context: ContextWords::new(LOCATION_CONTEXT),
     })
 }
 
@@ -421,7 +403,7 @@ impl Recognizer for PersonRecognizer {
                 continue;
             };
             let range = w.start..ws[j - 1].end;
-            let score = boosted_near(text, &range, PERSON_CONTEXT, score, 0.3);
+            let score = t.person_context.boosted(text, &range, score, 0.3);
             out.push(Candidate {
                 entity: EntityType::Person,
                 range,
@@ -524,13 +506,14 @@ impl Recognizer for LocationRecognizer {
             return;
         }
         let p = places();
+        let context = &tables().location_context;
         for m in p.automaton.find_iter(text) {
             let range = m.range();
             if !boundary_ok(text, &range) {
                 continue;
             }
             let base = p.scores[m.pattern().as_usize()];
-            let score = boosted_near(text, &range, LOCATION_CONTEXT, base, 0.15);
+            let score = context.boosted(text, &range, base, 0.15);
             out.push(Candidate {
                 entity: EntityType::Location,
                 range,
@@ -539,7 +522,7 @@ impl Recognizer for LocationRecognizer {
         }
         for m in self.street.find_iter(text) {
             // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
-            let score = if context_near(text, &m.range(), LOCATION_CONTEXT) {
+            let score = if context.near(text, &m.range()) {
                 0.95
             } else {
                 0.85
