@@ -2,13 +2,17 @@
 
 use std::ops::Range;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use phonenumber::country::Id as Country;
-use phonenumber::metadata::DATABASE;
+use phonenumber::metadata::{Descriptor, DATABASE};
 use phonenumber::{Metadata, Type};
+use regex::{Regex, RegexBuilder};
 
 use super::is_space;
 use super::{matched, neighbours};
-use crate::pii::recognizer::ascii_digits;
+use crate::pii::recognizer::{ascii_digits, FnvBuild};
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
@@ -180,11 +184,45 @@ fn valid_national(metas: &[&Metadata], national: &str) -> bool {
     ];
     metas.iter().any(|m| {
         let d = m.descriptors();
-        d.get(Type::Unknown).is_some_and(|g| g.is_match(national))
+        d.get(Type::Unknown)
+            .is_some_and(|g| descriptor_match(g, national))
             && TYPES
                 .iter()
-                .any(|t| d.get(*t).is_some_and(|x| x.is_match(national)))
+                .any(|t| d.get(*t).is_some_and(|x| descriptor_match(x, national)))
     })
+}
+
+/// `Descriptor::is_match` with the pattern compiled once per thread: the `phonenumber`
+/// crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex, keyed by the
+/// pattern text (hashed with SipHash on every call), which cost more than the matching.
+/// Same options as that cache (whitespace ignored), same rule: a possible length, and a
+/// leftmost match that starts at 0.
+fn descriptor_match(d: &Descriptor, national: &str) -> bool {
+    thread_local! {
+        /// Compiled patterns by the address and length of their text in the static
+        /// metadata database (`None`: did not compile here; ask the crate).
+        static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>, FnvBuild>> =
+            RefCell::new(HashMap::default());
+    }
+    let lengths = d.possible_length();
+    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+        return false;
+    }
+    let source = d.national_number().as_str();
+    let key = (source.as_ptr() as usize, source.len());
+    let own = COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        c.entry(key)
+            .or_insert_with(|| {
+                RegexBuilder::new(source)
+                    .ignore_whitespace(true)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .map(|re| re.find(national).is_some_and(|m| m.start() == 0))
+    });
+    own.unwrap_or_else(|| d.is_match(national))
 }
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
