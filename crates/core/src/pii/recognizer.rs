@@ -234,7 +234,7 @@ impl Windows {
     }
 
     /// Calls `search` on each window of `text`, in order.
-    fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
+    pub(crate) fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
         if scan.digits < self.min_digits {
             return;
         }
@@ -295,6 +295,23 @@ pub struct PatternRecognizer {
     context_boost: f64,
 }
 
+/// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
+/// Unicode), for searches bounded with [`Input::span`].
+pub(crate) fn compile(pattern: &str) -> Result<Regex, Box<meta::BuildError>> {
+    Ok(meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(true)
+                .nfa_size_limit(Some(10 << 20))
+                // A larger lazy-DFA cache than the default: with many alternations the
+                // default one fills up and the search falls back to the slower PikeVM.
+                .hybrid_cache_capacity(16 << 20),
+        )
+        .syntax(syntax::Config::new().utf8(true))
+        .build(pattern)?)
+}
+
 /// How far (in bytes) before and after a match context words are looked for.
 const CONTEXT_BEFORE: usize = 48;
 const CONTEXT_AFTER: usize = 24;
@@ -311,18 +328,7 @@ impl PatternRecognizer {
         context: &'static [&'static str],
         context_boost: f64,
     ) -> Result<Self, Box<meta::BuildError>> {
-        let regex = meta::Builder::new()
-            .configure(
-                meta::Config::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .utf8_empty(true)
-                    .nfa_size_limit(Some(10 << 20))
-                    // A larger lazy-DFA cache than the default: with many alternations the
-                    // default one fills up and the search falls back to the slower PikeVM.
-                    .hybrid_cache_capacity(16 << 20),
-            )
-            .syntax(syntax::Config::new().utf8(true))
-            .build(pattern)?;
+        let regex = compile(pattern)?;
         Ok(PatternRecognizer {
             entity,
             required_byte: None,

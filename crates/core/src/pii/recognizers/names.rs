@@ -14,11 +14,12 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::Regex;
+use regex_automata::{meta, Input};
 
+use super::is_space;
 use crate::pii::dictionaries;
-use crate::pii::recognizer::{ContextWords, FnvBuild};
-use crate::pii::{Candidate, EntityType, Recognizer};
+use crate::pii::recognizer::{compile, ContextWords, FnvBuild};
+use crate::pii::{seed, Candidate, EntityType, Mark, Recognizer, Scan};
 
 /// Words that raise a PERSON candidate's score when nearby.
 const PERSON_CONTEXT: &[&str] = &[
@@ -508,7 +509,7 @@ fn places() -> &'static Places {
 
 /// LOCATION recognizer: place names and street addresses.
 pub struct LocationRecognizer {
-    street: Regex,
+    street: meta::Regex,
 }
 
 /// Street types after the name ("Main Street"): the common USPS suffixes.
@@ -521,6 +522,13 @@ const STREET_PREFIXES: &str = "Rua|Via|Viale|Piazza|Calle|Carrer|Avenida|Av|Pase
 const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str\\.|weg|gasse|platz|allee|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
 
 pub fn location() -> LocationRecognizer {
+    LocationRecognizer {
+        street: compile(&street_pattern()).expect("street pattern compiles"),
+    }
+}
+
+/// The street shapes, as one alternation (one scan; the longest shape first).
+fn street_pattern() -> String {
     let street = [
         // "1600 Pennsylvania Avenue, Apt 4"
         format!(
@@ -538,16 +546,84 @@ pub fn location() -> LocationRecognizer {
         r"\b(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?"
             .to_string(),
     ];
-    LocationRecognizer {
-        // One alternation, one scan; the longest street shape first.
-        street: Regex::new(
-            &street
-                .iter()
-                .map(|p| format!("(?:{p})"))
-                .collect::<Vec<_>>()
-                .join("|"),
-        )
-        .expect("street pattern compiles"),
+    street
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Whether a street shape can match in `text`, from its digit runs (`marks`): some run
+/// either starts one ("1600 Pennsylvania …": an optional letter, spaces, then a capital)
+/// or ends one (after a space: "Rua Mina 50", "Strickstrasse 61", "Box 12"; or after
+/// "Apt", "Apartment", "Suite" or "Ste" with an optional '.', spaces and '#'). Non-ASCII
+/// digits, and non-ASCII bytes where a space or capital could be, count as possible.
+fn street_possible(text: &[u8], marks: &[Mark]) -> bool {
+    let space = |b: Option<&u8>| b.is_some_and(|&b| is_space(b) || b >= 0x80);
+    let keyword_before = |end: usize| {
+        ["Apt", "Apartment", "Suite", "Ste"]
+            .iter()
+            .any(|k| text[..end].ends_with(k.as_bytes()))
+    };
+    for m in marks.iter().filter(|m| m.kinds & seed::DIGITS != 0) {
+        let (start, end) = (m.start, m.end);
+        if !text[start..end].is_ascii() {
+            return true;
+        }
+        let mut j = end;
+        if text.get(j).is_some_and(u8::is_ascii_alphabetic) {
+            j += 1;
+        }
+        if space(text.get(j)) {
+            while space(text.get(j)) {
+                j += 1;
+            }
+            if text
+                .get(j)
+                .is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
+            {
+                return true;
+            }
+        }
+        if start > 0 {
+            if space(text.get(start - 1)) {
+                return true;
+            }
+            let mut k = start;
+            if text[k - 1] == b'#' {
+                k -= 1;
+                while k > 0 && space(text.get(k - 1)) {
+                    k -= 1;
+                }
+            }
+            if k > 0 && text[k - 1] == b'.' {
+                k -= 1;
+            }
+            if keyword_before(k) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+impl LocationRecognizer {
+    /// Street addresses in `text`, in order, without overlaps: the street pattern's matches,
+    /// searched only when [`street_possible`].
+    fn streets(&self, text: &str, scan: &Scan) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        if !street_possible(text.as_bytes(), scan.marks()) {
+            return out;
+        }
+        let mut pos = 0;
+        while pos < text.len() {
+            let Some(m) = self.street.search(&Input::new(text).span(pos..text.len())) else {
+                break;
+            };
+            out.push(m.range());
+            pos = m.end().max(m.start() + 1);
+        }
+        out
     }
 }
 
@@ -563,6 +639,11 @@ impl Recognizer for LocationRecognizer {
     }
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let mut buf = Vec::new();
+        self.find_in(text, &Scan::new(text, &mut buf), out)
+    }
+
+    fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
         if !text.bytes().any(|b| b.is_ascii_uppercase()) && text.is_ascii() {
             return;
         }
@@ -581,16 +662,16 @@ impl Recognizer for LocationRecognizer {
                 score,
             });
         }
-        for m in self.street.find_iter(text) {
+        for range in self.streets(text, scan) {
             // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
-            let score = if context.near(text, &m.range()) {
+            let score = if context.near(text, &range) {
                 0.95
             } else {
                 0.85
             };
             out.push(Candidate {
                 entity: EntityType::Location,
-                range: m.range(),
+                range,
                 score,
             });
         }
@@ -609,6 +690,43 @@ mod tests {
             .filter(|(_, score)| *score >= 0.5)
             .map(|(v, _)| v)
             .collect()
+    }
+
+    /// Skipping texts where no street shape is possible loses nothing.
+    #[test]
+    fn street_prefilter_loses_nothing() {
+        let l = location();
+        let mut found = 0;
+        let mut texts = crate::pii::recognizers::test_util::random_texts(4000, 11);
+        texts.extend(
+            [
+                "Apt. #5",
+                "Apt 5",
+                "Apt.5",
+                "Suite\t#12",
+                "12a Main Street",
+                "Box 12",
+                "PSC 1234, Box 5678 APO AE 12345",
+                "P.O. Box 7",
+                "Rua Mina 50",
+                "Via Tasso 129",
+                "Strickstrasse 61",
+                "Friday. #5",
+                "1600 Pennsylvania Avenue, Apt 4",
+                "12\u{a0}Main Street",
+                "Ste\u{2003}#4",
+            ]
+            .map(String::from),
+        );
+        let street = regex::Regex::new(&street_pattern()).unwrap();
+        for text in &texts {
+            let whole: Vec<_> = street.find_iter(text).map(|m| m.range()).collect();
+            let mut marks = Vec::new();
+            let scan = Scan::new(text, &mut marks);
+            assert_eq!(l.streets(text, &scan), whole, "{text:?}");
+            found += whole.len();
+        }
+        assert!(found > 100, "{found}");
     }
 
     #[test]
