@@ -133,6 +133,8 @@ pub struct Scan<'a> {
     pub bytes: ByteSet,
     /// Number of characters that may be digits (ASCII digits and non-ASCII numerics).
     pub digits: usize,
+    /// The [`seed`] kinds of all marks.
+    pub kinds: u16,
     marks: &'a [Mark],
 }
 
@@ -167,9 +169,11 @@ impl<'a> Scan<'a> {
                 i += len;
             }
         }
+        let kinds = buf.iter().fold(0, |k, m| k | m.kinds);
         Scan {
             bytes,
             digits,
+            kinds,
             marks: buf,
         }
     }
@@ -235,7 +239,7 @@ impl Windows {
 
     /// Calls `search` on each window of `text`, in order.
     pub(crate) fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
-        if scan.digits < self.min_digits {
+        if scan.digits < self.min_digits || scan.kinds & self.seeds == 0 {
             return;
         }
         let b = text.as_bytes();
@@ -260,17 +264,19 @@ impl Windows {
     }
 }
 
-/// Number of bytes in `run` that are ASCII digits or belong to non-ASCII characters (which
-/// may be digits): an upper bound on the `\d` characters a match inside `run` can have.
-pub(crate) fn digits_at_most(run: &[u8]) -> usize {
+/// Whether `run` has at least `n` bytes that are ASCII digits or belong to non-ASCII
+/// characters (which may be digits): a bound on the `\d` characters a match in it can have.
+pub(crate) fn maybe_digits_at_least(run: &[u8], n: usize) -> bool {
     run.iter()
         .filter(|b| b.is_ascii_digit() || **b >= 0x80)
+        .take(n)
         .count()
+        == n
 }
 
-/// Number of ASCII digits in `run`.
-pub(crate) fn ascii_digits(run: &[u8]) -> usize {
-    run.iter().filter(|b| b.is_ascii_digit()).count()
+/// Whether `run` has at least `n` ASCII digits.
+pub(crate) fn ascii_digits_at_least(run: &[u8], n: usize) -> bool {
+    run.iter().filter(|b| b.is_ascii_digit()).take(n).count() == n
 }
 
 /// Checks a regex match and returns the span to report (possibly narrower than the match)

@@ -12,7 +12,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::is_space;
 use super::{matched, neighbours};
-use crate::pii::recognizer::{ascii_digits, FnvBuild};
+use crate::pii::recognizer::{ascii_digits_at_least, FnvBuild};
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
@@ -67,7 +67,7 @@ pub fn phone_number() -> PatternRecognizer {
                 || is_space(b)
                 || matches!(b, b'+' | b'(' | b')' | b'.' | b'-' | b'e' | b'x' | b't')
         },
-        |run| ascii_digits(run) >= 7,
+        |run| ascii_digits_at_least(run, 7),
     ).min_digits(7))
 }
 

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::is_space;
 use super::matched;
-use crate::pii::recognizer::ascii_digits;
+use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
@@ -40,7 +40,7 @@ pub fn date_time() -> PatternRecognizer {
                     || is_space(b)
                     || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',')
             },
-            |run| ascii_digits(run) >= 4,
+            |run| ascii_digits_at_least(run, 4),
         )
         .min_digits(4),
     )

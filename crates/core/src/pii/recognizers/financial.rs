@@ -6,7 +6,7 @@ use super::{matched, neighbours};
 use crate::pii::checksum::{
     aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
 };
-use crate::pii::recognizer::{ascii_digits, digits_at_most};
+use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// CREDIT_CARD: 12–19 digits, contiguous or in groups separated by one space or dash,
@@ -36,7 +36,7 @@ pub fn credit_card() -> PatternRecognizer {
         Windows::new(
             seed::DIGITS,
             |b| b.is_ascii_digit() || b == b' ' || b == b'-',
-            |run| ascii_digits(run) >= 12,
+            |run| ascii_digits_at_least(run, 12),
         )
         .min_digits(12),
     )
@@ -285,7 +285,7 @@ pub fn us_bank_number() -> PatternRecognizer {
         Windows::new(
             seed::DIGITS,
             |b| b.is_ascii_digit(),
-            |run| digits_at_most(run) >= 8,
+            |run| maybe_digits_at_least(run, 8),
         )
         .min_digits(8),
     )
@@ -308,7 +308,7 @@ pub fn aba_routing_number() -> PatternRecognizer {
         Windows::new(
             seed::DIGITS,
             |b| b.is_ascii_digit() || b == b'-',
-            |run| ascii_digits(run) >= 9,
+            |run| ascii_digits_at_least(run, 9),
         )
         .min_digits(9),
     )

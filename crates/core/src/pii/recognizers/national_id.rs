@@ -4,14 +4,14 @@ use std::ops::Range;
 
 use super::matched;
 use crate::pii::checksum::{digits, nhs_valid, npi_valid};
-use crate::pii::recognizer::ascii_digits;
+use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// Windows for digit-and-separator shapes whose validator parses `n` ASCII digits.
 fn digit_windows(seeds: u16, n: usize) -> Windows {
     let keep: fn(&[u8]) -> bool = match n {
-        9 => |run| ascii_digits(run) >= 9,
-        _ => |run| ascii_digits(run) >= 10,
+        9 => |run| ascii_digits_at_least(run, 9),
+        _ => |run| ascii_digits_at_least(run, 10),
     };
     Windows::new(
         seeds,
@@ -110,7 +110,7 @@ pub fn us_npi() -> PatternRecognizer {
         Windows::new(
             seed::DIGITS_1_OR_2,
             |b| b.is_ascii_digit(),
-            |run| ascii_digits(run) >= 10,
+            |run| ascii_digits_at_least(run, 10),
         )
         .min_digits(10),
     )

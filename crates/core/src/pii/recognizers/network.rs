@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use super::{matched, neighbours};
-use crate::pii::recognizer::ascii_digits;
+use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// IP_ADDRESS: dotted-quad IPv4 and every IPv6 notation std::net parses (compressed `::`,
@@ -26,7 +26,7 @@ pub fn ip_address() -> PatternRecognizer {
         |b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'%'),
         |run| {
             let count = |c: u8| run.iter().filter(|&&b| b == c).count();
-            count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits(run) >= 4)
+            count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits_at_least(run, 4))
         },
     ))
 }
