@@ -1,6 +1,7 @@
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use super::recognizer::ByteSet;
+use super::recognizer::{Mark, Scan};
 use super::{recognizers, Candidate, EntityType, PiiOptions, Recognizer};
 
 /// Candidates scoring below this are not reported by default. Chosen so that every
@@ -34,7 +35,8 @@ pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
     threshold: f64,
     /// One multi-pattern pass over the text that tells which regex recognizers can match
-    /// at all; the others are skipped without running their own search.
+    /// at all; the others are skipped without running their own search. Recognizers that
+    /// search only windows of the text (see [`super::Windows`]) are not in it.
     gate: Option<Gate>,
 }
 
@@ -56,6 +58,9 @@ impl Gate {
                 })
             })
             .collect();
+        if patterns.is_empty() {
+            return None;
+        }
         let set = regex::RegexSetBuilder::new(&patterns)
             .dfa_size_limit(32 << 20)
             .build()
@@ -112,8 +117,28 @@ impl Analyzer {
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
+        thread_local! {
+            /// The marks buffer, reused across texts.
+            static MARKS: RefCell<Vec<Mark>> = const { RefCell::new(Vec::new()) };
+        }
+        // Taken out of the cell (not borrowed), so a nested call cannot conflict.
+        let mut marks = MARKS.with(|m| m.take());
+        let spans = self.find_scanned(text, &mut marks, extra, wants, threshold, allow);
+        MARKS.with(|m| m.replace(marks));
+        spans
+    }
+
+    fn find_scanned(
+        &self,
+        text: &str,
+        marks: &mut Vec<Mark>,
+        extra: &[Box<dyn Recognizer>],
+        wants: impl Fn(EntityType) -> bool,
+        threshold: f64,
+        allow: &[String],
+    ) -> Vec<PiiSpan> {
         let mut candidates: Vec<Candidate> = Vec::new();
-        let bytes = ByteSet::of(text);
+        let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
         for (i, r) in self.recognizers.iter().enumerate() {
             let gated_out = match (&self.gate, &hits) {
@@ -121,11 +146,11 @@ impl Analyzer {
                 _ => false,
             };
             if !gated_out && wants(r.entity()) {
-                r.find_in(text, &bytes, &mut candidates);
+                r.find_in(text, &scan, &mut candidates);
             }
         }
         for r in extra.iter().filter(|r| wants(r.entity())) {
-            r.find_in(text, &bytes, &mut candidates);
+            r.find_in(text, &scan, &mut candidates);
         }
         candidates.retain(|c| {
             c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])

@@ -15,7 +15,7 @@ use std::ops::Range;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-use super::recognizer::{boosted_near, normalize_words};
+use super::recognizer::{normalize_words, ContextWords};
 use super::{Candidate, EntityType, Recognizer};
 use crate::error::{Fallible, VeilError};
 
@@ -52,7 +52,7 @@ pub struct UserPattern {
     entity: EntityType,
     regex: Regex,
     score: f64,
-    context: Vec<String>,
+    context: ContextWords,
 }
 
 impl UserPattern {
@@ -77,7 +77,7 @@ impl UserPattern {
                 format!("{:?} matches the empty string", spec.regex),
             ));
         }
-        let context = spec
+        let context: Vec<String> = spec
             .context
             .iter()
             .flatten()
@@ -88,7 +88,7 @@ impl UserPattern {
             entity,
             regex,
             score,
-            context,
+            context: ContextWords::new(&context),
         })
     }
 }
@@ -104,7 +104,9 @@ impl Recognizer for UserPattern {
                 continue;
             }
             let range = m.range();
-            let score = boosted_near(text, &range, &self.context, self.score, CONTEXT_BOOST);
+            let score = self
+                .context
+                .boosted(text, &range, self.score, CONTEXT_BOOST);
             out.push(Candidate {
                 entity: self.entity,
                 range,

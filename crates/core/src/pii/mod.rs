@@ -29,7 +29,9 @@ pub use operators::Replacer;
 pub use options::{CustomRecognizers, PiiOptions};
 pub use summary::EntitySummary;
 
-pub use recognizer::{ByteSet, Candidate, PatternRecognizer, Recognizer, Validator};
+pub use recognizer::{
+    seed, ByteSet, Candidate, Mark, PatternRecognizer, Recognizer, Scan, Validator, Windows,
+};
 
 /// Replaces every PII span that the default analyzer finds (every built-in recognizer,
 /// default threshold) with `<ENTITY_TYPE>`.

@@ -1,6 +1,8 @@
 use std::ops::Range;
 
-use regex::Regex;
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind};
 
 use super::EntityType;
 
@@ -21,9 +23,10 @@ pub trait Recognizer: Send + Sync {
     /// Appends every candidate found in `text` to `out`.
     fn find(&self, text: &str, out: &mut Vec<Candidate>);
 
-    /// [`Recognizer::find`] given the set of bytes `text` contains, computed once per text
-    /// by the analyzer so recognizers can skip texts without the bytes they need.
-    fn find_in(&self, text: &str, _bytes: &ByteSet, out: &mut Vec<Candidate>) {
+    /// [`Recognizer::find`] given facts about `text` computed once per text by the analyzer
+    /// ([`Scan`]: the bytes it contains, where its digits and some punctuation are), so
+    /// recognizers can skip texts, or the parts of a text, where they cannot match.
+    fn find_in(&self, text: &str, _scan: &Scan, out: &mut Vec<Candidate>) {
         self.find(text, out)
     }
 
@@ -41,27 +44,239 @@ pub struct ByteSet([u64; 4]);
 impl ByteSet {
     /// The bytes that occur in `text`.
     pub fn of(text: &str) -> ByteSet {
-        let mut set = [0u64; 4];
+        let mut set = ByteSet::default();
         for b in text.bytes() {
-            set[(b >> 6) as usize] |= 1 << (b & 63);
+            set.insert(b);
         }
-        ByteSet(set)
+        set
     }
 
     /// The bytes satisfying `pred`.
     pub fn matching(pred: fn(u8) -> bool) -> ByteSet {
-        let mut set = [0u64; 4];
+        let mut set = ByteSet::default();
         for b in 0..=255u8 {
             if pred(b) {
-                set[(b >> 6) as usize] |= 1 << (b & 63);
+                set.insert(b);
             }
         }
-        ByteSet(set)
+        set
+    }
+
+    #[inline]
+    fn insert(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+
+    #[inline]
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0
     }
 
     pub fn intersects(&self, other: &ByteSet) -> bool {
         self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
     }
+}
+
+/// Kinds of [`Mark`]s, as bits: what a recognizer's [`Windows`] are seeded by.
+pub mod seed {
+    /// A run of decimal digits: ASCII, or any other character `char::is_numeric` accepts
+    /// (a superset of the Unicode decimal digits `\d` matches).
+    pub const DIGITS: u16 = 1;
+    /// A digit run containing an ASCII `1` or `3` (Base58 Bitcoin addresses start so).
+    pub const DIGITS_1_OR_3: u16 = 1 << 1;
+    /// A digit run containing an ASCII `9`.
+    pub const DIGITS_9: u16 = 1 << 2;
+    /// A digit run containing an ASCII `1` or `2` (years 19xx and 20xx).
+    pub const DIGITS_1_OR_2: u16 = 1 << 3;
+    pub const AT: u16 = 1 << 4;
+    pub const COLON: u16 = 1 << 5;
+    pub const DOT: u16 = 1 << 6;
+    pub const DASH: u16 = 1 << 7;
+    /// A lower-case `y` (weekday names end in "day").
+    pub const Y: u16 = 1 << 8;
+}
+
+/// A place in a text that seeds a recognizer's windows: a run of digits, or one of the
+/// punctuation bytes of [`seed`]. `start..end` is in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub start: usize,
+    pub end: usize,
+    /// [`seed`] bits.
+    pub kinds: u16,
+}
+
+/// The [`seed`] kind of each ASCII byte (digits get their extra bits when runs are built).
+const fn ascii_kinds() -> [u16; 128] {
+    let mut t = [0u16; 128];
+    let mut b = b'0';
+    while b <= b'9' {
+        t[b as usize] = seed::DIGITS;
+        b += 1;
+    }
+    t[b'1' as usize] |= seed::DIGITS_1_OR_3 | seed::DIGITS_1_OR_2;
+    t[b'2' as usize] |= seed::DIGITS_1_OR_2;
+    t[b'3' as usize] |= seed::DIGITS_1_OR_3;
+    t[b'9' as usize] |= seed::DIGITS_9;
+    t[b'@' as usize] = seed::AT;
+    t[b':' as usize] = seed::COLON;
+    t[b'.' as usize] = seed::DOT;
+    t[b'-' as usize] = seed::DASH;
+    t[b'y' as usize] = seed::Y;
+    t
+}
+const ASCII_KINDS: [u16; 128] = ascii_kinds();
+
+/// Facts about one text, computed in one pass by the analyzer and shared by every
+/// recognizer: the bytes it contains and its [`Mark`]s in order.
+pub struct Scan<'a> {
+    pub bytes: ByteSet,
+    /// Number of characters that may be digits (ASCII digits and non-ASCII numerics).
+    pub digits: usize,
+    /// The [`seed`] kinds of all marks.
+    pub kinds: u16,
+    marks: &'a [Mark],
+}
+
+impl<'a> Scan<'a> {
+    /// Scans `text`, keeping the marks in `buf` (cleared first; reused across texts).
+    pub fn new(text: &str, buf: &'a mut Vec<Mark>) -> Scan<'a> {
+        buf.clear();
+        let mut bytes = ByteSet::default();
+        let mut digits = 0;
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c < 0x80 {
+                bytes.insert(c);
+                let k = ASCII_KINDS[c as usize];
+                if k != 0 {
+                    digits += usize::from(k & seed::DIGITS != 0);
+                    push_mark(buf, i, i + 1, k);
+                }
+                i += 1;
+            } else {
+                let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
+                let len = ch.len_utf8();
+                for &x in &b[i..i + len] {
+                    bytes.insert(x);
+                }
+                if ch.is_numeric() {
+                    digits += 1;
+                    push_mark(buf, i, i + len, seed::DIGITS);
+                }
+                i += len;
+            }
+        }
+        let kinds = buf.iter().fold(0, |k, m| k | m.kinds);
+        Scan {
+            bytes,
+            digits,
+            kinds,
+            marks: buf,
+        }
+    }
+
+    pub fn marks(&self) -> &[Mark] {
+        self.marks
+    }
+}
+
+/// Appends a mark, merging adjacent digits into one run.
+#[inline]
+fn push_mark(buf: &mut Vec<Mark>, start: usize, end: usize, kinds: u16) {
+    if kinds & seed::DIGITS != 0 {
+        if let Some(last) = buf.last_mut() {
+            if last.end == start && last.kinds & seed::DIGITS != 0 {
+                last.end = end;
+                last.kinds |= kinds;
+                return;
+            }
+        }
+    }
+    buf.push(Mark { start, end, kinds });
+}
+
+/// Where a regex recognizer can find anything: the maximal runs of `class` bytes around
+/// the marks of kinds `seeds`, that pass `keep`.
+///
+/// For the results to equal a search of the whole text, three things must hold for the
+/// recognizer's regex and validator, and each built-in recognizer's comment says why they
+/// do: every match consists of `class` bytes only (so no match crosses a run's edge); every
+/// match the validator accepts contains a `seeds` mark; and `keep` is false only for runs
+/// in which no match can be accepted. Bytes of non-ASCII characters are always in the
+/// class. Within a run the regex still sees the whole text around it (`\b` stays exact).
+/// Texts with fewer than [`Windows::min_digits`] digits are skipped at once.
+#[derive(Clone)]
+pub struct Windows {
+    seeds: u16,
+    class: [bool; 256],
+    keep: fn(&[u8]) -> bool,
+    min_digits: usize,
+}
+
+impl Windows {
+    pub fn new(seeds: u16, class: fn(u8) -> bool, keep: fn(&[u8]) -> bool) -> Windows {
+        let mut table = [false; 256];
+        for (b, t) in table.iter_mut().enumerate() {
+            *t = b >= 0x80 || class(b as u8);
+        }
+        Windows {
+            seeds,
+            class: table,
+            keep,
+            min_digits: 0,
+        }
+    }
+
+    /// Skips texts with fewer than `n` characters that may be digits ([`Scan::digits`]):
+    /// `n` must be at most the number of `\d` characters in any match the validator accepts.
+    pub fn min_digits(mut self, n: usize) -> Windows {
+        self.min_digits = n;
+        self
+    }
+
+    /// Calls `search` on each window of `text`, in order.
+    pub(crate) fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
+        if scan.digits < self.min_digits || scan.kinds & self.seeds == 0 {
+            return;
+        }
+        let b = text.as_bytes();
+        let mut covered = 0;
+        for m in scan.marks {
+            if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {
+                continue;
+            }
+            let mut start = m.start;
+            while start > 0 && self.class[b[start - 1] as usize] {
+                start -= 1;
+            }
+            let mut end = m.start + 1;
+            while end < b.len() && self.class[b[end] as usize] {
+                end += 1;
+            }
+            covered = end;
+            if (self.keep)(&b[start..end]) {
+                search(start, end);
+            }
+        }
+    }
+}
+
+/// Whether `run` has at least `n` bytes that are ASCII digits or belong to non-ASCII
+/// characters (which may be digits): a bound on the `\d` characters a match in it can have.
+pub(crate) fn maybe_digits_at_least(run: &[u8], n: usize) -> bool {
+    run.iter()
+        .filter(|b| b.is_ascii_digit() || **b >= 0x80)
+        .take(n)
+        .count()
+        == n
+}
+
+/// Whether `run` has at least `n` ASCII digits.
+pub(crate) fn ascii_digits_at_least(run: &[u8], n: usize) -> bool {
+    run.iter().filter(|b| b.is_ascii_digit()).take(n).count() == n
 }
 
 /// Checks a regex match and returns the span to report (possibly narrower than the match)
@@ -77,10 +292,30 @@ pub struct PatternRecognizer {
     /// A byte that every match contains; texts without it are skipped without running the
     /// regex (`None`: always run).
     required_byte: Option<ByteSet>,
+    pattern: String,
     regex: Regex,
+    /// Where to search (`None`: the whole text).
+    windows: Option<Windows>,
     validator: Validator,
-    context: &'static [&'static str],
+    context: ContextWords,
     context_boost: f64,
+}
+
+/// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
+/// Unicode), for searches bounded with [`Input::span`].
+pub(crate) fn compile(pattern: &str) -> Result<Regex, Box<meta::BuildError>> {
+    Ok(meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(true)
+                .nfa_size_limit(Some(10 << 20))
+                // A larger lazy-DFA cache than the default: with many alternations the
+                // default one fills up and the search falls back to the slower PikeVM.
+                .hybrid_cache_capacity(16 << 20),
+        )
+        .syntax(syntax::Config::new().utf8(true))
+        .build(pattern)?)
 }
 
 /// How far (in bytes) before and after a match context words are looked for.
@@ -88,26 +323,26 @@ const CONTEXT_BEFORE: usize = 48;
 const CONTEXT_AFTER: usize = 24;
 
 impl PatternRecognizer {
-    /// Builds a recognizer. `pattern` is compiled once here; it is a programming error (and a
-    /// test failure) for a built-in pattern not to compile, so this returns the regex error
-    /// for user-supplied patterns to report.
+    /// Builds a recognizer. `pattern` is compiled once here, with the `regex` crate's syntax
+    /// and semantics (leftmost-first, Unicode); it is a programming error (and a test
+    /// failure) for a built-in pattern not to compile, so this returns the build error for
+    /// user-supplied patterns to report.
     pub fn new(
         entity: EntityType,
         pattern: &str,
         validator: Validator,
         context: &'static [&'static str],
         context_boost: f64,
-    ) -> Result<Self, regex::Error> {
+    ) -> Result<Self, Box<meta::BuildError>> {
+        let regex = compile(pattern)?;
         Ok(PatternRecognizer {
             entity,
             required_byte: None,
-            // A larger lazy-DFA cache than the default: with many alternations the default
-            // one fills up and the search falls back to the much slower PikeVM.
-            regex: regex::RegexBuilder::new(pattern)
-                .dfa_size_limit(16 << 20)
-                .build()?,
+            pattern: pattern.to_string(),
+            regex,
+            windows: None,
             validator,
-            context,
+            context: ContextWords::new(context),
             context_boost,
         })
     }
@@ -117,26 +352,59 @@ impl PatternRecognizer {
         self.required_byte = Some(ByteSet::matching(pred));
         self
     }
-}
 
-/// `score` raised by `boost` (capped at 1.0) when one of the context `words` stands near
-/// `range` (see [`context_near`]).
-pub(crate) fn boosted_near<S: AsRef<str>>(
-    text: &str,
-    range: &Range<usize>,
-    words: &[S],
-    score: f64,
-    boost: f64,
-) -> f64 {
-    if context_near(text, range, words) {
-        (score + boost).min(1.0)
-    } else {
-        score
+    /// Searches only the given [`Windows`] of each text (see there for the conditions that
+    /// keep the results equal to a whole-text search).
+    pub fn with_windows(mut self, windows: Windows) -> Self {
+        self.windows = Some(windows);
+        self
+    }
+
+    /// Runs the regex and validator over `text[start..end]` (look-around sees the whole
+    /// text). A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024");
+    /// the search then resumes right after the accepted span, so the rest is scanned again.
+    fn search(&self, text: &str, mut pos: usize, end: usize, out: &mut Vec<Candidate>) {
+        while pos < end {
+            let Some(m) = self.regex.search(&Input::new(text).span(pos..end)) else {
+                break;
+            };
+            match (self.validator)(text, m.range()) {
+                Some((range, score)) if !range.is_empty() => {
+                    let score = self
+                        .context
+                        .boosted(text, &range, score, self.context_boost);
+                    pos = range.end;
+                    out.push(Candidate {
+                        entity: self.entity,
+                        range,
+                        score,
+                    });
+                }
+                _ => pos = m.end().max(m.start() + 1),
+            }
+            while pos < text.len() && !text.is_char_boundary(pos) {
+                pos += 1;
+            }
+        }
+    }
+
+    /// The candidates of a search over the whole text, windows ignored: what the windows
+    /// must reproduce.
+    #[cfg(test)]
+    pub(crate) fn find_whole(&self, text: &str, out: &mut Vec<Candidate>) {
+        if self
+            .required_byte
+            .is_none_or(|r| r.intersects(&ByteSet::of(text)))
+        {
+            self.search(text, 0, text.len(), out)
+        }
     }
 }
 
 /// Whether one of `words` (lower-case words or phrases) stands as whole words shortly
-/// before or after `range`.
+/// before or after `range`, by normalizing the text around it: the reference that
+/// [`ContextWords::near`] is tested against.
+#[cfg(test)]
 pub(crate) fn context_near<S: AsRef<str>>(text: &str, range: &Range<usize>, words: &[S]) -> bool {
     if words.is_empty() {
         return false;
@@ -145,6 +413,156 @@ pub(crate) fn context_near<S: AsRef<str>>(text: &str, range: &Range<usize>, word
     let end = ceil_char_boundary(text, (range.end + CONTEXT_AFTER).min(text.len()));
     let near = normalize_words(&text[start..end]);
     words.iter().any(|w| contains_word(&near, w.as_ref()))
+}
+
+/// FNV-1a: word tables are hit once per word, where SipHash's setup cost dominates; the
+/// keys are fixed word lists, so flooding is not a concern.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
+/// Context words prepared for [`ContextWords::near`]: the same answer as [`context_near`],
+/// found for ASCII text by looking up each nearby word in a hash table instead of
+/// normalizing the text and searching it once per context word.
+pub(crate) struct ContextWords {
+    words: Vec<String>,
+    /// First part of each phrase that can match at all → the phrases' other parts.
+    first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild>,
+    /// Length of the longest first part.
+    longest: usize,
+}
+
+impl ContextWords {
+    pub(crate) fn new<S: AsRef<str>>(words: &[S]) -> ContextWords {
+        let mut first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild> =
+            Default::default();
+        let mut longest = 0;
+        for w in words {
+            let parts: Vec<Vec<u8>> = w
+                .as_ref()
+                .split(' ')
+                .map(|p| p.as_bytes().to_vec())
+                .collect();
+            // A part that is empty or has a byte normalization never produces cannot match.
+            let possible = parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.iter()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'#')
+            });
+            if possible {
+                longest = longest.max(parts[0].len());
+                first
+                    .entry(parts[0].clone())
+                    .or_default()
+                    .push(parts[1..].to_vec());
+            }
+        }
+        ContextWords {
+            words: words.iter().map(|w| w.as_ref().to_string()).collect(),
+            first,
+            longest,
+        }
+    }
+
+    /// Whether one of the words stands near `range` (see [`context_near`]).
+    pub(crate) fn near(&self, text: &str, range: &Range<usize>) -> bool {
+        if self.words.is_empty() {
+            return false;
+        }
+        let start = floor_char_boundary(text, range.start.saturating_sub(CONTEXT_BEFORE));
+        let end = ceil_char_boundary(text, (range.end + CONTEXT_AFTER).min(text.len()));
+        let near = &text[start..end];
+        match self.ascii_near(near.as_bytes()) {
+            Some(found) => found,
+            None => {
+                let near = normalize_words(near);
+                self.words.iter().any(|w| contains_word(&near, w))
+            }
+        }
+    }
+
+    /// `score` raised by `boost` (capped at 1.0) when one of the words stands near `range`.
+    pub(crate) fn boosted(&self, text: &str, range: &Range<usize>, score: f64, boost: f64) -> f64 {
+        if self.near(text, range) {
+            (score + boost).min(1.0)
+        } else {
+            score
+        }
+    }
+
+    /// The words of [`normalize_words`] (runs of letters, digits and `#`, lower-cased) are
+    /// compared in place. `None` when `near` is not ASCII or has too many words.
+    fn ascii_near(&self, near: &[u8]) -> Option<bool> {
+        const MAX_TOKENS: usize = 64;
+        if !near.is_ascii() {
+            return None;
+        }
+        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'#';
+        let mut tokens = [(0usize, 0usize); MAX_TOKENS];
+        let mut n = 0;
+        let mut i = 0;
+        while i < near.len() {
+            if !is_word(near[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < near.len() && is_word(near[i]) {
+                i += 1;
+            }
+            if n == MAX_TOKENS {
+                return None;
+            }
+            tokens[n] = (start, i);
+            n += 1;
+        }
+        let tokens = &tokens[..n];
+        let token_is = |t: (usize, usize), part: &[u8]| {
+            let tok = &near[t.0..t.1];
+            tok.len() == part.len()
+                && tok
+                    .iter()
+                    .zip(part)
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        };
+        let mut lower = [0u8; 64];
+        for (i, &(s, e)) in tokens.iter().enumerate() {
+            if e - s > self.longest || e - s > lower.len() {
+                continue;
+            }
+            for (l, b) in lower.iter_mut().zip(&near[s..e]) {
+                *l = b.to_ascii_lowercase();
+            }
+            let Some(phrases) = self.first.get(&lower[..e - s]) else {
+                continue;
+            };
+            let rest = &tokens[i + 1..];
+            if phrases.iter().any(|parts| {
+                parts.len() <= rest.len() && parts.iter().zip(rest).all(|(p, &t)| token_is(t, p))
+            }) {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
 }
 
 /// Whether `word` (one or more words joined by single spaces) occurs in `near` (normalized:
@@ -197,39 +615,26 @@ impl Recognizer for PatternRecognizer {
     }
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
-        self.find_in(text, &ByteSet::of(text), out)
+        let mut buf = Vec::new();
+        self.find_in(text, &Scan::new(text, &mut buf), out)
     }
 
+    /// The regex, for the analyzer's one-pass gate, unless windows already narrow the
+    /// search more cheaply.
     fn pattern(&self) -> Option<&str> {
-        Some(self.regex.as_str())
+        self.windows.is_none().then_some(self.pattern.as_str())
     }
 
-    fn find_in(&self, text: &str, bytes: &ByteSet, out: &mut Vec<Candidate>) {
-        if self.required_byte.is_some_and(|r| !r.intersects(bytes)) {
+    fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        if self
+            .required_byte
+            .is_some_and(|r| !r.intersects(&scan.bytes))
+        {
             return;
         }
-        // A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024"); the
-        // search then resumes right after the accepted span, so the rest is scanned again.
-        let mut pos = 0;
-        while let Some(m) = self.regex.find_at(text, pos) {
-            match (self.validator)(text, m.range()) {
-                Some((range, score)) if !range.is_empty() => {
-                    let score = boosted_near(text, &range, self.context, score, self.context_boost);
-                    pos = range.end;
-                    out.push(Candidate {
-                        entity: self.entity,
-                        range,
-                        score,
-                    });
-                }
-                _ => pos = m.end().max(m.start() + 1),
-            }
-            while pos < text.len() && !text.is_char_boundary(pos) {
-                pos += 1;
-            }
-            if pos >= text.len() {
-                break;
-            }
+        match &self.windows {
+            None => self.search(text, 0, text.len(), out),
+            Some(w) => w.each(text, scan, |start, end| self.search(text, start, end, out)),
         }
     }
 }
@@ -246,4 +651,50 @@ pub(crate) fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pii::recognizers::test_util::random_texts;
+
+    #[test]
+    fn context_words_agree_with_normalized_search() {
+        let words = [
+            "ssn",
+            "social security",
+            "ss #",
+            "cc#",
+            "e-mail",
+            "name",
+            "in",
+            "at",
+            "phone",
+            "account",
+            "tax id",
+            "ni no",
+            "#",
+            "Phone",
+            "2024",
+            "new york",
+            "grüße",
+        ];
+        let context = ContextWords::new(&words);
+        let (mut checked, mut near) = (0, 0);
+        for (k, text) in random_texts(3000, 0x2545_F491_4F6C_DD1D).iter().enumerate() {
+            let bounds: Vec<usize> = (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for step in [1, 7, 31] {
+                let a = bounds[(k * step) % bounds.len()];
+                let b = bounds[(k * step * 3 + 5) % bounds.len()];
+                let range = a.min(b)..a.max(b);
+                let expected = context_near(text, &range, &words);
+                assert_eq!(context.near(text, &range), expected, "{text:?} {range:?}");
+                checked += 1;
+                near += usize::from(expected);
+            }
+        }
+        assert!(near > checked / 10 && near < checked, "{near} of {checked}");
+    }
 }

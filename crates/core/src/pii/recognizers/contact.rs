@@ -2,12 +2,18 @@
 
 use std::ops::Range;
 
-use phonenumber::country::Id as Country;
-use phonenumber::metadata::DATABASE;
-use phonenumber::{Metadata, Type};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
+use phonenumber::country::Id as Country;
+use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::{Metadata, Type};
+use regex::{Regex, RegexBuilder};
+
+use super::is_space;
 use super::{matched, neighbours};
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::{ascii_digits_at_least, FnvBuild};
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
 /// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
@@ -21,6 +27,13 @@ pub fn email() -> PatternRecognizer {
     )
     .expect("built-in email pattern compiles")
     .with_required_byte(|b| b == b'@')
+    // Every match has an '@' and consists of letters, digits (non-ASCII: always in the
+    // class) and `_%+-.@`.
+    .with_windows(Windows::new(
+        seed::AT,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-' | b'.' | b'@'),
+        |_| true,
+    ))
 }
 
 fn validate_email(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -46,6 +59,16 @@ pub fn phone_number() -> PatternRecognizer {
     )
     .expect("built-in phone pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // Matches are digits, `+().-`, spaces and "ext"/"x"; the validator wants 7 ASCII digits.
+    .with_windows(Windows::new(
+        seed::DIGITS,
+        |b| {
+            b.is_ascii_digit()
+                || is_space(b)
+                || matches!(b, b'+' | b'(' | b')' | b'.' | b'-' | b'e' | b'x' | b't')
+        },
+        |run| ascii_digits_at_least(run, 7),
+    ).min_digits(7))
 }
 
 const NATIONAL_ZERO_REGIONS: [Country; 5] = [
@@ -161,11 +184,45 @@ fn valid_national(metas: &[&Metadata], national: &str) -> bool {
     ];
     metas.iter().any(|m| {
         let d = m.descriptors();
-        d.get(Type::Unknown).is_some_and(|g| g.is_match(national))
+        d.get(Type::Unknown)
+            .is_some_and(|g| descriptor_match(g, national))
             && TYPES
                 .iter()
-                .any(|t| d.get(*t).is_some_and(|x| x.is_match(national)))
+                .any(|t| d.get(*t).is_some_and(|x| descriptor_match(x, national)))
     })
+}
+
+/// `Descriptor::is_match` with the pattern compiled once per thread: the `phonenumber`
+/// crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex, keyed by the
+/// pattern text (hashed with SipHash on every call), which cost more than the matching.
+/// Same options as that cache (whitespace ignored), same rule: a possible length, and a
+/// leftmost match that starts at 0.
+fn descriptor_match(d: &Descriptor, national: &str) -> bool {
+    thread_local! {
+        /// Compiled patterns by the address and length of their text in the static
+        /// metadata database (`None`: did not compile here; ask the crate).
+        static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>, FnvBuild>> =
+            RefCell::new(HashMap::default());
+    }
+    let lengths = d.possible_length();
+    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+        return false;
+    }
+    let source = d.national_number().as_str();
+    let key = (source.as_ptr() as usize, source.len());
+    let own = COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        c.entry(key)
+            .or_insert_with(|| {
+                RegexBuilder::new(source)
+                    .ignore_whitespace(true)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .map(|re| re.find(national).is_some_and(|m| m.start() == 0))
+    });
+    own.unwrap_or_else(|| d.is_match(national))
 }
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
@@ -191,6 +248,19 @@ pub fn url() -> PatternRecognizer {
     )
     .expect("built-in URL pattern compiles")
     .with_required_byte(|b| b == b'.')
+    // A match has no space, `<>"'` or backtick, and it has "://" or a '.' followed by
+    // more of the match.
+    .with_windows(Windows::new(
+        seed::DOT | seed::COLON,
+        |b| !is_space(b) && !matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`'),
+        |run| {
+            run.contains(&b':')
+                || run
+                    .iter()
+                    .position(|&b| b == b'.')
+                    .is_some_and(|i| i + 1 < run.len())
+        },
+    ))
 }
 
 fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {

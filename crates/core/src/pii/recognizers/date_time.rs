@@ -2,8 +2,10 @@
 
 use std::ops::Range;
 
+use super::is_space;
 use super::matched;
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
@@ -28,6 +30,20 @@ pub fn date_time() -> PatternRecognizer {
     )
     .expect("built-in date pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // Letters, digits, spaces and `-/.:+,`; every match has a `\d` and the validator wants
+    // four ASCII digits (a year, or day, month and a two-digit year).
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| {
+                b.is_ascii_alphanumeric()
+                    || is_space(b)
+                    || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',')
+            },
+            |run| ascii_digits_at_least(run, 4),
+        )
+        .min_digits(4),
+    )
 }
 
 /// DATE_TIME: a weekday name ("on Tuesday morning").
@@ -41,6 +57,11 @@ pub fn weekday() -> PatternRecognizer {
     )
     .expect("built-in weekday pattern compiles")
     .with_required_byte(|b| b == b'y')
+    .with_windows(Windows::new(
+        seed::Y,
+        |b| b.is_ascii_alphabetic(),
+        |run| run.windows(3).any(|w| w == b"day"),
+    ))
 }
 
 /// Words that, right before a four-digit number from 1900 to 2099, make it a year.
@@ -75,6 +96,14 @@ pub fn year() -> PatternRecognizer {
     )
     .expect("built-in year pattern compiles")
     .with_required_byte(|b| b == b'1' || b == b'2')
+    .with_windows(
+        Windows::new(
+            seed::DIGITS_1_OR_2,
+            |b| b.is_ascii_digit(),
+            |run| run.len() >= 4,
+        )
+        .min_digits(4),
+    )
 }
 
 fn days_in_month(month: u32, year: Option<i32>) -> u32 {
@@ -109,9 +138,7 @@ fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
             _ => None,
         };
     }
-    let parts: Vec<&str> = value
-        .split(|c: char| matches!(c, '-' | '/' | '.' | 'T' | ' ' | ':'))
-        .collect();
+    let parts: Vec<&str> = value.split(['-', '/', '.', 'T', ' ', ':']).collect();
     let num = |s: &str| s.parse::<u32>().ok();
     if is_iso {
         let (y, mo, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);

@@ -6,7 +6,8 @@ use super::{matched, neighbours};
 use crate::pii::checksum::{
     aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
 };
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// CREDIT_CARD: 12–19 digits, contiguous or in groups separated by one space or dash,
 /// with a valid Luhn check digit and a known issuer prefix for its length (12-digit
@@ -30,6 +31,15 @@ pub fn credit_card() -> PatternRecognizer {
     )
     .expect("built-in credit card pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // Digits, spaces and dashes; the issuer check wants 12 ASCII digits.
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_digit() || b == b' ' || b == b'-',
+            |run| ascii_digits_at_least(run, 12),
+        )
+        .min_digits(12),
+    )
 }
 
 fn validate_credit_card(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -103,6 +113,16 @@ pub fn iban_code() -> PatternRecognizer {
     )
     .expect("built-in IBAN pattern compiles")
     .with_required_byte(|b| b.is_ascii_uppercase())
+    // Capitals, digits (two `\d` check digits in every match) and spaces; the shortest
+    // IBAN has 15 characters.
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
+            |run| run.len() >= 15,
+        )
+        .min_digits(2),
+    )
 }
 
 /// IBAN lengths by country (ISO 13616 IBAN registry).
@@ -226,6 +246,15 @@ pub fn crypto() -> PatternRecognizer {
         0.05,
     )
     .expect("built-in crypto pattern compiles")
+    // ASCII letters and digits, with a '1' or '3' ("1…", "3…", "bc1…"); 11 at least.
+    .with_windows(
+        Windows::new(
+            seed::DIGITS_1_OR_3,
+            |b| b.is_ascii_alphanumeric(),
+            |run| run.len() >= 11,
+        )
+        .min_digits(1),
+    )
 }
 
 fn validate_crypto(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -252,6 +281,14 @@ pub fn us_bank_number() -> PatternRecognizer {
     )
     .expect("built-in bank number pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_digit(),
+            |run| maybe_digits_at_least(run, 8),
+        )
+        .min_digits(8),
+    )
 }
 
 /// ABA_ROUTING_NUMBER: nine digits (or `dddd-dddd-d`) with a Federal Reserve prefix
@@ -266,6 +303,15 @@ pub fn aba_routing_number() -> PatternRecognizer {
     )
     .expect("built-in ABA pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // The checksum wants nine ASCII digits.
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_digit() || b == b'-',
+            |run| ascii_digits_at_least(run, 9),
+        )
+        .min_digits(9),
+    )
 }
 
 fn validate_aba(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {

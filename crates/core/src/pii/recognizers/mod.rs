@@ -18,6 +18,11 @@ pub use network::{ip_address, mac_address};
 
 use super::Recognizer;
 
+/// ASCII bytes `\s` matches.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
+}
+
 /// Every built-in recognizer, in registry order.
 pub fn builtin() -> Vec<Box<dyn Recognizer>> {
     vec![
@@ -86,5 +91,176 @@ pub(crate) mod test_util {
             .filter(|(_, s)| *s >= 0.5)
             .collect();
         assert!(got.is_empty(), "{text:?}: {got:?}");
+    }
+
+    /// Texts of random tokens and separators that exercise every window's edges: PII
+    /// shapes, their near misses, non-ASCII digits and spaces, glued punctuation.
+    pub fn random_texts(n: usize, mut state: u64) -> Vec<String> {
+        const TOKENS: &[&str] = &[
+            "Apt",
+            "#5",
+            "Suite",
+            "1600",
+            "Pennsylvania",
+            "Avenue",
+            "Rua",
+            "Via",
+            "50",
+            "Strickstrasse",
+            "P.O.",
+            "Box",
+            "PSC",
+            "APO",
+            "AE",
+            "New",
+            "York",
+            "Paris",
+            "Parisian",
+            "John",
+            "Smith",
+            "Dr.",
+            "Monday",
+            "holiday",
+            "4111",
+            "1111",
+            "4111111111111111",
+            "5555-5555-5555-4444",
+            "536-22-1234",
+            "536221234",
+            "912-70-1234",
+            "(212)",
+            "555-0123",
+            "+44",
+            "20",
+            "7946",
+            "0958",
+            "0044",
+            "212.555.0123",
+            "x459",
+            "ext.",
+            "2024-03-12T08:30:00Z",
+            "12/03/1990",
+            "March",
+            "1990,",
+            "Sept.",
+            "in",
+            "1977",
+            "jane.doe@example.com",
+            "zoë@bücher.de",
+            "https://example.com/a?b=c.",
+            "www.example.org",
+            "example.com",
+            "http://localhost",
+            "192.168.0.1",
+            "1.2.3.4.5",
+            "2001:db8::8a2e:370:7334",
+            "::1",
+            "fe80::1%eth0",
+            "00:1A:2b:3C:4d:5E",
+            "001a.2b3c.4d5e",
+            "GB82",
+            "WEST",
+            "1234",
+            "5698",
+            "7654",
+            "DE89370400440532013000",
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "account",
+            "routing",
+            "011000015",
+            "1234567893",
+            "passport",
+            "A12345678",
+            "D1234567",
+            "NHS",
+            "943",
+            "476",
+            "5919",
+            "AB",
+            "34",
+            "56",
+            "C",
+            "JG103729A",
+            "SSN",
+            "٤١١١",
+            "١١١١",
+            "٨٨٨٨٨٨٨٨",
+            "\u{a0}",
+            "\u{2003}",
+            "Grüße",
+            "\u{212a}",
+            "\u{17f}",
+            "1",
+            "2",
+            "3",
+            "9",
+            "0",
+            "12",
+        ];
+        const SEPARATORS: &[&str] = &[
+            " ", " ", " ", "", "", ", ", ". ", "-", "\t", "\n", "/", ":", "#", ".", "@", "%", "(",
+            ")", "'",
+        ];
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| {
+                let mut t = String::new();
+                for _ in 0..(next() % 16 + 1) {
+                    t.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+                    t.push_str(SEPARATORS[(next() % SEPARATORS.len() as u64) as usize]);
+                }
+                t
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pii::{Candidate, PatternRecognizer};
+
+    /// Searching only the windows finds exactly what searching the whole text finds.
+    #[test]
+    fn windows_find_what_whole_text_search_finds() {
+        let all: Vec<PatternRecognizer> = vec![
+            email(),
+            phone_number(),
+            url(),
+            credit_card(),
+            iban_code(),
+            crypto(),
+            us_bank_number(),
+            aba_routing_number(),
+            ip_address(),
+            mac_address(),
+            date_time(),
+            weekday(),
+            year(),
+            us_ssn(),
+            us_itin(),
+            us_npi(),
+            us_passport(),
+            us_driver_license(),
+            uk_nhs(),
+            uk_nino(),
+        ];
+        let mut found = 0;
+        for text in test_util::random_texts(4000, 0x9E37_79B9_7F4A_7C15) {
+            for r in &all {
+                let (mut windowed, mut whole) = (Vec::<Candidate>::new(), Vec::new());
+                r.find(&text, &mut windowed);
+                r.find_whole(&text, &mut whole);
+                assert_eq!(windowed, whole, "{:?} in {text:?}", r.entity());
+                found += whole.len();
+            }
+        }
+        assert!(found > 4000, "the texts should contain PII: {found}");
     }
 }

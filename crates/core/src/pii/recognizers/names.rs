@@ -14,11 +14,12 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::Regex;
+use regex_automata::{meta, Input};
 
+use super::is_space;
 use crate::pii::dictionaries;
-use crate::pii::recognizer::{boosted_near, context_near};
-use crate::pii::{Candidate, EntityType, Recognizer};
+use crate::pii::recognizer::{compile, ContextWords, FnvBuild};
+use crate::pii::{seed, Candidate, EntityType, Mark, Recognizer, Scan};
 
 /// Words that raise a PERSON candidate's score when nearby.
 const PERSON_CONTEXT: &[&str] = &[
@@ -228,29 +229,7 @@ const NOT_NAME_PARTS: &[&str] = &[
     "Square",
 ];
 
-/// FNV-1a: the word tables are hit once per capitalized word, where SipHash's setup cost
-/// dominates; the keys are fixed dictionary words, so flooding is not a concern.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type WordSet = HashSet<&'static str, std::hash::BuildHasherDefault<Fnv>>;
+type WordSet = HashSet<&'static str, FnvBuild>;
 
 fn set(items: &'static [&'static str]) -> WordSet {
     items.iter().copied().collect()
@@ -261,6 +240,8 @@ struct NameTables {
     last: WordSet,
     titles: WordSet,
     not_parts: WordSet,
+    person_context: ContextWords,
+    location_context: ContextWords,
 }
 
 fn tables() -> &'static NameTables {
@@ -270,6 +251,8 @@ fn tables() -> &'static NameTables {
         last: set(dictionaries::last_names()),
         titles: set(TITLES),
         not_parts: set(NOT_NAME_PARTS),
+        person_context: ContextWords::new(PERSON_CONTEXT),
+        location_context: ContextWords::new(LOCATION_CONTEXT),
     })
 }
 
@@ -284,8 +267,17 @@ struct Word {
     initial: bool,
 }
 
-fn words(text: &str) -> Vec<Word> {
-    let mut out = Vec::new();
+/// The words of `text`, appended to `out`.
+fn words(text: &str, out: &mut Vec<Word>) {
+    if text.is_ascii() {
+        ascii_words(text.as_bytes(), out)
+    } else {
+        char_words(text, out)
+    }
+}
+
+/// [`words`] for any text, character by character.
+fn char_words(text: &str, out: &mut Vec<Word>) {
     let mut it = text.char_indices().peekable();
     while let Some((start, c)) = it.next() {
         if !c.is_alphabetic() {
@@ -325,7 +317,45 @@ fn words(text: &str) -> Vec<Word> {
             it.next(); // the '.'
         }
     }
-    out
+}
+
+/// [`words`] for ASCII text, byte by byte (the same words: letters are ASCII letters, the
+/// inner joiners `'` and `-`).
+fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !c.is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut upper_rest = true;
+        let mut letters = 1;
+        i += 1;
+        loop {
+            match b.get(i) {
+                Some(d) if d.is_ascii_alphabetic() => {
+                    upper_rest &= d.is_ascii_uppercase();
+                    letters += 1;
+                    i += 1;
+                }
+                Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
+                _ => break,
+            }
+        }
+        let end = i;
+        let initial = letters == 1 && c.is_ascii_uppercase() && b.get(end) == Some(&b'.');
+        out.push(Word {
+            start,
+            end: if initial { end + 1 } else { end },
+            capitalized: c.is_ascii_uppercase() && (letters == 1 || !upper_rest),
+            initial,
+        });
+        if initial {
+            i += 1; // the '.'
+        }
+    }
 }
 
 /// Whether only spaces or tabs (one to three) lie between two words.
@@ -360,8 +390,22 @@ impl Recognizer for PersonRecognizer {
     }
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        thread_local! {
+            /// The words buffer, reused across texts.
+            static WORDS: std::cell::RefCell<Vec<Word>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        // Taken out of the cell (not borrowed), so a nested call cannot conflict.
+        let mut ws = WORDS.with(|w| w.take());
+        ws.clear();
+        words(text, &mut ws);
+        self.find_words(text, &ws, out);
+        WORDS.with(|w| w.replace(ws));
+    }
+}
+
+impl PersonRecognizer {
+    fn find_words(&self, text: &str, ws: &[Word], out: &mut Vec<Candidate>) {
         let t = tables();
-        let ws = words(text);
         let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
         let mut i = 0;
         while i < ws.len() {
@@ -421,7 +465,7 @@ impl Recognizer for PersonRecognizer {
                 continue;
             };
             let range = w.start..ws[j - 1].end;
-            let score = boosted_near(text, &range, PERSON_CONTEXT, score, 0.3);
+            let score = t.person_context.boosted(text, &range, score, 0.3);
             out.push(Candidate {
                 entity: EntityType::Person,
                 range,
@@ -465,7 +509,7 @@ fn places() -> &'static Places {
 
 /// LOCATION recognizer: place names and street addresses.
 pub struct LocationRecognizer {
-    street: Regex,
+    street: meta::Regex,
 }
 
 /// Street types after the name ("Main Street"): the common USPS suffixes.
@@ -478,6 +522,13 @@ const STREET_PREFIXES: &str = "Rua|Via|Viale|Piazza|Calle|Carrer|Avenida|Av|Pase
 const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str\\.|weg|gasse|platz|allee|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
 
 pub fn location() -> LocationRecognizer {
+    LocationRecognizer {
+        street: compile(&street_pattern()).expect("street pattern compiles"),
+    }
+}
+
+/// The street shapes, as one alternation (one scan; the longest shape first).
+fn street_pattern() -> String {
     let street = [
         // "1600 Pennsylvania Avenue, Apt 4"
         format!(
@@ -495,16 +546,84 @@ pub fn location() -> LocationRecognizer {
         r"\b(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?"
             .to_string(),
     ];
-    LocationRecognizer {
-        // One alternation, one scan; the longest street shape first.
-        street: Regex::new(
-            &street
-                .iter()
-                .map(|p| format!("(?:{p})"))
-                .collect::<Vec<_>>()
-                .join("|"),
-        )
-        .expect("street pattern compiles"),
+    street
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Whether a street shape can match in `text`, from its digit runs (`marks`): some run
+/// either starts one ("1600 Pennsylvania …": an optional letter, spaces, then a capital)
+/// or ends one (after a space: "Rua Mina 50", "Strickstrasse 61", "Box 12"; or after
+/// "Apt", "Apartment", "Suite" or "Ste" with an optional '.', spaces and '#'). Non-ASCII
+/// digits, and non-ASCII bytes where a space or capital could be, count as possible.
+fn street_possible(text: &[u8], marks: &[Mark]) -> bool {
+    let space = |b: Option<&u8>| b.is_some_and(|&b| is_space(b) || b >= 0x80);
+    let keyword_before = |end: usize| {
+        ["Apt", "Apartment", "Suite", "Ste"]
+            .iter()
+            .any(|k| text[..end].ends_with(k.as_bytes()))
+    };
+    for m in marks.iter().filter(|m| m.kinds & seed::DIGITS != 0) {
+        let (start, end) = (m.start, m.end);
+        if !text[start..end].is_ascii() {
+            return true;
+        }
+        let mut j = end;
+        if text.get(j).is_some_and(u8::is_ascii_alphabetic) {
+            j += 1;
+        }
+        if space(text.get(j)) {
+            while space(text.get(j)) {
+                j += 1;
+            }
+            if text
+                .get(j)
+                .is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
+            {
+                return true;
+            }
+        }
+        if start > 0 {
+            if space(text.get(start - 1)) {
+                return true;
+            }
+            let mut k = start;
+            if text[k - 1] == b'#' {
+                k -= 1;
+                while k > 0 && space(text.get(k - 1)) {
+                    k -= 1;
+                }
+            }
+            if k > 0 && text[k - 1] == b'.' {
+                k -= 1;
+            }
+            if keyword_before(k) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+impl LocationRecognizer {
+    /// Street addresses in `text`, in order, without overlaps: the street pattern's matches,
+    /// searched only when [`street_possible`].
+    fn streets(&self, text: &str, scan: &Scan) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        if !street_possible(text.as_bytes(), scan.marks()) {
+            return out;
+        }
+        let mut pos = 0;
+        while pos < text.len() {
+            let Some(m) = self.street.search(&Input::new(text).span(pos..text.len())) else {
+                break;
+            };
+            out.push(m.range());
+            pos = m.end().max(m.start() + 1);
+        }
+        out
     }
 }
 
@@ -520,33 +639,39 @@ impl Recognizer for LocationRecognizer {
     }
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let mut buf = Vec::new();
+        self.find_in(text, &Scan::new(text, &mut buf), out)
+    }
+
+    fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
         if !text.bytes().any(|b| b.is_ascii_uppercase()) && text.is_ascii() {
             return;
         }
         let p = places();
+        let context = &tables().location_context;
         for m in p.automaton.find_iter(text) {
             let range = m.range();
             if !boundary_ok(text, &range) {
                 continue;
             }
             let base = p.scores[m.pattern().as_usize()];
-            let score = boosted_near(text, &range, LOCATION_CONTEXT, base, 0.15);
+            let score = context.boosted(text, &range, base, 0.15);
             out.push(Candidate {
                 entity: EntityType::Location,
                 range,
                 score,
             });
         }
-        for m in self.street.find_iter(text) {
+        for range in self.streets(text, scan) {
             // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
-            let score = if context_near(text, &m.range(), LOCATION_CONTEXT) {
+            let score = if context.near(text, &range) {
                 0.95
             } else {
                 0.85
             };
             out.push(Candidate {
                 entity: EntityType::Location,
-                range: m.range(),
+                range,
                 score,
             });
         }
@@ -565,6 +690,69 @@ mod tests {
             .filter(|(_, score)| *score >= 0.5)
             .map(|(v, _)| v)
             .collect()
+    }
+
+    /// Skipping texts where no street shape is possible loses nothing.
+    #[test]
+    fn street_prefilter_loses_nothing() {
+        let l = location();
+        let mut found = 0;
+        let mut texts = crate::pii::recognizers::test_util::random_texts(4000, 11);
+        texts.extend(
+            [
+                "Apt. #5",
+                "Apt 5",
+                "Apt.5",
+                "Suite\t#12",
+                "12a Main Street",
+                "Box 12",
+                "PSC 1234, Box 5678 APO AE 12345",
+                "P.O. Box 7",
+                "Rua Mina 50",
+                "Via Tasso 129",
+                "Strickstrasse 61",
+                "Friday. #5",
+                "1600 Pennsylvania Avenue, Apt 4",
+                "12\u{a0}Main Street",
+                "Ste\u{2003}#4",
+            ]
+            .map(String::from),
+        );
+        let street = regex::Regex::new(&street_pattern()).unwrap();
+        for text in &texts {
+            let whole: Vec<_> = street.find_iter(text).map(|m| m.range()).collect();
+            let mut marks = Vec::new();
+            let scan = Scan::new(text, &mut marks);
+            assert_eq!(l.streets(text, &scan), whole, "{text:?}");
+            found += whole.len();
+        }
+        assert!(found > 100, "{found}");
+    }
+
+    #[test]
+    fn ascii_words_match_char_words() {
+        let key = |ws: &[Word]| -> Vec<_> {
+            ws.iter()
+                .map(|w| (w.start, w.end, w.capitalized, w.initial))
+                .collect()
+        };
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 7);
+        texts.extend(
+            [
+                "O'Brien-Smith x-ray 'quoted' - A. B.C. d. Jean--Luc it's- -a 'b",
+                "John A. Smith, J.R.R. Tolkien, MR. JONES, I. A",
+            ]
+            .map(String::from),
+        );
+        let mut checked = 0;
+        for text in texts.iter().filter(|t| t.is_ascii()) {
+            let (mut a, mut c) = (Vec::new(), Vec::new());
+            ascii_words(text.as_bytes(), &mut a);
+            char_words(text, &mut c);
+            assert_eq!(key(&a), key(&c), "{text:?}");
+            checked += 1;
+        }
+        assert!(checked > 500, "{checked}");
     }
 
     #[test]

@@ -4,7 +4,22 @@ use std::ops::Range;
 
 use super::matched;
 use crate::pii::checksum::{digits, nhs_valid, npi_valid};
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+
+/// Windows for digit-and-separator shapes whose validator parses `n` ASCII digits.
+fn digit_windows(seeds: u16, n: usize) -> Windows {
+    let keep: fn(&[u8]) -> bool = match n {
+        9 => |run| ascii_digits_at_least(run, 9),
+        _ => |run| ascii_digits_at_least(run, 10),
+    };
+    Windows::new(
+        seeds,
+        |b| b.is_ascii_digit() || b == b'-' || b == b' ',
+        keep,
+    )
+    .min_digits(n)
+}
 
 /// Nine digits as `ddd-dd-dddd`, `ddd dd dddd` or bare; separators must agree.
 const NINE_DIGITS: &str = r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b";
@@ -38,6 +53,7 @@ pub fn us_ssn() -> PatternRecognizer {
     )
     .expect("built-in SSN pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(digit_windows(seed::DIGITS, 9))
 }
 
 fn validate_us_ssn(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -64,6 +80,8 @@ pub fn us_itin() -> PatternRecognizer {
     )
     .expect("built-in ITIN pattern compiles")
     .with_required_byte(|b| b == b'9')
+    // The area number starts with an ASCII 9.
+    .with_windows(digit_windows(seed::DIGITS_9, 9))
 }
 
 fn validate_us_itin(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -88,6 +106,14 @@ pub fn us_npi() -> PatternRecognizer {
     )
     .expect("built-in NPI pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(
+        Windows::new(
+            seed::DIGITS_1_OR_2,
+            |b| b.is_ascii_digit(),
+            |run| ascii_digits_at_least(run, 10),
+        )
+        .min_digits(10),
+    )
 }
 
 /// US_PASSPORT: nine digits, or a letter and eight digits (next-generation books); only
@@ -106,6 +132,15 @@ pub fn us_passport() -> PatternRecognizer {
     )
     .expect("built-in passport pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    // The validator wants nine bytes.
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+            |run| run.len() >= 9,
+        )
+        .min_digits(8),
+    )
 }
 
 /// US_DRIVER_LICENSE: the shapes most states use (a letter and 4–14 digits, 7–9 digits,
@@ -122,6 +157,14 @@ pub fn us_driver_license() -> PatternRecognizer {
     )
     .expect("built-in driver license pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+            |run| run.len() >= 5,
+        )
+        .min_digits(4),
+    )
 }
 
 /// UK_NHS: ten digits (`ddd ddd dddd`) with a valid mod-11 check digit.
@@ -138,6 +181,7 @@ pub fn uk_nhs() -> PatternRecognizer {
     )
     .expect("built-in NHS pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(digit_windows(seed::DIGITS, 10))
 }
 
 /// UK_NINO: National Insurance number `AB 12 34 56 C`; first letters never D, F, I, Q, U, V
@@ -163,6 +207,14 @@ pub fn uk_nino() -> PatternRecognizer {
     )
     .expect("built-in NINO pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
+    .with_windows(
+        Windows::new(
+            seed::DIGITS,
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
+            |run| run.len() >= 9,
+        )
+        .min_digits(6),
+    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use super::{matched, neighbours};
-use crate::pii::{EntityType, PatternRecognizer};
+use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// IP_ADDRESS: dotted-quad IPv4 and every IPv6 notation std::net parses (compressed `::`,
 /// embedded IPv4, zone ids). Version strings such as `1.2.3.4.5` are not addresses.
@@ -18,6 +19,16 @@ pub fn ip_address() -> PatternRecognizer {
     )
     .expect("built-in IP pattern compiles")
     .with_required_byte(|b| b == b'.' || b == b':')
+    // Letters, digits, `:.%`. IPv6 matches have a ':' and the validator wants two; IPv4
+    // ones have digits, and parsing wants three dots and four ASCII digits.
+    .with_windows(Windows::new(
+        seed::DIGITS | seed::COLON,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'%'),
+        |run| {
+            let count = |c: u8| run.iter().filter(|&&b| b == c).count();
+            count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits_at_least(run, 4))
+        },
+    ))
 }
 
 fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -59,6 +70,12 @@ pub fn mac_address() -> PatternRecognizer {
         0.1,
     )
     .expect("built-in MAC pattern compiles")
+    // Hex digits and `:-.`, 14 at least, with a separator in every match.
+    .with_windows(Windows::new(
+        seed::COLON | seed::DASH | seed::DOT,
+        |b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'),
+        |run| run.len() >= 14,
+    ))
 }
 
 fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
