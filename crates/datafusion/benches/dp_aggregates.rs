@@ -45,7 +45,9 @@ fn bench(c: &mut Criterion) {
     let per_batch = 8192;
     for b in 0..ROWS.div_ceil(per_batch) {
         let n = per_batch.min(ROWS - b * per_batch);
-        let xs: Vec<f64> = (0..n).map(|_| (next() % 1_000_000) as f64 / 1000.0).collect();
+        let xs: Vec<f64> = (0..n)
+            .map(|_| (next() % 1_000_000) as f64 / 1000.0)
+            .collect();
         let gs: Vec<i64> = (0..n).map(|_| (next() % 1000) as i64).collect();
         let batch = RecordBatch::try_new(
             schema.clone(),
@@ -77,11 +79,20 @@ fn bench(c: &mut Criterion) {
         ("avg", "SELECT avg(x) FROM t"),
         ("dp_mean", "SELECT dp_mean(x, 0, 1000, 1.0) FROM t"),
         ("count_by_g", "SELECT g, count(x) FROM t GROUP BY g"),
-        ("dp_count_by_g", "SELECT g, dp_count(x, 1.0) FROM t GROUP BY g"),
+        (
+            "dp_count_by_g",
+            "SELECT g, dp_count(x, 1.0) FROM t GROUP BY g",
+        ),
         ("sum_by_g", "SELECT g, sum(x) FROM t GROUP BY g"),
-        ("dp_sum_by_g", "SELECT g, dp_sum(x, 0, 1000, 1.0) FROM t GROUP BY g"),
+        (
+            "dp_sum_by_g",
+            "SELECT g, dp_sum(x, 0, 1000, 1.0) FROM t GROUP BY g",
+        ),
         ("avg_by_g", "SELECT g, avg(x) FROM t GROUP BY g"),
-        ("dp_mean_by_g", "SELECT g, dp_mean(x, 0, 1000, 1.0) FROM t GROUP BY g"),
+        (
+            "dp_mean_by_g",
+            "SELECT g, dp_mean(x, 0, 1000, 1.0) FROM t GROUP BY g",
+        ),
     ] {
         g.bench_function(name, |b| b.to_async(&rt).iter(run(sql)));
     }

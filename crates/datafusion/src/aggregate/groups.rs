@@ -246,22 +246,35 @@ mod tests {
     fn grouped_states_merge_to_the_one_pass_states() {
         let params = BoundedSum::new(0.0, 10.0, 1.0).unwrap();
         let values: ArrayRef = Arc::new(Float64Array::from(
-            (0..300).map(|i| if i % 11 == 0 { None } else { Some((i % 13) as f64) }).collect::<Vec<_>>(),
+            (0..300)
+                .map(|i| {
+                    if i % 11 == 0 {
+                        None
+                    } else {
+                        Some((i % 13) as f64)
+                    }
+                })
+                .collect::<Vec<_>>(),
         ));
         let groups: Vec<usize> = (0..300).map(|i| i % 4).collect();
         // One pass.
         let mut whole = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
-        whole.update_batch(&[values.clone()], &groups, None, 4).unwrap();
+        whole
+            .update_batch(&[values.clone()], &groups, None, 4)
+            .unwrap();
         // Two halves, states merged.
         let mut merged = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
         for half in [0..150, 150..300] {
             let mut part = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
-            part.update_batch(&[values.slice(half.start, half.len())], &groups[half.clone()], None, 4)
-                .unwrap();
+            part.update_batch(
+                &[values.slice(half.start, half.len())],
+                &groups[half.clone()],
+                None,
+                4,
+            )
+            .unwrap();
             let state = part.state(EmitTo::All).unwrap();
-            merged
-                .merge_batch(&state, &[0, 1, 2, 3], 4)
-                .unwrap();
+            merged.merge_batch(&state, &[0, 1, 2, 3], 4).unwrap();
         }
         let a = whole.state(EmitTo::All).unwrap();
         let b = merged.state(EmitTo::All).unwrap();
@@ -285,7 +298,8 @@ mod tests {
         let mut c = DpGroups::new("dp_count", DpCountAccumulator::new(1.0).unwrap());
         let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4)]));
         let filter = BooleanArray::from(vec![Some(true), Some(true), Some(false), None]);
-        c.update_batch(&[values], &[0, 0, 1, 1], Some(&filter), 2).unwrap();
+        c.update_batch(&[values], &[0, 0, 1, 1], Some(&filter), 2)
+            .unwrap();
         let s = c.state(EmitTo::All).unwrap();
         let s = s[0].as_binary::<i32>();
         let mut one = DpCountAccumulator::new(1.0).unwrap();

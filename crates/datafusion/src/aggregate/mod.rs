@@ -1,10 +1,10 @@
 //! Aggregate SQL functions, one per file.
 
 mod binary_state;
-mod groups;
 pub mod dp_count;
 pub mod dp_mean;
 pub mod dp_sum;
+mod groups;
 pub mod k_anonymity;
 pub mod pii_entity_summary;
 pub mod veil_partition_select;

@@ -84,7 +84,10 @@ impl AggregateUDFImpl for VeilPartitionSelect {
         !args.is_distinct
     }
 
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(SelectGroups {
             selection: selection(&args)?,
             rows: Vec::new(),
@@ -179,7 +182,11 @@ impl GroupsAccumulator for SelectGroups {
     ) -> Result<Vec<ArrayRef>> {
         let n = values.first().map_or(0, |v| v.len());
         let rows: UInt64Array = (0..n)
-            .map(|row| Some(u64::from(opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)))))
+            .map(|row| {
+                Some(u64::from(
+                    opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)),
+                ))
+            })
             .collect();
         Ok(vec![Arc::new(rows)])
     }
