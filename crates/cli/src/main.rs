@@ -17,6 +17,7 @@ use datafusion_cli::print_format::PrintFormat;
 use datafusion_cli::print_options::{MaxRows, PrintOptions};
 use datafusion_cli::DATAFUSION_CLI_VERSION;
 
+mod kanon;
 mod redact;
 
 #[derive(Debug, Parser)]
@@ -60,6 +61,10 @@ enum Job {
     /// Redact a text column of a CSV/Parquet/JSON file into dataset.parquet, trace.parquet
     /// and metadata.json.
     Redact(redact::RedactArgs),
+    /// k-anonymize a CSV/Parquet/JSON file with a JSON config into dataset.parquet and
+    /// report.json.
+    #[command(name = "k-anon")]
+    KAnon(kanon::KAnonArgs),
 }
 
 #[tokio::main]
@@ -82,6 +87,19 @@ async fn run(args: Args) -> Result<()> {
             job.input.display(),
             job.output.display(),
             meta["entities"]
+        );
+        return Ok(());
+    }
+    if let Some(Job::KAnon(job)) = &args.job {
+        let report = kanon::run(job).await?;
+        println!(
+            "k-anonymized {} rows of {} into {}: levels {}, {} rows suppressed, {} classes",
+            report["plan"]["rows"],
+            job.input.display(),
+            job.output.display(),
+            report["transformation"]["levels"],
+            report["plan"]["suppressed_rows"],
+            report["plan"]["classes"]
         );
         return Ok(());
     }

@@ -21,7 +21,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{
+    CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
+};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use veil_core::mask::Secrets;
@@ -65,35 +67,7 @@ pub async fn run(args: &RedactArgs) -> Result<serde_json::Value> {
         .map_err(|e| err(format!("VEIL_HASH_KEY: {e}")))?;
 
     let ctx = SessionContext::new();
-    let input = args
-        .input
-        .to_str()
-        .ok_or_else(|| err("--input: path is not UTF-8"))?;
-    let ext = args
-        .input
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let df = match ext.as_str() {
-        "csv" => ctx.read_csv(input, CsvReadOptions::new()).await?,
-        "parquet" => {
-            ctx.read_parquet(input, ParquetReadOptions::default())
-                .await?
-        }
-        "json" | "ndjson" | "jsonl" => {
-            ctx.read_json(
-                input,
-                JsonReadOptions::default().file_extension(&format!(".{ext}")),
-            )
-            .await?
-        }
-        _ => {
-            return Err(err(format!(
-                "--input {input}: expected a .csv, .parquet or .json file"
-            )))
-        }
-    };
+    let (input, df) = read_input(&ctx, &args.input).await?;
     let schema = df.schema().as_arrow().clone();
     let col_idx = schema.index_of(&args.column).map_err(|_| {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -228,6 +202,42 @@ pub async fn run(args: &RedactArgs) -> Result<serde_json::Value> {
     Ok(metadata)
 }
 
-fn create(path: &Path) -> Result<std::fs::File> {
+/// Opens a .csv, .parquet or .json/.ndjson (newline-delimited JSON) file: its path as text
+/// and the frame, or an error naming `--input`.
+pub(crate) async fn read_input<'a>(
+    ctx: &SessionContext,
+    path: &'a Path,
+) -> Result<(&'a str, DataFrame)> {
+    let input = path
+        .to_str()
+        .ok_or_else(|| err("--input: path is not UTF-8"))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let df = match ext.as_str() {
+        "csv" => ctx.read_csv(input, CsvReadOptions::new()).await?,
+        "parquet" => {
+            ctx.read_parquet(input, ParquetReadOptions::default())
+                .await?
+        }
+        "json" | "ndjson" | "jsonl" => {
+            ctx.read_json(
+                input,
+                JsonReadOptions::default().file_extension(&format!(".{ext}")),
+            )
+            .await?
+        }
+        _ => {
+            return Err(err(format!(
+                "--input {input}: expected a .csv, .parquet or .json file"
+            )))
+        }
+    };
+    Ok((input, df))
+}
+
+pub(crate) fn create(path: &Path) -> Result<std::fs::File> {
     std::fs::File::create(path).map_err(|e| err(format!("{}: {e}", path.display())))
 }

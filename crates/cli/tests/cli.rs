@@ -264,3 +264,146 @@ fn concurrent_processes_never_overspend_one_ledger_file() {
     assert_eq!(queries, released, "{status}");
     assert!((9..=10).contains(&released), "{released} releases");
 }
+
+#[test]
+fn k_anon_job_writes_dataset_and_report() {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = std::env::temp_dir().join(format!("veil-kanon-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("hierarchies")).unwrap();
+    // Eight people in four pairs (age band of 5, zip prefix, sex), and an outlier.
+    let mut csv = String::from("id,age,zip,sex,disease\n");
+    let rows = [
+        (31, "13053", "M"),
+        (33, "13068", "M"),
+        (36, "13053", "F"),
+        (38, "13068", "F"),
+        (41, "13150", "M"),
+        (43, "13153", "M"),
+        (47, "13150", "F"),
+        (49, "13153", "F"),
+        (75, "10001", "M"),
+    ];
+    for (i, (age, zip, sex)) in rows.iter().enumerate() {
+        csv.push_str(&format!("{},{age},{zip},{sex},d{}\n", i + 1, i % 3));
+    }
+    let input = dir.join("people.csv");
+    std::fs::write(&input, csv).unwrap();
+    // The sex hierarchy as an ARX CSV file, relative to the config's directory.
+    std::fs::write(dir.join("hierarchies/sex.csv"), "M;*\nF;*\n").unwrap();
+    let config = dir.join("cfg.json");
+    std::fs::write(
+        &config,
+        r#"{"quasi_identifiers": {"age": {"intervals": [5, 10, 20]}, "zip": {"prefix": true},
+            "sex": {"arx_csv": "hierarchies/sex.csv"}}, "k": 2, "suppression_limit": 0.2}"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let args = |config: &Path| {
+        vec![
+            "k-anon".to_string(),
+            "--input".into(),
+            input.to_str().unwrap().into(),
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--output".into(),
+            out.to_str().unwrap().into(),
+        ]
+    };
+    let run = |config: &Path| {
+        let a = args(config);
+        veil(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(&config);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("k-anonymized 9 rows") && stdout(&o).contains("levels [1,2,0]"),
+        "{}",
+        stdout(&o)
+    );
+
+    let f = std::fs::File::open(out.join("dataset.parquet")).unwrap();
+    let data = ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = data
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["id", "age", "zip", "sex", "disease"]);
+    let text = |c: usize| -> Vec<String> {
+        data.column(c)
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        text(1),
+        [
+            "[30, 35)", "[30, 35)", "[35, 40)", "[35, 40)", "[40, 45)", "[40, 45)", "[45, 50)",
+            "[45, 50)", "*"
+        ]
+    );
+    assert_eq!(
+        text(2),
+        ["130**", "130**", "130**", "130**", "131**", "131**", "131**", "131**", "*"]
+    );
+    assert_eq!(text(3)[..2], ["M", "M"]);
+    assert_eq!(text(3)[8], "*");
+    assert_eq!(text(4)[..3], ["d0", "d1", "d2"]);
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["plan"]["suppressed_rows"], 1);
+    assert_eq!(report["plan"]["classes"], 4);
+    assert_eq!(
+        report["transformation"]["levels"],
+        serde_json::json!([1, 2, 0])
+    );
+    assert_eq!(report["rows_written"], 9);
+    let risk = |metric: &str| {
+        report["risk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(risk("prosecutor_highest")["before"], 1.0);
+    // The masked outlier is a class of one after, too.
+    assert_eq!(risk("smallest_class")["after"], 1.0);
+    assert_eq!(risk("classes")["after"], 5.0);
+    assert!(report["seconds"]["total"].as_f64().unwrap() > 0.0);
+
+    // Errors name the field.
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"quasi_identifiers": {"zipcode": {"prefix": true}}, "k": 2}"#,
+    )
+    .unwrap();
+    let o = run(&bad);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("names column \"zipcode\""),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &bad,
+        r#"{"quasi_identifiers": {"zip": {"prefix": true}}, "k": 0}"#,
+    )
+    .unwrap();
+    let o = run(&bad);
+    assert!(stderr(&o).contains("`config.k`"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

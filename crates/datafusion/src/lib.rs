@@ -30,6 +30,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::veil_budget_grant::VeilBudgetGrant::new()),
         ScalarUDF::from(scalar::veil_budget_revoke::VeilBudgetRevoke::new()),
         ScalarUDF::from(scalar::veil_principal::VeilPrincipal::new()),
+        ScalarUDF::from(scalar::generalize::Generalize::new()),
     ]
 }
 
@@ -90,6 +91,9 @@ pub fn register_all(ctx: &SessionContext) {
         Arc::new(table::budget_status::BudgetStatus),
     );
     ctx.register_udtf("veil_audit_log", Arc::new(table::audit_log::AuditLog));
+    ctx.register_udtf("k_anon", Arc::new(table::k_anon::KAnon));
+    ctx.register_udtf("k_anon_plan", Arc::new(table::k_anon_plan::KAnonPlan));
+    ctx.register_udtf("reid_risk", Arc::new(table::reid_risk::ReidRisk));
 }
 
 /// Converts a veil-core error into a DataFusion error that names the SQL function.

@@ -1006,6 +1006,121 @@ pub(super) fn take_supplied(
     Ok(out)
 }
 
+impl HierarchySpec {
+    /// Parses the hierarchy of one quasi-identifier as a config writes it
+    /// (`{"intervals": [5, 10]}`, `{"prefix": true}`, `{"levels": {…}}`, …), checked like
+    /// in [`KAnonConfig::from_json`] but blaming fields as `hierarchy.intervals` etc.
+    pub fn from_json(json: &str) -> Fallible<Self> {
+        const PATH: &str = "hierarchy";
+        let root: J = serde_json::from_str(json)
+            .map_err(|e| VeilError::invalid(PATH, format!("is not valid JSON: {e}")))?;
+        let entries = object(&root, PATH, &HIERARCHY_KEYS)?;
+        hierarchy("value", entries, PATH)
+    }
+}
+
+/// Generalizes values one at a time with a [`HierarchySpec`], without the rest of the
+/// column: what the SQL function `generalize(value, hierarchy, level)` does.
+///
+/// Sound without the column because every built-in hierarchy maps each value on its own:
+/// intervals (`[lo, lo + w)` from the value and the width), top and bottom coding (the
+/// value against the thresholds), dates (the value's month and year) and prefix masking
+/// (the value's last characters masked) give the same label over one value as over the
+/// whole column; `levels` is complete in the spec. Prefix masking's column rule (every
+/// value of one length) cannot be checked from one value: mask values of one length only,
+/// or a shorter value is masked to a different pattern. Refused: `arx_csv` and `table`
+/// (read by the engine for jobs only), `{}` (no levels), and Mondrian's `numeric` and
+/// `ordered` (no levels either).
+#[derive(Debug, Clone)]
+pub struct ValueGeneralizer {
+    spec: HierarchySpec,
+    /// The `levels` hierarchy, built once.
+    fixed: Option<Hierarchy>,
+}
+
+impl ValueGeneralizer {
+    pub fn new(spec: HierarchySpec) -> Fallible<Self> {
+        let refuse = |what: &str| {
+            Err(VeilError::invalid(
+                "hierarchy",
+                format!(
+                    "{what} cannot generalize a single value; use intervals, prefix, dates, \
+                     top_coding, bottom_coding or levels"
+                ),
+            ))
+        };
+        let fixed = match &spec {
+            HierarchySpec::Levels(rows) => Some(Hierarchy::from_rows("value", rows.clone())?),
+            HierarchySpec::ArxCsv(_) => {
+                return refuse("arx_csv (a file, read only by k_anon, k_anon_plan and reid_risk)")
+            }
+            HierarchySpec::Table(_) => {
+                return refuse("table (read only by k_anon, k_anon_plan and reid_risk)")
+            }
+            HierarchySpec::None => return refuse("an empty hierarchy {}"),
+            HierarchySpec::Numeric | HierarchySpec::Ordered(_) => {
+                return refuse("numeric and ordered (Mondrian's recoding, which has no levels)")
+            }
+            _ => None,
+        };
+        Ok(ValueGeneralizer { spec, fixed })
+    }
+
+    /// `value` at `level` (0 is the value itself); a level above the hierarchy's top, a
+    /// value the hierarchy does not know, or one the builder refuses (not an integer, not
+    /// a date, containing `*`) is an error naming `level` or `value`.
+    pub fn generalize(&self, value: &str, level: usize) -> Fallible<String> {
+        let as_value = |e: VeilError| e.for_argument("value");
+        let integer = || {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|x| x.to_string() == value)
+                .ok_or_else(|| {
+                    VeilError::invalid(
+                        "value",
+                        format!(
+                            "{value:?} is not an integer written plainly (like 7 or -3), \
+                             which this hierarchy needs"
+                        ),
+                    )
+                })
+        };
+        let built;
+        let h = match (&self.spec, &self.fixed) {
+            (_, Some(h)) => h,
+            (HierarchySpec::Intervals(widths), _) => {
+                built = Hierarchy::intervals("value", &[integer()?], widths).map_err(as_value)?;
+                &built
+            }
+            (HierarchySpec::TopCoding(caps), _) => {
+                built = Hierarchy::top_coding("value", &[integer()?], caps).map_err(as_value)?;
+                &built
+            }
+            (HierarchySpec::BottomCoding(floors), _) => {
+                built =
+                    Hierarchy::bottom_coding("value", &[integer()?], floors).map_err(as_value)?;
+                &built
+            }
+            (HierarchySpec::Prefix, _) => {
+                built = Hierarchy::prefix_masking("value", &[value]).map_err(as_value)?;
+                &built
+            }
+            (HierarchySpec::Dates, _) => {
+                built = Hierarchy::dates("value", &[value]).map_err(as_value)?;
+                &built
+            }
+            _ => {
+                return Err(VeilError::invalid(
+                    "hierarchy",
+                    "cannot generalize a single value",
+                ))
+            }
+        };
+        super::generalize(value, h, level)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1428,5 +1543,47 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("hierarchy of race"), "{e}");
+    }
+
+    #[test]
+    fn value_generalizer_matches_the_column_hierarchies() {
+        let g = |spec: &str, value: &str, level: usize| {
+            ValueGeneralizer::new(HierarchySpec::from_json(spec)?)?.generalize(value, level)
+        };
+        assert_eq!(g(r#"{"intervals": [5, 10]}"#, "37", 1).unwrap(), "[35, 40)");
+        assert_eq!(g(r#"{"intervals": [5, 10]}"#, "37", 2).unwrap(), "[30, 40)");
+        assert_eq!(g(r#"{"intervals": [5, 10]}"#, "-3", 1).unwrap(), "[-5, 0)");
+        assert_eq!(g(r#"{"intervals": [5, 10]}"#, "37", 3).unwrap(), "*");
+        assert_eq!(g(r#"{"intervals": [5, 10]}"#, "37", 0).unwrap(), "37");
+        assert_eq!(g(r#"{"prefix": true}"#, "13053", 2).unwrap(), "130**");
+        assert_eq!(g(r#"{"dates": true}"#, "1980-02-29", 1).unwrap(), "1980-02");
+        assert_eq!(g(r#"{"top_coding": [90, 80]}"#, "85", 1).unwrap(), "85");
+        assert_eq!(g(r#"{"top_coding": [90, 80]}"#, "85", 2).unwrap(), ">=80");
+        assert_eq!(g(r#"{"bottom_coding": [0]}"#, "-4", 1).unwrap(), "<=0");
+        let levels = r#"{"levels": {"M": ["person"], "F": ["person"]}}"#;
+        assert_eq!(g(levels, "F", 1).unwrap(), "person");
+        // The same labels as the hierarchy over the whole column.
+        let col = Hierarchy::intervals("age", &[1, 37, 64], &[5, 10]).unwrap();
+        for level in 0..3 {
+            assert_eq!(
+                g(r#"{"intervals": [5, 10]}"#, "37", level).unwrap(),
+                super::super::generalize("37", &col, level).unwrap()
+            );
+        }
+        let blame = |spec: &str, value: &str, level: usize| match g(spec, value, level) {
+            Err(VeilError::InvalidArgument { argument, rule }) => format!("{argument}: {rule}"),
+            other => panic!("{other:?}"),
+        };
+        assert!(blame(r#"{"intervals": [5, 10]}"#, "37", 4).starts_with("level: level 4"));
+        assert!(blame(r#"{"intervals": [5, 10]}"#, "07", 1).starts_with("value: \"07\""));
+        assert!(blame(r#"{"intervals": [5, 7]}"#, "7", 1).starts_with("hierarchy.intervals"));
+        assert!(blame(r#"{"dates": true}"#, "2023-02-29", 1).starts_with("value: "));
+        assert!(blame(r#"{"prefix": true}"#, "1*3", 1).starts_with("value: "));
+        assert!(blame(levels, "X", 1).starts_with("value: \"X\" has no entry"));
+        assert!(blame(r#"{"table": "t"}"#, "x", 1).starts_with("hierarchy: table"));
+        assert!(blame(r#"{"arx_csv": "t.csv"}"#, "x", 1).starts_with("hierarchy: arx_csv"));
+        assert!(blame("{}", "x", 1).starts_with("hierarchy: an empty"));
+        assert!(blame(r#"{"bogus": 1}"#, "x", 1).starts_with("hierarchy.bogus: unknown"));
+        assert!(blame("[", "x", 1).starts_with("hierarchy: is not valid JSON"));
     }
 }

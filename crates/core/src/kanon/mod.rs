@@ -41,6 +41,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub use class_sizes::ClassSizes;
 pub use config::{
     HierarchySource, HierarchySpec, KAnonConfig, Method, QuasiIdentifier, SuppliedHierarchy,
+    ValueGeneralizer,
 };
 pub use hierarchy::Hierarchy;
 pub use job::{risk_rows, KAnonJob, KAnonOutcome, Plan, QiLevel, RiskOutcome, RiskRow};
