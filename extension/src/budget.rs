@@ -418,9 +418,17 @@ fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
         }
         CStr::from_ptr(p).to_string_lossy().into_owned()
     };
-    ["dp_mean", "dp_sum", "dp_count", crate::partition::NAME]
-        .into_iter()
-        .find(|n| *n == name)
+    [
+        "dp_mean",
+        "dp_sum",
+        "dp_count",
+        crate::partition::NAME,
+        "dp_count_distinct",
+        "dp_mode",
+        "dp_top_k",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
 }
 
 pub(crate) unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
@@ -577,6 +585,7 @@ unsafe fn cost_of(
                 BoundedSum::new(lower, upper, epsilon).map(|m| m.cost())
             }
         }
+        "dp_count_distinct" | "dp_mode" | "dp_top_k" => crate::dp_select::cost_of(aggref, name),
         _ => {
             let epsilon = if arity >= 2 {
                 aggref_constant(aggref, 1, "epsilon")?

@@ -207,9 +207,17 @@ pub fn veil_aggregate(oid: pg_sys::Oid) -> Option<&'static str> {
         }
         CStr::from_ptr(p).to_string_lossy().into_owned()
     };
-    ["dp_mean", "dp_sum", "dp_count", NAME]
-        .into_iter()
-        .find(|n| *n == name)
+    [
+        "dp_mean",
+        "dp_sum",
+        "dp_count",
+        NAME,
+        "dp_count_distinct",
+        "dp_mode",
+        "dp_top_k",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
 }
 
 struct Collect {
@@ -238,7 +246,11 @@ unsafe extern "C-unwind" fn collect(node: *mut pg_sys::Node, cx: *mut std::ffi::
 /// The ε of a DP Aggref, from its (constant-folded) arguments or `veil.epsilon`.
 unsafe fn epsilon_of(a: *mut pg_sys::Aggref, name: &'static str) -> f64 {
     let args = crate::budget::list_ptrs((*a).args);
-    let pos = if name == "dp_count" { 1 } else { 3 };
+    let pos = match name {
+        "dp_count" | "dp_count_distinct" => 1,
+        "dp_mode" => 2,
+        _ => 3,
+    };
     let Some(&te) = args.get(pos) else {
         return crate::guc::epsilon(name);
     };

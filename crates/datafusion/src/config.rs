@@ -56,7 +56,14 @@ pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
 pub struct DefaultEpsilon;
 
 /// The DP aggregates and their argument count without epsilon.
-const WITHOUT_EPSILON: [(&str, usize); 3] = [("dp_mean", 3), ("dp_sum", 3), ("dp_count", 1)];
+const WITHOUT_EPSILON: [(&str, usize); 6] = [
+    ("dp_mean", 3),
+    ("dp_sum", 3),
+    ("dp_count", 1),
+    ("dp_count_distinct", 1),
+    ("dp_mode", 2),
+    ("dp_top_k", 3),
+];
 
 impl FunctionRewrite for DefaultEpsilon {
     fn name(&self) -> &str {

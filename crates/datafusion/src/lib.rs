@@ -30,6 +30,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::veil_budget_grant::VeilBudgetGrant::new()),
         ScalarUDF::from(scalar::veil_budget_revoke::VeilBudgetRevoke::new()),
         ScalarUDF::from(scalar::veil_principal::VeilPrincipal::new()),
+        ScalarUDF::from(scalar::dp_explain::DpExplain::new()),
     ]
 }
 
@@ -42,6 +43,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(aggregate::pii_entity_summary::PiiEntitySummary::new()),
         AggregateUDF::from(aggregate::k_anonymity::KAnonymityAgg::new()),
         AggregateUDF::from(aggregate::veil_partition_select::VeilPartitionSelect::new()),
+        AggregateUDF::from(aggregate::dp_count_distinct::DpCountDistinct::new()),
+        AggregateUDF::from(aggregate::dp_mode::DpMode::new()),
+        AggregateUDF::from(aggregate::dp_top_k::DpTopK::new()),
     ]
 }
 

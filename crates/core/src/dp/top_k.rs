@@ -130,6 +130,28 @@ impl TopK {
         self.selection.epsilon
     }
 
+    /// The index of `value` among the candidates (its slot in the counts), if it is one.
+    pub fn position(&self, value: &str) -> Option<usize> {
+        self.index.get(value).copied()
+    }
+
+    /// The encoding of a [`DpTopKAccumulator`] with these parameters and `counts`, for
+    /// engines that share one `TopK` between many groups' counts.
+    pub fn state_bytes(&self, counts: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.epsilon().to_le_bytes());
+        out.extend_from_slice(&(self.k() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.candidates.len() as u64).to_le_bytes());
+        for c in &self.candidates {
+            out.extend_from_slice(&(c.len() as u64).to_le_bytes());
+            out.extend_from_slice(c.as_bytes());
+        }
+        for c in counts {
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    }
+
     /// Pure ε-DP (under a zcdp budget it spends ε²/2).
     pub fn cost(&self) -> PrivacyCost {
         PrivacyCost::pure(self.epsilon())
@@ -138,6 +160,12 @@ impl TopK {
     /// Selects k candidates from their counts, most frequent first (noisily).
     pub fn release(&self, counts: &[u64]) -> Fallible<Vec<String>> {
         self.release_with(&self.selection, counts)
+    }
+
+    /// [`TopK::release`] as SQL `dp_top_k` returns it: a JSON array of the picks.
+    pub fn release_json(&self, counts: &[u64]) -> Fallible<String> {
+        let picks = self.release(counts)?;
+        Ok(serde_json::to_string(&picks).expect("strings serialize"))
     }
 
     pub(crate) fn release_with(
@@ -234,19 +262,7 @@ impl DpTopKAccumulator {
     /// epsilon, k, number of candidates, each candidate (byte length, UTF-8), then the
     /// counts; little-endian.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let p = &self.params;
-        let mut out = Vec::new();
-        out.extend_from_slice(&p.epsilon().to_le_bytes());
-        out.extend_from_slice(&(p.k() as u64).to_le_bytes());
-        out.extend_from_slice(&(p.candidates.len() as u64).to_le_bytes());
-        for c in &p.candidates {
-            out.extend_from_slice(&(c.len() as u64).to_le_bytes());
-            out.extend_from_slice(c.as_bytes());
-        }
-        for c in &self.counts {
-            out.extend_from_slice(&c.to_le_bytes());
-        }
-        out
+        self.params.state_bytes(&self.counts)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Fallible<Self> {

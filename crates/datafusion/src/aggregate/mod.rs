@@ -1,10 +1,13 @@
 //! Aggregate SQL functions, one per file.
 
 mod binary_state;
-mod groups;
 pub mod dp_count;
+pub mod dp_count_distinct;
 pub mod dp_mean;
+pub mod dp_mode;
 pub mod dp_sum;
+pub mod dp_top_k;
+mod groups;
 pub mod k_anonymity;
 pub mod pii_entity_summary;
 pub mod veil_partition_select;
