@@ -224,7 +224,7 @@ mod tests {
         let groups: Vec<usize> = (0..400).map(|i| i % 3).collect();
         let mut whole = DpGroups::new(NAME, proto());
         whole
-            .update_batch(&[values.clone()], &groups, None, 3)
+            .update_batch(std::slice::from_ref(&values), &groups, None, 3)
             .unwrap();
         let mut merged = DpGroups::new(NAME, proto());
         for half in [0..250, 250..400] {

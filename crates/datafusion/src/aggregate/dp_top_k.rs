@@ -263,7 +263,7 @@ mod tests {
                 .collect::<Vec<_>>(),
         ));
         let mut whole = acc(2);
-        whole.update_batch(&[values.clone()]).unwrap();
+        whole.update_batch(std::slice::from_ref(&values)).unwrap();
         let mut merged = acc(2);
         for half in [0..120, 120..300] {
             let mut part = acc(2);
