@@ -419,7 +419,7 @@ fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
 }
 
 /// veil's DP aggregates (without the partition selection), named as in SQL.
-pub(crate) const DP_AGGREGATES: [&str; 7] = [
+pub(crate) const DP_AGGREGATES: [&str; 10] = [
     "dp_mean",
     "dp_sum",
     "dp_count",
@@ -427,13 +427,17 @@ pub(crate) const DP_AGGREGATES: [&str; 7] = [
     "dp_stddev",
     "dp_quantile",
     "dp_median",
+    "dp_count_distinct",
+    "dp_mode",
+    "dp_top_k",
 ];
 
 /// The 0-based position of a DP aggregate's `epsilon` argument (absent when the call
 /// leaves it out for `veil.epsilon`).
 pub(crate) fn epsilon_position(name: &str) -> usize {
     match name {
-        "dp_count" => 1,
+        "dp_count" | "dp_count_distinct" => 1,
+        "dp_mode" => 2,
         "dp_quantile" => 4,
         crate::partition::NAME => 0,
         _ => 3,
@@ -580,6 +584,7 @@ unsafe fn cost_of(
             let delta = aggref_constant(aggref, 1, "delta")?;
             veil_core::dp::PartitionSelection::new(epsilon, delta).map(|s| s.cost())
         }
+        "dp_count_distinct" | "dp_mode" | "dp_top_k" => crate::dp_select::cost_of(aggref, name),
         _ => {
             // Constant arguments in order, as the aggregate checks them, then epsilon.
             let pos = epsilon_position(name);

@@ -7,6 +7,7 @@ mod agg;
 mod budget;
 mod composition;
 mod dp_mean;
+mod dp_select;
 mod dp_spread;
 mod dp_sum_count;
 mod error;

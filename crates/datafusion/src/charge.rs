@@ -36,12 +36,13 @@ use veil_core::dp::{
     check_epsilon, default_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance,
     Noise, PartitionSelection, PrivacyCost, Spread,
 };
+use veil_core::dp::{DpCountDistinctAccumulator, TopK};
 
 use crate::ledger::{principal, session_ledger};
 use crate::to_df_error;
 
 /// The DP aggregates and the position of their ε argument.
-pub const DP_AGGREGATES: [(&str, usize); 8] = [
+pub const DP_AGGREGATES: [(&str, usize); 11] = [
     ("dp_mean", 3),
     ("dp_sum", 3),
     ("dp_count", 1),
@@ -50,6 +51,9 @@ pub const DP_AGGREGATES: [(&str, usize); 8] = [
     ("dp_quantile", 4),
     ("dp_median", 3),
     (SELECT, 0),
+    ("dp_count_distinct", 1),
+    ("dp_mode", 2),
+    ("dp_top_k", 3),
 ];
 
 use crate::aggregate::veil_partition_select::NAME as SELECT;
@@ -124,6 +128,9 @@ fn describe(f: &AggregateFunction) -> String {
 fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost> {
     let name = f.func.name();
     let args = &f.params.args;
+    if let Some(cost) = selection_cost(name, args, config)? {
+        return Ok(cost);
+    }
     let pos = epsilon_position(name).unwrap_or(usize::MAX);
     let arg = |i: usize, arg: &str| match args.get(i) {
         Some(e) => number(name, arg, e),
@@ -176,6 +183,62 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
         _ => check_epsilon(epsilon()?).map(PrivacyCost::pure),
     };
     cost.map_err(|e| to_df_error(name, e))
+}
+
+/// The cost of `dp_count_distinct`, `dp_mode` and `dp_top_k` (None for other aggregates),
+/// after checking their constant arguments with the constructors the aggregates use.
+fn selection_cost(
+    name: &str,
+    args: &[Expr],
+    config: &ConfigOptions,
+) -> Result<Option<PrivacyCost>> {
+    let Some(pos) = epsilon_position(name) else {
+        return Ok(None);
+    };
+    if !matches!(name, "dp_count_distinct" | "dp_mode" | "dp_top_k") {
+        return Ok(None);
+    }
+    let epsilon = match args.get(pos) {
+        Some(arg) => number(name, "epsilon", arg)?,
+        None => {
+            let setting = config
+                .extensions
+                .get::<crate::config::VeilConfig>()
+                .and_then(|c| c.epsilon);
+            default_epsilon(setting).map_err(|e| to_df_error(name, e))?
+        }
+    };
+    if name == "dp_count_distinct" {
+        return DpCountDistinctAccumulator::new(epsilon, Noise::Laplace)
+            .map(|a| Some(a.cost()))
+            .map_err(|e| to_df_error(name, e));
+    }
+    let candidates = match args.get(1).map(|a| (a, constant(a))) {
+        Some((_, Some(ScalarValue::Utf8(Some(s))))) => s,
+        Some((_, Some(v))) if v.is_null() => {
+            return plan_err!("{name}: invalid argument `candidates`: must not be NULL")
+        }
+        Some((a, Some(_))) => {
+            return plan_err!("{name}: invalid argument `candidates`: expected text, got {a}")
+        }
+        Some((_, None)) => {
+            return plan_err!(
+                "{name}: invalid argument `candidates`: must be a constant, not a column expression"
+            )
+        }
+        None => return plan_err!("{name}: missing argument `candidates`"),
+    };
+    let k = if name == "dp_top_k" {
+        match args.get(2) {
+            Some(e) => crate::aggregate::dp_top_k::whole(name, "k", number(name, "k", e)?)?,
+            None => return plan_err!("{name}: missing argument `k`"),
+        }
+    } else {
+        1
+    };
+    TopK::from_sql(&candidates, k, epsilon)
+        .map(|t| Some(t.cost()))
+        .map_err(|e| to_df_error(name, e))
 }
 
 /// The DP mechanisms of a plan with their costs, in plan order.

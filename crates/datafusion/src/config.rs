@@ -56,7 +56,7 @@ pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
 pub struct DefaultEpsilon;
 
 /// The DP aggregates and their argument count without epsilon.
-const WITHOUT_EPSILON: [(&str, usize); 7] = [
+const WITHOUT_EPSILON: [(&str, usize); 10] = [
     ("dp_mean", 3),
     ("dp_sum", 3),
     ("dp_count", 1),
@@ -64,6 +64,9 @@ const WITHOUT_EPSILON: [(&str, usize); 7] = [
     ("dp_stddev", 3),
     ("dp_quantile", 4),
     ("dp_median", 3),
+    ("dp_count_distinct", 1),
+    ("dp_mode", 2),
+    ("dp_top_k", 3),
 ];
 
 impl FunctionRewrite for DefaultEpsilon {

@@ -31,6 +31,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::veil_budget_revoke::VeilBudgetRevoke::new()),
         ScalarUDF::from(scalar::veil_principal::VeilPrincipal::new()),
         ScalarUDF::from(scalar::generalize::Generalize::new()),
+        ScalarUDF::from(scalar::dp_explain::DpExplain::new()),
     ]
 }
 
@@ -47,6 +48,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(aggregate::pii_entity_summary::PiiEntitySummary::new()),
         AggregateUDF::from(aggregate::k_anonymity::KAnonymityAgg::new()),
         AggregateUDF::from(aggregate::veil_partition_select::VeilPartitionSelect::new()),
+        AggregateUDF::from(aggregate::dp_count_distinct::DpCountDistinct::new()),
+        AggregateUDF::from(aggregate::dp_mode::DpMode::new()),
+        AggregateUDF::from(aggregate::dp_top_k::DpTopK::new()),
     ]
 }
 

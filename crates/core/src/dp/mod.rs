@@ -28,7 +28,7 @@ mod variance;
 
 pub use cost::PrivacyCost;
 pub use count_distinct::DpCountDistinctAccumulator;
-pub use explain::{Explanation, NoisePart};
+pub use explain::{explain_call, Explanation, NoisePart};
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
 pub use partition::PartitionSelection;
@@ -36,7 +36,7 @@ pub use quantile::{
     BoundedQuantile, DpQuantileAccumulator, DEFAULT_QUANTILE_BINS, MAX_QUANTILE_BINS,
 };
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
-pub use top_k::{DpTopKAccumulator, TopK, MAX_CANDIDATES};
+pub use top_k::{parse_candidates, DpTopKAccumulator, TopK, MAX_CANDIDATES};
 pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 
 use crate::error::{Fallible, VeilError};

@@ -19,8 +19,38 @@ use super::select::Selection;
 use super::PrivacyCost;
 use crate::error::{Fallible, VeilError};
 
-/// Largest candidate set accepted.
-pub const MAX_CANDIDATES: usize = 100_000;
+/// Largest candidate set accepted (each group's state holds one count per candidate).
+pub const MAX_CANDIDATES: usize = 10_000;
+
+/// Reads the SQL `candidates` argument: a JSON array of strings, e.g. `["red","green"]`
+/// (the set itself is checked by [`TopK::new`]).
+pub fn parse_candidates(json: &str) -> Fallible<Vec<String>> {
+    let rule = "must be a JSON array of strings, e.g. '[\"red\",\"green\"]'";
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| VeilError::invalid("candidates", format!("{rule}: {e}")))?;
+    let serde_json::Value::Array(items) = value else {
+        return Err(VeilError::invalid("candidates", rule));
+    };
+    if items.len() > MAX_CANDIDATES {
+        return Err(VeilError::invalid(
+            "candidates",
+            format!(
+                "must hold 1 to {MAX_CANDIDATES} values, got {}",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => Ok(s),
+            other => Err(VeilError::invalid(
+                "candidates",
+                format!("{rule}, got the element {other}"),
+            )),
+        })
+        .collect()
+}
 
 /// Parameters of `dp_top_k` (`dp_mode` is k = 1).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +99,22 @@ impl TopK {
         })
     }
 
+    /// The arguments of the SQL call: `candidates` as JSON text (see [`parse_candidates`]),
+    /// `k` as given (checked to be from 1 to the number of candidates).
+    pub fn from_sql(candidates: &str, k: i64, epsilon: f64) -> Fallible<Self> {
+        let candidates = parse_candidates(candidates)?;
+        let k = usize::try_from(k).map_err(|_| {
+            VeilError::invalid(
+                "k",
+                format!(
+                    "must be from 1 to the number of candidates ({}), got {k}",
+                    candidates.len()
+                ),
+            )
+        })?;
+        TopK::new(candidates, k, epsilon)
+    }
+
     /// `dp_mode(x, candidates, epsilon)`.
     pub fn mode(candidates: Vec<String>, epsilon: f64) -> Fallible<Self> {
         TopK::new(candidates, 1, epsilon)
@@ -84,6 +130,28 @@ impl TopK {
         self.selection.epsilon
     }
 
+    /// The index of `value` among the candidates (its slot in the counts), if it is one.
+    pub fn position(&self, value: &str) -> Option<usize> {
+        self.index.get(value).copied()
+    }
+
+    /// The encoding of a [`DpTopKAccumulator`] with these parameters and `counts`, for
+    /// engines that share one `TopK` between many groups' counts.
+    pub fn state_bytes(&self, counts: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.epsilon().to_le_bytes());
+        out.extend_from_slice(&(self.k() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.candidates.len() as u64).to_le_bytes());
+        for c in &self.candidates {
+            out.extend_from_slice(&(c.len() as u64).to_le_bytes());
+            out.extend_from_slice(c.as_bytes());
+        }
+        for c in counts {
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    }
+
     /// Pure ε-DP (under a zcdp budget it spends ε²/2).
     pub fn cost(&self) -> PrivacyCost {
         PrivacyCost::pure(self.epsilon())
@@ -92,6 +160,12 @@ impl TopK {
     /// Selects k candidates from their counts, most frequent first (noisily).
     pub fn release(&self, counts: &[u64]) -> Fallible<Vec<String>> {
         self.release_with(&self.selection, counts)
+    }
+
+    /// [`TopK::release`] as SQL `dp_top_k` returns it: a JSON array of the picks.
+    pub fn release_json(&self, counts: &[u64]) -> Fallible<String> {
+        let picks = self.release(counts)?;
+        Ok(serde_json::to_string(&picks).expect("strings serialize"))
     }
 
     pub(crate) fn release_with(
@@ -188,19 +262,7 @@ impl DpTopKAccumulator {
     /// epsilon, k, number of candidates, each candidate (byte length, UTF-8), then the
     /// counts; little-endian.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let p = &self.params;
-        let mut out = Vec::new();
-        out.extend_from_slice(&p.epsilon().to_le_bytes());
-        out.extend_from_slice(&(p.k() as u64).to_le_bytes());
-        out.extend_from_slice(&(p.candidates.len() as u64).to_le_bytes());
-        for c in &p.candidates {
-            out.extend_from_slice(&(c.len() as u64).to_le_bytes());
-            out.extend_from_slice(c.as_bytes());
-        }
-        for c in &self.counts {
-            out.extend_from_slice(&c.to_le_bytes());
-        }
-        out
+        self.params.state_bytes(&self.counts)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Fallible<Self> {
@@ -251,6 +313,37 @@ mod tests {
         assert!(msg(TopK::new(names(&["a", "b"]), 3, 1.0)).contains("`k`"));
         assert!(msg(TopK::new(names(&["a", "b"]), 0, 1.0)).contains("`k`"));
         assert!(msg(TopK::mode(names(&["a"]), f64::NAN)).contains("`epsilon`"));
+    }
+
+    #[test]
+    fn sql_candidates_are_a_json_array_of_strings() {
+        let p = TopK::from_sql(r#"["red","green","blue"]"#, 2, 1.0).unwrap();
+        assert_eq!(p.candidates(), names(&["red", "green", "blue"]).as_slice());
+        assert_eq!(p.k(), 2);
+        let msg = |c: &str, k: i64| TopK::from_sql(c, k, 1.0).unwrap_err().to_string();
+        for bad in [
+            "red",
+            r#"{"a":1}"#,
+            r#"["a", 1]"#,
+            "[",
+            r#"["a","a"]"#,
+            "[]",
+        ] {
+            assert!(
+                msg(bad, 1).contains("`candidates`"),
+                "{bad}: {}",
+                msg(bad, 1)
+            );
+        }
+        assert!(msg(r#"["a"]"#, -1).contains("`k`"));
+        assert!(msg(r#"["a"]"#, 2).contains("`k`"));
+        let many = serde_json::to_string(
+            &(0..=MAX_CANDIDATES)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(msg(&many, 1).contains("1 to 10000"), "{}", msg(&many, 1));
     }
 
     #[test]

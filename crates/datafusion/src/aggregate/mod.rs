@@ -2,9 +2,12 @@
 
 mod binary_state;
 pub mod dp_count;
+pub mod dp_count_distinct;
 pub mod dp_mean;
+pub mod dp_mode;
 pub mod dp_quantile;
 pub mod dp_sum;
+pub mod dp_top_k;
 pub mod dp_variance;
 mod groups;
 pub mod k_anonymity;
