@@ -108,13 +108,12 @@ struct Call {
 impl Call {
     /// The job's columns, in its order, as the core takes them.
     fn job_columns(&self) -> Vec<Vec<Option<&str>>> {
+        // `prepare` read every column of the job (it checks they exist), so each is found.
         self.job
             .columns()
             .iter()
-            .map(|name| {
-                let i = self.read.iter().position(|r| r == name).unwrap_or(0);
-                self.values[i].iter().map(|v| v.as_deref()).collect()
-            })
+            .filter_map(|name| self.read.iter().position(|r| r == name))
+            .map(|i| self.values[i].iter().map(|v| v.as_deref()).collect())
             .collect()
     }
 }
