@@ -12,6 +12,7 @@ mod dp_spread;
 mod dp_sum_count;
 mod error;
 mod guc;
+mod k_anon;
 mod k_anonymity;
 mod partition;
 mod pii;
