@@ -81,9 +81,9 @@ mod tests {
 
     #[test]
     fn threshold_bounds_the_release_of_a_single_row_group_by_delta() {
-        for (eps, delta) in [(1.0, 1e-6), (0.5, 1e-5), (0.1, 0.01), (2.0, 0.3)] {
+        for (eps, delta) in [(1.0f64, 1e-6), (0.5, 1e-5), (0.1, 0.01), (2.0, 0.3)] {
             let s = PartitionSelection::new(eps, delta).unwrap();
-            let p: f64 = (-eps as f64).exp();
+            let p: f64 = (-eps).exp();
             let t = s.threshold() as i32;
             // P(Z ≥ T − 1) ≤ δ, and T − 1 is the smallest such threshold (up to rounding).
             let tail = |m: i32| if m <= 0 { 1.0 } else { p.powi(m) / (1.0 + p) };

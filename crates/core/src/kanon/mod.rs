@@ -1200,8 +1200,8 @@ mod tests {
             if is_suppressed {
                 suppressed += *c as usize;
             }
-            for j in 0..q {
-                let (h, l, b) = (&t.hierarchies[j], levels[j], t.tuples[i * q + j]);
+            for (j, (h, &l)) in t.hierarchies.iter().zip(levels).enumerate() {
+                let b = t.tuples[i * q + j];
                 let same = count_where(j, &|o| o == b);
                 let group = if is_suppressed {
                     t.rows() as f64

@@ -327,7 +327,7 @@ mod tests {
         // One pass.
         let mut whole = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
         whole
-            .update_batch(&[values.clone()], &groups, None, 4)
+            .update_batch(std::slice::from_ref(&values), &groups, None, 4)
             .unwrap();
         // Two halves, states merged.
         let mut merged = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
