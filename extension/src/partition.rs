@@ -287,8 +287,18 @@ thread_local! {
 /// The oid of the veil extension's own `veil_partition_select(float8, float8)` (found through
 /// the extension's membership, not the search path, so a look-alike cannot stand in).
 pub fn selection_oid() -> pg_sys::Oid {
+    find_selection_oid().unwrap_or_else(|| {
+        error!(
+            "{NAME}: cannot find the aggregate (is the veil extension installed in this database?)"
+        )
+    })
+}
+
+/// [`selection_oid`], or None in a database without the veil extension (the library may be
+/// preloaded cluster-wide; then the hook leaves queries of such databases alone).
+fn find_selection_oid() -> Option<pg_sys::Oid> {
     if let Some(oid) = SELECTION_OID.with(|c| c.get()) {
-        return oid;
+        return Some(oid);
     }
     let oid = Spi::get_one::<pg_sys::Oid>(
         "SELECT p.oid FROM pg_catalog.pg_proc p
@@ -300,11 +310,9 @@ pub fn selection_oid() -> pg_sys::Oid {
     match oid {
         Ok(Some(o)) => {
             SELECTION_OID.with(|c| c.set(Some(o)));
-            o
+            Some(o)
         }
-        _ => error!(
-            "{NAME}: cannot find the aggregate (is the veil extension installed in this database?)"
-        ),
+        _ => None,
     }
 }
 
@@ -334,7 +342,9 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
     if dp.is_empty() {
         return;
     }
-    let selection = selection_oid();
+    let Some(selection) = find_selection_oid() else {
+        return; // not veil's aggregates: the extension is not installed in this database
+    };
     if c.aggrefs.iter().any(|&a| (*a).aggfnoid == selection) {
         return;
     }
