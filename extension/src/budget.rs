@@ -75,31 +75,42 @@ fn spi_err(e: pgrx::spi::SpiError) -> VeilError {
     VeilError::Ledger(e.to_string())
 }
 
+/// The budget in columns `first..first + 7` of a row: composition, epsilon_total,
+/// delta_total, epsilon_spent, delta_spent, rho_spent, queries (1-based ordinals).
+fn budget_from_row(
+    row: &pgrx::spi::SpiHeapTupleData<'_>,
+    first: usize,
+) -> Result<Budget, VeilError> {
+    let f = |i: usize| -> Result<f64, VeilError> {
+        Ok(row.get::<f64>(first + i).map_err(spi_err)?.unwrap_or(0.0))
+    };
+    let name: String = row.get(first).map_err(spi_err)?.unwrap_or_default();
+    let composition = Composition::parse(&name)
+        .map_err(|_| VeilError::Ledger(format!("unknown composition {name:?}")))?;
+    Ok(Budget {
+        composition,
+        epsilon_total: f(1)?,
+        delta_total: f(2)?,
+        epsilon_spent: f(3)?,
+        delta_spent: f(4)?,
+        rho_spent: f(5)?,
+        queries: row
+            .get::<i64>(first + 6)
+            .map_err(spi_err)?
+            .unwrap_or(0)
+            .max(0) as u64,
+    })
+}
+
 /// The principal's budget, locked until the end of the transaction.
 fn read_budget(c: &mut SpiClient<'_>, principal: &str) -> Result<Option<Budget>, VeilError> {
     let rows = c
         .update(READ, Some(1), &[principal.into()])
         .map_err(spi_err)?;
-    let Some(row) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    {
-        let name: String = row.get(1).map_err(spi_err)?.unwrap_or_default();
-        let f = |i: usize| -> Result<f64, VeilError> {
-            Ok(row.get::<f64>(i).map_err(spi_err)?.unwrap_or(0.0))
-        };
-        let composition = Composition::parse(&name)
-            .map_err(|_| VeilError::Ledger(format!("unknown composition {name:?}")))?;
-        Ok(Some(Budget {
-            composition,
-            epsilon_total: f(2)?,
-            delta_total: f(3)?,
-            epsilon_spent: f(4)?,
-            delta_spent: f(5)?,
-            rho_spent: f(6)?,
-            queries: row.get::<i64>(7).map_err(spi_err)?.unwrap_or(0).max(0) as u64,
-        }))
-    }
+    rows.into_iter()
+        .next()
+        .map(|row| budget_from_row(&row, 1))
+        .transpose()
 }
 
 fn write_budget(c: &mut SpiClient<'_>, principal: &str, b: &Budget) -> Result<(), VeilError> {
@@ -255,19 +266,7 @@ fn veil_budget_status() -> TableIterator<
             .map_err(spi_err)?;
         let mut out = Vec::new();
         for row in table {
-            let g = |i: usize| -> Result<f64, VeilError> {
-                Ok(row.get::<f64>(i).map_err(spi_err)?.unwrap_or(0.0))
-            };
-            let name: String = row.get(2).map_err(spi_err)?.unwrap_or_default();
-            let b = Budget {
-                composition: Composition::parse(&name)?,
-                epsilon_total: g(3)?,
-                delta_total: g(4)?,
-                epsilon_spent: g(5)?,
-                delta_spent: g(6)?,
-                rho_spent: g(7)?,
-                queries: row.get::<i64>(8).map_err(spi_err)?.unwrap_or(0).max(0) as u64,
-            };
+            let b = budget_from_row(&row, 2)?;
             let principal: String = row.get(1).map_err(spi_err)?.unwrap_or_default();
             out.push((
                 principal,
@@ -402,8 +401,8 @@ unsafe extern "C-unwind" fn find_aggrefs(
     pg_sys::expression_tree_walker(node, Some(find_aggrefs), cx)
 }
 
-/// The DP aggregate a function oid names, if any.
-fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
+/// The veil DP aggregate (or the partition selection) a function oid names, if any.
+pub(crate) fn dp_name(oid: pg_sys::Oid) -> Option<&'static str> {
     // SAFETY: catalog lookup; returns null for unknown oids.
     let name = unsafe {
         let p = pg_sys::get_func_name(oid);

@@ -98,9 +98,10 @@ fn release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<f64> {
-    agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, NAME); // before anything is computed
-                                                 // SAFETY: see dp_mean_trans.
+    // Refuses window use; then the query is charged before anything is computed.
+    agg::memory_context(fcinfo, NAME, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, NAME);
+    // SAFETY: see dp_mean_trans.
     let released = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.release(),
         None => {

@@ -136,9 +136,10 @@ fn distinct_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<i64> {
-    agg::memory_context(fcinfo, DISTINCT, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, DISTINCT); // before anything is computed
-                                                     // SAFETY: see dp_count_distinct_trans.
+    // Refuses window use; then the query is charged before anything is computed.
+    agg::memory_context(fcinfo, DISTINCT, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, DISTINCT);
+    // SAFETY: see dp_count_distinct_trans.
     let released = match unsafe { state.get::<DpCountDistinctAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
@@ -403,9 +404,10 @@ fn topk_release(
     fcinfo: pg_sys::FunctionCallInfo,
     function: &'static str,
 ) -> Option<String> {
-    agg::memory_context(fcinfo, function, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, function); // before anything is computed
-                                                     // SAFETY: see topk_trans.
+    // Refuses window use; then the query is charged before anything is computed.
+    agg::memory_context(fcinfo, function, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, function);
+    // SAFETY: see topk_trans.
     let (params, counts) = match unsafe { state.get::<TopKState>() } {
         Some(s) => (Rc::clone(&s.params), s.counts.clone()),
         None => {

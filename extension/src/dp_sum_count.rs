@@ -93,9 +93,10 @@ fn sum_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<f64> {
-    agg::memory_context(fcinfo, SUM, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, SUM); // before anything is computed
-                                                // SAFETY: see dp_sum_trans.
+    // Refuses window use; then the query is charged before anything is computed.
+    agg::memory_context(fcinfo, SUM, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, SUM);
+    // SAFETY: see dp_sum_trans.
     let released = match unsafe { state.get::<DpSumAccumulator>() } {
         Some(acc) => acc.release(),
         None => {
@@ -183,9 +184,10 @@ fn count_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<i64> {
-    agg::memory_context(fcinfo, COUNT, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, COUNT); // before anything is computed
-                                                  // SAFETY: see dp_count_trans.
+    // Refuses window use; then the query is charged before anything is computed.
+    agg::memory_context(fcinfo, COUNT, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, COUNT);
+    // SAFETY: see dp_count_trans.
     let released = match unsafe { state.get::<DpCountAccumulator>() } {
         Some(acc) => acc.release(),
         None => {

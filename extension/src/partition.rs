@@ -10,8 +10,6 @@
 //! grouped DP aggregation whose HAVING lacks the selection; `session_preload_libraries =
 //! 'veil'` makes the hook present from a session's first query.
 
-use std::ffi::CStr;
-
 use pgrx::prelude::*;
 use pgrx::Internal;
 use veil_core::dp::PartitionSelection;
@@ -197,22 +195,6 @@ unsafe extern "C-unwind" fn visit(node: *mut pg_sys::Node, cx: *mut std::ffi::c_
     pg_sys::expression_tree_walker(node, Some(visit), cx)
 }
 
-/// The DP aggregate (or selection) a function oid names.
-pub fn veil_aggregate(oid: pg_sys::Oid) -> Option<&'static str> {
-    // SAFETY: catalog lookup; null for unknown oids.
-    let name = unsafe {
-        let p = pg_sys::get_func_name(oid);
-        if p.is_null() {
-            return None;
-        }
-        CStr::from_ptr(p).to_string_lossy().into_owned()
-    };
-    crate::budget::DP_AGGREGATES
-        .into_iter()
-        .chain([NAME])
-        .find(|n| *n == name)
-}
-
 struct Collect {
     aggrefs: Vec<*mut pg_sys::Aggref>,
 }
@@ -227,7 +209,7 @@ unsafe extern "C-unwind" fn collect(node: *mut pg_sys::Node, cx: *mut std::ffi::
         pg_sys::NodeTag::T_Query => false,
         pg_sys::NodeTag::T_Aggref => {
             let a = node as *mut pg_sys::Aggref;
-            if (*a).agglevelsup == 0 && veil_aggregate((*a).aggfnoid).is_some() {
+            if (*a).agglevelsup == 0 && crate::budget::dp_name((*a).aggfnoid).is_some() {
                 (*(cx as *mut Collect)).aggrefs.push(a);
             }
             false
@@ -330,7 +312,7 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
     let names: Vec<&'static str> = c
         .aggrefs
         .iter()
-        .filter_map(|&a| veil_aggregate((*a).aggfnoid))
+        .filter_map(|&a| crate::budget::dp_name((*a).aggfnoid))
         .collect();
     let dp: Vec<(*mut pg_sys::Aggref, &'static str)> = c
         .aggrefs

@@ -329,6 +329,19 @@ pub async fn run_files(engine: &Engine, files: &[PathBuf]) -> usize {
     failed
 }
 
+/// ε spent so far by the session user, per the ledger.
+async fn epsilon_spent(db: &PostgresDb) -> Result<f64, EngineError> {
+    let row = db
+        .client
+        .query_one(
+            "SELECT epsilon_spent FROM veil_budget_status() WHERE principal = veil_principal()",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(row.get(0))
+}
+
 /// PostgreSQL: `sessions` real connections race to spend one budget of ε = 1 with queries of
 /// ε = 0.1 each. Returns (released answers, ε spent per the ledger); a sound ledger gives
 /// at most 10 answers and spends at most 1.
@@ -344,15 +357,7 @@ pub async fn postgres_budget_race(
     ] {
         setup.client.batch_execute(sql).await.map_err(pg_error)?;
     }
-    let before: f64 = setup
-        .client
-        .query_one(
-            "SELECT epsilon_spent FROM veil_budget_status() WHERE principal = veil_principal()",
-            &[],
-        )
-        .await
-        .map_err(pg_error)?
-        .get(0);
+    let before = epsilon_spent(&setup).await?;
     let mut tasks = Vec::new();
     for _ in 0..sessions {
         let config = config.to_string();
@@ -379,15 +384,7 @@ pub async fn postgres_budget_race(
             sqlstate: None,
         })??;
     }
-    let after: f64 = setup
-        .client
-        .query_one(
-            "SELECT epsilon_spent FROM veil_budget_status() WHERE principal = veil_principal()",
-            &[],
-        )
-        .await
-        .map_err(pg_error)?
-        .get(0);
+    let after = epsilon_spent(&setup).await?;
     setup
         .client
         .batch_execute("DROP TABLE veil_race")

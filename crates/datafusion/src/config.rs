@@ -55,20 +55,6 @@ pub fn secrets(function: &str, config: &ConfigOptions) -> Result<Secrets> {
 #[derive(Debug, Default)]
 pub struct DefaultEpsilon;
 
-/// The DP aggregates and their argument count without epsilon.
-const WITHOUT_EPSILON: [(&str, usize); 10] = [
-    ("dp_mean", 3),
-    ("dp_sum", 3),
-    ("dp_count", 1),
-    ("dp_variance", 3),
-    ("dp_stddev", 3),
-    ("dp_quantile", 4),
-    ("dp_median", 3),
-    ("dp_count_distinct", 1),
-    ("dp_mode", 2),
-    ("dp_top_k", 3),
-];
-
 impl FunctionRewrite for DefaultEpsilon {
     fn name(&self) -> &str {
         "veil_default_epsilon"
@@ -86,9 +72,11 @@ impl FunctionRewrite for DefaultEpsilon {
             .and_then(|c| c.epsilon);
         match (expr, epsilon) {
             (Expr::AggregateFunction(mut f), Some(epsilon))
-                if WITHOUT_EPSILON
-                    .iter()
-                    .any(|(n, args)| f.func.name() == *n && f.params.args.len() == *args) =>
+                // A call without ε has exactly as many arguments as ε's position (the
+                // partition selection, ε first, always states it).
+                if crate::charge::DP_AGGREGATES.iter().any(|(n, pos)| {
+                    f.func.name() == *n && *pos > 0 && f.params.args.len() == *pos
+                }) =>
             {
                 f.params.args.push(lit(ScalarValue::Float64(Some(epsilon))));
                 Ok(Transformed::yes(Expr::AggregateFunction(

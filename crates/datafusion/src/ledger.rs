@@ -67,33 +67,43 @@ CREATE TABLE IF NOT EXISTS audit (
     reason     TEXT NOT NULL
 );";
 
+/// The budget columns, in the order [`budget_at`] reads them.
+const BUDGET_COLUMNS: &str =
+    "composition, epsilon_total, delta_total, epsilon_spent, delta_spent, rho_spent, queries";
+
+/// The budget in columns `first..first + 7` of a row (see [`BUDGET_COLUMNS`]), with its
+/// composition still as text (parsed by [`parsed`], outside rusqlite's error type).
+fn budget_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<(String, Budget)> {
+    Ok((
+        r.get::<_, String>(first)?,
+        Budget {
+            composition: Composition::Basic,
+            epsilon_total: r.get(first + 1)?,
+            delta_total: r.get(first + 2)?,
+            epsilon_spent: r.get(first + 3)?,
+            delta_spent: r.get(first + 4)?,
+            rho_spent: r.get(first + 5)?,
+            queries: r.get::<_, i64>(first + 6)?.max(0) as u64,
+        },
+    ))
+}
+
+fn parsed((composition, mut b): (String, Budget)) -> Fallible<Budget> {
+    b.composition = Composition::parse(&composition).map_err(|_| {
+        VeilError::Ledger(format!("unknown composition {composition:?} in the ledger"))
+    })?;
+    Ok(b)
+}
+
 fn read_budget(conn: &Connection, principal: &str) -> Fallible<Option<Budget>> {
     conn.query_row(
-        "SELECT composition, epsilon_total, delta_total, epsilon_spent, delta_spent, rho_spent, queries
-         FROM budget WHERE principal = ?1",
+        &format!("SELECT {BUDGET_COLUMNS} FROM budget WHERE principal = ?1"),
         params![principal],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Budget {
-                    composition: Composition::Basic,
-                    epsilon_total: r.get(1)?,
-                    delta_total: r.get(2)?,
-                    epsilon_spent: r.get(3)?,
-                    delta_spent: r.get(4)?,
-                    rho_spent: r.get(5)?,
-                    queries: r.get::<_, i64>(6)?.max(0) as u64,
-                },
-            ))
-        },
+        |r| budget_at(r, 0),
     )
     .optional()
     .map_err(db_err)?
-    .map(|(c, mut b)| {
-        b.composition = Composition::parse(&c)
-            .map_err(|_| VeilError::Ledger(format!("unknown composition {c:?} in the ledger")))?;
-        Ok(b)
-    })
+    .map(parsed)
     .transpose()
 }
 
@@ -221,25 +231,15 @@ impl Ledger for SqliteLedger {
     }
 
     fn status(&self, principal: Option<&str>) -> Fallible<Vec<(String, Budget)>> {
-        let names: Vec<String> = self.read(|c| {
-            let mut st = c.prepare(
-                "SELECT principal FROM budget WHERE ?1 IS NULL OR principal = ?1 ORDER BY principal",
-            )?;
-            let rows = st.query_map(params![principal], |r| r.get(0))?;
+        let rows: Vec<(String, (String, Budget))> = self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT principal, {BUDGET_COLUMNS} FROM budget
+                 WHERE ?1 IS NULL OR principal = ?1 ORDER BY principal"
+            ))?;
+            let rows = st.query_map(params![principal], |r| Ok((r.get(0)?, budget_at(r, 1)?)))?;
             rows.collect()
         })?;
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| VeilError::Ledger("ledger connection poisoned by a panic".into()))?;
-        names
-            .into_iter()
-            .filter_map(|p| match read_budget(&conn, &p) {
-                Ok(Some(b)) => Some(Ok((p, b))),
-                Ok(None) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect()
+        rows.into_iter().map(|(p, b)| Ok((p, parsed(b)?))).collect()
     }
 
     fn audit(&self, principal: Option<&str>) -> Fallible<Vec<AuditEntry>> {
