@@ -1,7 +1,7 @@
 //! Helpers for aggregates whose state is a Rust value behind `internal`.
 
 use pgrx::prelude::*;
-use pgrx::{FromDatum, Internal, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{Internal, PgMemoryContexts, PgSqlErrorCode};
 use veil_core::VeilError;
 
 use crate::error::raise;
@@ -73,18 +73,9 @@ pub fn constant_f64_args<const N: usize>(
         for (slot, (pos, name)) in values.iter_mut().zip(wanted) {
             let te = (*args.elements.add(pos)).ptr_value as *mut pg_sys::TargetEntry;
             let expr = (*te).expr as *mut pg_sys::Node;
-            if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Const {
-                raise(
-                    function,
-                    VeilError::invalid(name, "must be a constant when the input has no rows"),
-                );
-            }
-            let c = expr as *mut pg_sys::Const;
-            if (*c).consttype != pg_sys::FLOAT8OID {
-                error!("{function}: argument `{name}` is not double precision");
-            }
-            *slot = f64::from_datum((*c).constvalue, (*c).constisnull)
-                .unwrap_or_else(|| raise(function, VeilError::invalid(name, "must not be NULL")));
+            // The value the mechanism runs with (divided under a privacy unit).
+            *slot = crate::unit::float8_parameter(expr, name, crate::unit::Parameter::Effective)
+                .unwrap_or_else(|e| raise(function, e));
         }
     }
     values

@@ -557,18 +557,8 @@ unsafe fn aggref_constant(
         return Err(VeilError::invalid(name, "missing"));
     };
     let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
-    if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Const {
-        return Err(VeilError::invalid(
-            name,
-            "must be a constant (the query's privacy cost is charged before it runs)",
-        ));
-    }
-    let c = expr as *mut pg_sys::Const;
-    if (*c).consttype != pg_sys::FLOAT8OID {
-        return Err(VeilError::invalid(name, "must be double precision"));
-    }
-    f64::from_datum((*c).constvalue, (*c).constisnull)
-        .ok_or_else(|| VeilError::invalid(name, "must not be NULL"))
+    // The value as written: privacy units divide it for the mechanism, not for the charge.
+    crate::unit::float8_parameter(expr, name, crate::unit::Parameter::Charged)
 }
 
 /// The privacy cost of one DP aggregate call.
@@ -709,6 +699,7 @@ pub fn ensure_charged(fcinfo: pg_sys::FunctionCallInfo, function: &str) {
                 continue;
             }
             seen.push((f.node, f.aggref));
+            crate::unit::check_bounded(f.aggref, name);
             let cost = cost_of(f.aggref, name).or_raise(name);
             mechanisms.push((name.to_string(), cost));
         }

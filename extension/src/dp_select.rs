@@ -23,6 +23,7 @@ use veil_core::VeilError;
 use crate::agg::{self, PartialState, Use};
 use crate::error::{raise, OrRaise};
 use crate::guc;
+use crate::unit::{float8_parameter, Parameter};
 
 const DISTINCT: &str = "dp_count_distinct";
 const MODE: &str = "dp_mode";
@@ -213,11 +214,27 @@ unsafe fn constant_arg(
     Ok(c)
 }
 
+/// The ε argument (0-based position) of an Aggref: charged or effective (see
+/// [`crate::unit`]).
+unsafe fn epsilon_arg(
+    aggref: *mut pg_sys::Aggref,
+    pos: usize,
+    which: Parameter,
+) -> Result<f64, VeilError> {
+    let args = crate::budget::list_ptrs((*aggref).args);
+    let Some(&te) = args.get(pos) else {
+        return Err(VeilError::invalid("epsilon", "missing"));
+    };
+    let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
+    float8_parameter(expr, "epsilon", which)
+}
+
 /// The parameters of a `dp_mode` / `dp_top_k` call from its Aggref's constant arguments
 /// (epsilon from `veil.epsilon` when the call leaves it out).
 pub(crate) unsafe fn topk_params(
     aggref: *mut pg_sys::Aggref,
     name: &'static str,
+    which: Parameter,
 ) -> Result<TopK, VeilError> {
     let arity = crate::budget::list_ptrs((*aggref).args).len();
     let top_k = name == TOP_K;
@@ -238,11 +255,7 @@ pub(crate) unsafe fn topk_params(
     };
     let eps_pos = if top_k { 3 } else { 2 };
     let epsilon = if arity > eps_pos {
-        let c = constant_arg(aggref, eps_pos, "epsilon")?;
-        if (*c).consttype != pg_sys::FLOAT8OID {
-            return Err(VeilError::invalid("epsilon", "must be double precision"));
-        }
-        f64::from_datum((*c).constvalue, false).unwrap_or(f64::NAN)
+        epsilon_arg(aggref, eps_pos, which)?
     } else {
         guc::epsilon(name)
     };
@@ -258,17 +271,13 @@ pub(crate) unsafe fn cost_of(
     if name == DISTINCT {
         let arity = crate::budget::list_ptrs((*aggref).args).len();
         let epsilon = if arity >= 2 {
-            let c = constant_arg(aggref, 1, "epsilon")?;
-            if (*c).consttype != pg_sys::FLOAT8OID {
-                return Err(VeilError::invalid("epsilon", "must be double precision"));
-            }
-            f64::from_datum((*c).constvalue, false).unwrap_or(f64::NAN)
+            epsilon_arg(aggref, 1, Parameter::Charged)?
         } else {
             guc::epsilon(name)
         };
         return DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).map(|a| a.cost());
     }
-    topk_params(aggref, name).map(|t| t.cost())
+    topk_params(aggref, name, Parameter::Charged).map(|t| t.cost())
 }
 
 /// The Aggref of the running aggregate call.
@@ -292,8 +301,14 @@ fn call_params(fcinfo: pg_sys::FunctionCallInfo, function: &'static str) -> Rc<T
         if !cached.is_null() {
             return Rc::clone(&*cached);
         }
-        let params =
-            Rc::new(topk_params(running_aggref(fcinfo, function), function).or_raise(function));
+        let params = Rc::new(
+            topk_params(
+                running_aggref(fcinfo, function),
+                function,
+                Parameter::Effective,
+            )
+            .or_raise(function),
+        );
         let slot =
             PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Rc::clone(&params));
         (*flinfo).fn_extra = slot.cast();
@@ -412,8 +427,14 @@ fn topk_release(
         Some(s) => (Rc::clone(&s.params), s.counts.clone()),
         None => {
             // SAFETY: the Aggref of this final function's call.
-            let params = unsafe { topk_params(running_aggref(fcinfo, function), function) }
-                .or_raise(function);
+            let params = unsafe {
+                topk_params(
+                    running_aggref(fcinfo, function),
+                    function,
+                    Parameter::Effective,
+                )
+            }
+            .or_raise(function);
             let counts = vec![0; params.candidates().len()];
             (Rc::new(params), counts)
         }

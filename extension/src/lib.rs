@@ -17,12 +17,14 @@ mod k_anonymity;
 mod partition;
 mod pii;
 mod pii_summary;
+mod unit;
 
 ::pgrx::pg_module_magic!(name, version);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
+    unit::register();
     partition::install_hook();
 }
 

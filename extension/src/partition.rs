@@ -190,6 +190,9 @@ unsafe extern "C-unwind" fn visit(node: *mut pg_sys::Node, cx: *mut std::ffi::c_
     if (*node).type_ == pg_sys::NodeTag::T_Query {
         let q = node as *mut pg_sys::Query;
         add_selection(q);
+        if (*q).hasAggs {
+            crate::unit::bound_units(q, &level_dp_aggrefs(q));
+        }
         return pg_sys::query_tree_walker(q, Some(visit), cx, 0);
     }
     pg_sys::expression_tree_walker(node, Some(visit), cx)
@@ -298,17 +301,25 @@ fn find_selection_oid() -> Option<pg_sys::Oid> {
     }
 }
 
-/// Appends the selection to a grouped query level with DP aggregates.
-unsafe fn add_selection(q: *mut pg_sys::Query) {
-    if !(*q).hasAggs || ((*q).groupClause.is_null() && (*q).groupingSets.is_null()) {
-        return;
-    }
+/// The veil DP Aggrefs of one query level (the partition selection included).
+unsafe fn level_dp_aggrefs(q: *mut pg_sys::Query) -> Vec<*mut pg_sys::Aggref> {
     let mut c = Collect {
         aggrefs: Vec::new(),
     };
     let cx = &mut c as *mut Collect as *mut std::ffi::c_void;
     collect((*q).targetList as *mut pg_sys::Node, cx);
     collect((*q).havingQual, cx);
+    c.aggrefs
+}
+
+/// Appends the selection to a grouped query level with DP aggregates.
+unsafe fn add_selection(q: *mut pg_sys::Query) {
+    if !(*q).hasAggs || ((*q).groupClause.is_null() && (*q).groupingSets.is_null()) {
+        return;
+    }
+    let c = Collect {
+        aggrefs: level_dp_aggrefs(q),
+    };
     let names: Vec<&'static str> = c
         .aggrefs
         .iter()

@@ -17,6 +17,10 @@
 //! The selection is charged like the aggregates. Grouping sets (ROLLUP, CUBE) put a row in
 //! several groups and are refused with DP aggregates.
 //!
+//! With a privacy unit declared (`veil.privacy_unit`), each unit's contribution is bounded
+//! below every DP aggregation and the mechanisms run with divided parameters; the charge is
+//! the ε and δ as written (see [`crate::unit`]).
+//!
 //! `EXPLAIN` (without ANALYZE) is charged too: DataFusion analyzes the explained plan the
 //! same way and the rule cannot tell it apart. That errs on the side of spending.
 
@@ -56,7 +60,7 @@ pub const DP_AGGREGATES: [(&str, usize); 11] = [
     ("dp_top_k", 3),
 ];
 
-use crate::aggregate::veil_partition_select::NAME as SELECT;
+pub(crate) use crate::aggregate::veil_partition_select::NAME as SELECT;
 
 /// Output column of the added partition selection.
 const KEEP: &str = "__veil_partition_keep";
@@ -68,7 +72,7 @@ const MAX_QUERY_TEXT: usize = 8192;
 #[derive(Debug, Default)]
 pub struct ChargeBudget;
 
-fn epsilon_position(name: &str) -> Option<usize> {
+pub(crate) fn epsilon_position(name: &str) -> Option<usize> {
     DP_AGGREGATES
         .iter()
         .find(|(n, _)| *n == name)
@@ -87,7 +91,7 @@ fn constant(e: &Expr) -> Option<ScalarValue> {
 }
 
 /// A constant numeric argument of a logical call, with the aggregates' error messages.
-fn number(function: &str, name: &str, arg: &Expr) -> Result<f64> {
+pub(crate) fn number(function: &str, name: &str, arg: &Expr) -> Result<f64> {
     match constant(arg).map(|v| v.cast_to(&DataType::Float64)) {
         Some(Ok(ScalarValue::Float64(Some(x)))) => Ok(x),
         Some(Ok(ScalarValue::Float64(None))) => {
@@ -361,10 +365,13 @@ fn with_partition_selection(plan: LogicalPlan, config: &ConfigOptions) -> Result
 impl AnalyzerRule for ChargeBudget {
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let plan = with_partition_selection(plan, config)?;
+        // Costed as written (the ε the user asked for), before privacy-unit bounding
+        // divides the parameters the mechanisms run with.
         let found = mechanisms(&plan, config)?;
         if found.is_empty() {
             return Ok(plan);
         }
+        let plan = crate::unit::bound_contributions(plan, config)?;
         let charge = || -> veil_core::Fallible<()> {
             let mut query = plan.display_indent().to_string();
             if query.len() > MAX_QUERY_TEXT {

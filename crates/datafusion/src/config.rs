@@ -29,6 +29,13 @@ extensions_options! {
         pub delta: Option<f64>, default = None
         /// ε of DP partition selection; unset: the largest ε of the grouped DP aggregates.
         pub partition_epsilon: Option<f64>, default = None
+        /// Privacy unit: the column whose rows belong to one individual (`user_id`); unset or
+        /// empty: each row is one individual. See `veil_datafusion::unit`.
+        pub privacy_unit: Option<String>, default = None
+        /// With a privacy unit: the most groups of one GROUP BY a unit may contribute to.
+        pub max_groups_contributed: u64, default = 1
+        /// With a privacy unit: the most rows a unit may contribute to one group.
+        pub max_rows_contributed: u64, default = 1
         /// Principal charged by DP queries; unset: the OS user.
         pub principal: Option<String>, default = None
         /// Budget ledger: a SQLite file path, or ':memory:' for one in process memory;

@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod pii_args;
 pub mod scalar;
 pub mod table;
+pub mod unit;
 mod util;
 
 /// Every scalar function veil provides.
