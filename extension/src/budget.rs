@@ -28,7 +28,7 @@ use veil_core::dp::budget::{
     apply_grant, check_principal, settle, Budget, ChargeRequest, Composition,
 };
 use veil_core::dp::{
-    check_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, Noise, PrivacyCost,
+    BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, DpCountAccumulator, PrivacyCost,
     Spread,
 };
 use veil_core::VeilError;
@@ -591,14 +591,17 @@ unsafe fn cost_of(
                 ))
             };
             match name {
-                "dp_count" => check_epsilon(epsilon()?).map(PrivacyCost::pure),
+                "dp_count" => DpCountAccumulator::with_noise(epsilon()?, crate::guc::noise(name))
+                    .map(|c| c.cost()),
                 "dp_mean" => {
                     let (lower, upper) = bounds(1)?;
-                    BoundedMean::new(lower, upper, epsilon()?).map(|m| m.cost())
+                    BoundedMean::with_noise(lower, upper, epsilon()?, crate::guc::noise(name))
+                        .map(|m| m.cost())
                 }
                 "dp_sum" => {
                     let (lower, upper) = bounds(1)?;
-                    BoundedSum::new(lower, upper, epsilon()?).map(|m| m.cost())
+                    BoundedSum::with_noise(lower, upper, epsilon()?, crate::guc::noise(name))
+                        .map(|m| m.cost())
                 }
                 "dp_variance" | "dp_stddev" => {
                     let (lower, upper) = bounds(1)?;
@@ -607,7 +610,7 @@ unsafe fn cost_of(
                     } else {
                         Spread::Variance
                     };
-                    BoundedVariance::new(lower, upper, epsilon()?, Noise::Laplace, spread)
+                    BoundedVariance::new(lower, upper, epsilon()?, crate::guc::noise(name), spread)
                         .map(|m| m.cost())
                 }
                 "dp_median" => {

@@ -14,7 +14,8 @@ use crate::guc;
 
 const NAME: &str = "dp_mean";
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_mean_trans(
     mut state: Internal,
     value: Option<f64>,
@@ -39,8 +40,9 @@ fn dp_mean_trans(
             state
         }
         None => {
-            let mut acc =
-                DpMeanAccumulator::new(BoundedMean::new(lower, upper, epsilon).or_raise(NAME));
+            let mut acc = DpMeanAccumulator::new(
+                BoundedMean::with_noise(lower, upper, epsilon, guc::noise(NAME)).or_raise(NAME),
+            );
             if let Some(v) = value {
                 acc.update(v);
             }
@@ -106,7 +108,10 @@ fn release(
         Some(acc) => acc.release(),
         None => {
             let (lower, upper, epsilon) = agg::bounded_params(fcinfo, NAME, epsilon_from_setting);
-            DpMeanAccumulator::new(BoundedMean::new(lower, upper, epsilon).or_raise(NAME)).release()
+            DpMeanAccumulator::new(
+                BoundedMean::with_noise(lower, upper, epsilon, guc::noise(NAME)).or_raise(NAME),
+            )
+            .release()
         }
     };
     Some(released.or_raise(NAME))

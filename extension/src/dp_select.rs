@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::{AnyElement, FromDatum, Internal, PgMemoryContexts};
-use veil_core::dp::{DpCountDistinctAccumulator, DpTopKAccumulator, Noise, PrivacyCost, TopK};
+use veil_core::dp::{DpCountDistinctAccumulator, DpTopKAccumulator, PrivacyCost, TopK};
 use veil_core::VeilError;
 
 use crate::agg::{self, PartialState, Use};
@@ -59,7 +59,8 @@ impl PartialState for DpCountDistinctAccumulator {
     }
 }
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_count_distinct_trans(
     mut state: Internal,
     value: Option<AnyElement>,
@@ -69,7 +70,7 @@ fn dp_count_distinct_trans(
     let epsilon = agg::required(DISTINCT, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpCountDistinctAccumulator in its state.
     if unsafe { state.get::<DpCountDistinctAccumulator>() }.is_none() {
-        let acc = DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).or_raise(DISTINCT);
+        let acc = DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).or_raise(DISTINCT);
         state = agg::into_internal(acc, fcinfo, DISTINCT, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -149,7 +150,7 @@ fn distinct_release(
             } else {
                 agg::constant_f64_args(fcinfo, DISTINCT, 2, [(1, "epsilon")])[0]
             };
-            DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).and_then(|a| a.release())
+            DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).and_then(|a| a.release())
         }
     };
     Some(released.or_raise(DISTINCT))
@@ -275,7 +276,7 @@ pub(crate) unsafe fn cost_of(
         } else {
             guc::epsilon(name)
         };
-        return DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).map(|a| a.cost());
+        return DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).map(|a| a.cost());
     }
     topk_params(aggref, name, Parameter::Charged).map(|t| t.cost())
 }

@@ -11,7 +11,7 @@
 use pgrx::prelude::*;
 use pgrx::Internal;
 use veil_core::dp::{
-    BoundedQuantile, BoundedVariance, DpQuantileAccumulator, DpVarianceAccumulator, Noise, Spread,
+    BoundedQuantile, BoundedVariance, DpQuantileAccumulator, DpVarianceAccumulator, Spread,
 };
 
 use crate::agg::{self, Use};
@@ -31,7 +31,7 @@ fn variance_params(
     upper: f64,
     epsilon: f64,
 ) -> BoundedVariance {
-    BoundedVariance::new(lower, upper, epsilon, Noise::Laplace, spread).or_raise(function)
+    BoundedVariance::new(lower, upper, epsilon, guc::noise(function), spread).or_raise(function)
 }
 
 /// The transition of `dp_variance` / `dp_stddev`; `epsilon` None reads `veil.epsilon` once
@@ -95,7 +95,8 @@ fn spread_release(
     Some(released.or_raise(function))
 }
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_variance_trans(
     state: Internal,
     value: Option<f64>,
@@ -147,7 +148,8 @@ fn dp_variance_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) 
     spread_release(VARIANCE, Spread::Variance, state, fcinfo, true)
 }
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_stddev_trans(
     state: Internal,
     value: Option<f64>,

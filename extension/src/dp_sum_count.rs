@@ -15,7 +15,8 @@ use crate::guc;
 
 const SUM: &str = "dp_sum";
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_sum_trans(
     mut state: Internal,
     value: Option<f64>,
@@ -31,7 +32,9 @@ fn dp_sum_trans(
     );
     // SAFETY: this aggregate only ever stores a DpSumAccumulator in its state.
     if unsafe { state.get::<DpSumAccumulator>() }.is_none() {
-        let acc = DpSumAccumulator::new(BoundedSum::new(lower, upper, epsilon).or_raise(SUM));
+        let acc = DpSumAccumulator::new(
+            BoundedSum::with_noise(lower, upper, epsilon, guc::noise(SUM)).or_raise(SUM),
+        );
         state = agg::into_internal(acc, fcinfo, SUM, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -101,7 +104,10 @@ fn sum_release(
         Some(acc) => acc.release(),
         None => {
             let (lower, upper, epsilon) = agg::bounded_params(fcinfo, SUM, epsilon_from_setting);
-            DpSumAccumulator::new(BoundedSum::new(lower, upper, epsilon).or_raise(SUM)).release()
+            DpSumAccumulator::new(
+                BoundedSum::with_noise(lower, upper, epsilon, guc::noise(SUM)).or_raise(SUM),
+            )
+            .release()
         }
     };
     Some(released.or_raise(SUM))
@@ -112,7 +118,8 @@ fn sum_release(
 
 const COUNT: &str = "dp_count";
 
-#[pg_extern(immutable, parallel_safe)]
+// Stable: reads `veil.noise` when a group starts.
+#[pg_extern(stable, parallel_safe)]
 fn dp_count_trans(
     mut state: Internal,
     value: Option<AnyElement>,
@@ -122,7 +129,7 @@ fn dp_count_trans(
     let epsilon = agg::required(COUNT, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpCountAccumulator in its state.
     if unsafe { state.get::<DpCountAccumulator>() }.is_none() {
-        let acc = DpCountAccumulator::new(epsilon).or_raise(COUNT);
+        let acc = DpCountAccumulator::with_noise(epsilon, guc::noise(COUNT)).or_raise(COUNT);
         state = agg::into_internal(acc, fcinfo, COUNT, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -196,7 +203,9 @@ fn count_release(
             } else {
                 agg::constant_f64_args(fcinfo, COUNT, 2, [(1, "epsilon")])[0]
             };
-            DpCountAccumulator::new(epsilon).or_raise(COUNT).release()
+            DpCountAccumulator::with_noise(epsilon, guc::noise(COUNT))
+                .or_raise(COUNT)
+                .release()
         }
     };
     Some(released.or_raise(COUNT))

@@ -28,7 +28,19 @@ pub static DELTA: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::n
 pub static PARTITION_EPSILON: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 
+/// `veil.noise`: 'laplace' (default) or 'gaussian' (δ from `veil.delta`) for dp_count,
+/// dp_count_distinct, dp_sum, dp_mean, dp_variance and dp_stddev.
+pub static NOISE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"veil.noise",
+        c"Noise of dp_count, dp_count_distinct, dp_sum, dp_mean, dp_variance and dp_stddev: laplace or gaussian.",
+        c"Unset: laplace (epsilon-DP). gaussian gives (epsilon, delta)-DP with delta from veil.delta and composes in rho under zcdp budgets.",
+        &NOISE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"veil.delta",
         c"Delta of DP partition selection: a GROUP BY with DP aggregates releases only the groups that pass it.",
@@ -105,6 +117,18 @@ fn number(
 pub fn epsilon(function: &str) -> f64 {
     let value = number(&EPSILON, "veil.epsilon", function);
     veil_core::dp::default_epsilon(value).or_raise(function)
+}
+
+/// The `veil.noise` setting; raises when it is not a noise or gaussian lacks `veil.delta`.
+pub fn noise(function: &str) -> veil_core::dp::Noise {
+    let name = NOISE
+        .get()
+        .map(|s| s.to_string_lossy().trim().to_string())
+        .filter(|s| !s.is_empty());
+    match name {
+        None => veil_core::dp::Noise::Laplace,
+        Some(name) => veil_core::dp::Noise::parse(&name, delta(function)).or_raise("veil.noise"),
+    }
 }
 
 /// `veil.delta`, if set.

@@ -204,7 +204,18 @@ pub unsafe fn check_bounded(aggref: *mut pg_sys::Aggref, name: &'static str) {
     if privacy_unit().is_none() {
         return;
     }
-    if !is_shared(aggref, epsilon_position(name)) {
+    let shared = is_shared(aggref, epsilon_position(name));
+    if shared
+        && name != crate::partition::NAME
+        && crate::guc::noise(name) != veil_core::dp::Noise::Laplace
+        && matches!(
+            name,
+            "dp_count" | "dp_count_distinct" | "dp_sum" | "dp_mean" | "dp_variance" | "dp_stddev"
+        )
+    {
+        refuse(GAUSSIAN_UNITS);
+    }
+    if !shared {
         raise(
             name,
             VeilError::invalid(
@@ -214,6 +225,8 @@ pub unsafe fn check_bounded(aggref: *mut pg_sys::Aggref, name: &'static str) {
         );
     }
 }
+
+const GAUSSIAN_UNITS: &str = "cannot be combined with veil.noise = 'gaussian' yet (group privacy for Gaussian noise is not implemented); use laplace";
 
 fn refuse(rule: &str) -> ! {
     raise(
@@ -358,6 +371,9 @@ pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
     };
     if dp.is_empty() {
         return;
+    }
+    if crate::guc::noise("veil.noise") != veil_core::dp::Noise::Laplace {
+        refuse(GAUSSIAN_UNITS);
     }
     let Some(share) = share_oid() else {
         return; // not veil's aggregates: the extension is not installed in this database

@@ -40,7 +40,7 @@ use veil_core::dp::{
     check_epsilon, default_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance,
     Noise, PartitionSelection, PrivacyCost, Spread,
 };
-use veil_core::dp::{DpCountDistinctAccumulator, TopK};
+use veil_core::dp::{DpCountAccumulator, DpCountDistinctAccumulator, TopK};
 
 use crate::ledger::{principal, session_ledger};
 use crate::to_df_error;
@@ -154,6 +154,7 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
     // `f(value, lower, upper, …, epsilon)`: bounds first, then ε, as the aggregates check.
     let bounds_epsilon =
         || -> Result<(f64, f64, f64)> { Ok((arg(1, "lower")?, arg(2, "upper")?, epsilon()?)) };
+    let noise = || session_noise(config);
     let cost = match name {
         SELECT => {
             let epsilon = epsilon()?;
@@ -161,11 +162,11 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
         }
         "dp_mean" => {
             let (lower, upper, epsilon) = bounds_epsilon()?;
-            BoundedMean::new(lower, upper, epsilon).map(|m| m.cost())
+            BoundedMean::with_noise(lower, upper, epsilon, noise()?).map(|m| m.cost())
         }
         "dp_sum" => {
             let (lower, upper, epsilon) = bounds_epsilon()?;
-            BoundedSum::new(lower, upper, epsilon).map(|m| m.cost())
+            BoundedSum::with_noise(lower, upper, epsilon, noise()?).map(|m| m.cost())
         }
         "dp_variance" | "dp_stddev" => {
             let (lower, upper, epsilon) = bounds_epsilon()?;
@@ -174,7 +175,7 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
             } else {
                 Spread::Variance
             };
-            BoundedVariance::new(lower, upper, epsilon, Noise::Laplace, spread).map(|m| m.cost())
+            BoundedVariance::new(lower, upper, epsilon, noise()?, spread).map(|m| m.cost())
         }
         "dp_median" => {
             let (lower, upper, epsilon) = bounds_epsilon()?;
@@ -184,6 +185,7 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
             let (q, lower, upper) = (arg(1, "q")?, arg(2, "lower")?, arg(3, "upper")?);
             BoundedQuantile::new(q, lower, upper, epsilon()?).map(|m| m.cost())
         }
+        "dp_count" => DpCountAccumulator::with_noise(epsilon()?, noise()?).map(|c| c.cost()),
         _ => check_epsilon(epsilon()?).map(PrivacyCost::pure),
     };
     cost.map_err(|e| to_df_error(name, e))
@@ -213,7 +215,7 @@ fn selection_cost(
         }
     };
     if name == "dp_count_distinct" {
-        return DpCountDistinctAccumulator::new(epsilon, Noise::Laplace)
+        return DpCountDistinctAccumulator::new(epsilon, session_noise(config)?)
             .map(|a| Some(a.cost()))
             .map_err(|e| to_df_error(name, e));
     }
@@ -243,6 +245,78 @@ fn selection_cost(
     TopK::from_sql(&candidates, k, epsilon)
         .map(|t| Some(t.cost()))
         .map_err(|e| to_df_error(name, e))
+}
+
+/// The session's noise for the aggregates that offer a choice (`veil.noise`).
+pub fn session_noise(config: &ConfigOptions) -> Result<Noise> {
+    let veil = config.extensions.get::<crate::config::VeilConfig>();
+    let setting = veil.and_then(|c| c.noise.as_deref()).map(str::trim);
+    match setting {
+        None | Some("") => Ok(Noise::Laplace),
+        Some(name) => {
+            Noise::parse(name, veil.and_then(|c| c.delta)).map_err(|e| to_df_error("veil.noise", e))
+        }
+    }
+}
+
+/// Aggregates whose noise `veil.noise` chooses.
+const NOISE_CHOICE: [&str; 6] = [
+    "dp_count",
+    "dp_count_distinct",
+    "dp_sum",
+    "dp_mean",
+    "dp_variance",
+    "dp_stddev",
+];
+
+/// Swaps in aggregate instances that draw the session's noise when it is not the default.
+fn with_session_noise(plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+    use crate::aggregate::*;
+    let mut any = false;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                any |= matches!(e, Expr::AggregateFunction(f) if NOISE_CHOICE.contains(&f.func.name()));
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    if !any {
+        return Ok(plan);
+    }
+    let noise = session_noise(config)?;
+    if noise == Noise::Laplace {
+        return Ok(plan);
+    }
+    if crate::unit::unit_bounds(config)?.is_some() {
+        return plan_err!(
+            "veil: veil.noise = 'gaussian' cannot be combined with veil.privacy_unit yet (group privacy for Gaussian noise is not implemented); use laplace"
+        );
+    }
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|e| {
+            e.transform(|e| match e {
+                Expr::AggregateFunction(mut f) if NOISE_CHOICE.contains(&f.func.name()) => {
+                    let udaf = match f.func.name() {
+                        "dp_count" => AggregateUDF::from(dp_count::DpCount::with_noise(noise)),
+                        "dp_count_distinct" => AggregateUDF::from(
+                            dp_count_distinct::DpCountDistinct::with_noise(noise),
+                        ),
+                        "dp_sum" => AggregateUDF::from(dp_sum::DpSum::with_noise(noise)),
+                        "dp_mean" => AggregateUDF::from(dp_mean::DpMean::with_noise(noise)),
+                        "dp_variance" => {
+                            AggregateUDF::from(dp_variance::DpVariance::with_noise(noise))
+                        }
+                        _ => AggregateUDF::from(dp_variance::DpStddev::with_noise(noise)),
+                    };
+                    f.func = Arc::new(udaf);
+                    Ok(Transformed::yes(Expr::AggregateFunction(f)))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })
+    .map(|t| t.data)
 }
 
 /// The DP mechanisms of a plan with their costs, in plan order.
@@ -365,6 +439,7 @@ fn with_partition_selection(plan: LogicalPlan, config: &ConfigOptions) -> Result
 impl AnalyzerRule for ChargeBudget {
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let plan = with_partition_selection(plan, config)?;
+        let plan = with_session_noise(plan, config)?;
         // Costed as written (the ε the user asked for), before privacy-unit bounding
         // divides the parameters the mechanisms run with.
         let found = mechanisms(&plan, config)?;

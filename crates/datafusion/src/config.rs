@@ -29,6 +29,10 @@ extensions_options! {
         pub delta: Option<f64>, default = None
         /// ε of DP partition selection; unset: the largest ε of the grouped DP aggregates.
         pub partition_epsilon: Option<f64>, default = None
+        /// Noise of dp_count, dp_count_distinct, dp_sum, dp_mean, dp_variance and dp_stddev:
+        /// 'laplace' (unset: the default, ε-DP) or 'gaussian' ((ε, δ)-DP with δ from
+        /// `veil.delta`; composes in ρ under zCDP budgets).
+        pub noise: Option<String>, default = None
         /// Privacy unit: the column whose rows belong to one individual (`user_id`); unset or
         /// empty: each row is one individual. See `veil_datafusion::unit`.
         pub privacy_unit: Option<String>, default = None

@@ -147,3 +147,29 @@ pub fn arg_arrays(args: &datafusion::logical_expr::ScalarFunctionArgs) -> Result
         .map(|a| a.to_array(args.number_rows))
         .collect()
 }
+
+/// The noise a DP aggregate instance draws: Laplace (the default), or Gaussian with δ when
+/// the session sets `veil.noise = 'gaussian'` (the charge rule then swaps in an instance
+/// with that choice). Hashable, unlike [`veil_core::dp::Noise`] (δ kept as its bits).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NoiseChoice(Option<u64>);
+
+impl NoiseChoice {
+    pub fn get(self) -> veil_core::dp::Noise {
+        match self.0 {
+            None => veil_core::dp::Noise::Laplace,
+            Some(bits) => veil_core::dp::Noise::Gaussian {
+                delta: f64::from_bits(bits),
+            },
+        }
+    }
+}
+
+impl From<veil_core::dp::Noise> for NoiseChoice {
+    fn from(noise: veil_core::dp::Noise) -> Self {
+        match noise {
+            veil_core::dp::Noise::Laplace => NoiseChoice(None),
+            veil_core::dp::Noise::Gaussian { delta } => NoiseChoice(Some(delta.to_bits())),
+        }
+    }
+}

@@ -13,6 +13,7 @@ use veil_core::dp::DpCountAccumulator;
 use super::binary_state;
 use crate::to_df_error;
 use crate::util::epsilon_arg;
+use crate::util::NoiseChoice;
 
 #[user_doc(
     doc_section(label = "Differential Privacy Functions"),
@@ -36,6 +37,7 @@ noise. Same name and arguments in PostgreSQL.",
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpCount {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 impl Default for DpCount {
@@ -45,12 +47,21 @@ impl Default for DpCount {
 }
 
 impl DpCount {
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: veil_core::dp::Noise) -> Self {
+        DpCount {
+            noise: noise.into(),
+            ..Self::new()
+        }
+    }
+
     pub fn new() -> Self {
         DpCount {
             signature: Signature::one_of(
                 vec![TypeSignature::Any(1), TypeSignature::Any(2)],
                 Volatility::Volatile,
             ),
+            noise: NoiseChoice::default(),
         }
     }
 }
@@ -72,7 +83,7 @@ impl AggregateUDFImpl for DpCount {
         if args.is_distinct {
             return plan_err!("dp_count does not support DISTINCT");
         }
-        Ok(Box::new(DpCountAcc(prototype(&args)?)))
+        Ok(Box::new(DpCountAcc(prototype(&args, self.noise.get())?)))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -85,7 +96,7 @@ impl AggregateUDFImpl for DpCount {
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
         Ok(Box::new(super::groups::DpGroups::new(
             "dp_count",
-            prototype(&args)?,
+            prototype(&args, self.noise.get())?,
         )))
     }
 
@@ -99,9 +110,9 @@ impl AggregateUDFImpl for DpCount {
 }
 
 /// A fresh state with the call's ε.
-fn prototype(args: &AccumulatorArgs) -> Result<DpCountAccumulator> {
+fn prototype(args: &AccumulatorArgs, noise: veil_core::dp::Noise) -> Result<DpCountAccumulator> {
     let epsilon = epsilon_arg("dp_count", args.exprs, 1)?;
-    DpCountAccumulator::new(epsilon).map_err(|e| to_df_error("dp_count", e))
+    DpCountAccumulator::with_noise(epsilon, noise).map_err(|e| to_df_error("dp_count", e))
 }
 
 #[derive(Debug)]

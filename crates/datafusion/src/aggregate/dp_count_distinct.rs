@@ -10,13 +10,14 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion_macros::user_doc;
-use veil_core::dp::{DpCountDistinctAccumulator, Noise};
+use veil_core::dp::DpCountDistinctAccumulator;
 use veil_core::Fallible;
 
 use super::binary_state::{self, BinaryState};
 use super::groups::{DpGroups, GroupState};
 use crate::to_df_error;
 use crate::util::epsilon_arg;
+use crate::util::NoiseChoice;
 
 const NAME: &str = "dp_count_distinct";
 
@@ -43,6 +44,7 @@ arguments in PostgreSQL.",
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpCountDistinct {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 impl Default for DpCountDistinct {
@@ -52,9 +54,18 @@ impl Default for DpCountDistinct {
 }
 
 impl DpCountDistinct {
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: veil_core::dp::Noise) -> Self {
+        DpCountDistinct {
+            noise: noise.into(),
+            ..Self::new()
+        }
+    }
+
     pub fn new() -> Self {
         DpCountDistinct {
             signature: Signature::user_defined(Volatility::Volatile),
+            noise: NoiseChoice::default(),
         }
     }
 }
@@ -82,7 +93,10 @@ impl AggregateUDFImpl for DpCountDistinct {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(DpCountDistinctAcc(prototype(&args)?)))
+        Ok(Box::new(DpCountDistinctAcc(prototype(
+            &args,
+            self.noise.get(),
+        )?)))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -93,7 +107,10 @@ impl AggregateUDFImpl for DpCountDistinct {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DpGroups::new(NAME, prototype(&args)?)))
+        Ok(Box::new(DpGroups::new(
+            NAME,
+            prototype(&args, self.noise.get())?,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -106,7 +123,10 @@ impl AggregateUDFImpl for DpCountDistinct {
 }
 
 /// A fresh state with the call's ε; checks that the value arrives as text.
-fn prototype(args: &AccumulatorArgs) -> Result<DpCountDistinctAccumulator> {
+fn prototype(
+    args: &AccumulatorArgs,
+    noise: veil_core::dp::Noise,
+) -> Result<DpCountDistinctAccumulator> {
     if args.is_distinct {
         return plan_err!("{NAME} does not take DISTINCT (it counts distinct values already)");
     }
@@ -115,7 +135,7 @@ fn prototype(args: &AccumulatorArgs) -> Result<DpCountDistinctAccumulator> {
         other => return plan_err!("{NAME}: expected the value as Utf8, got {other:?}"),
     }
     let epsilon = epsilon_arg(NAME, args.exprs, 1)?;
-    DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).map_err(|e| to_df_error(NAME, e))
+    DpCountDistinctAccumulator::new(epsilon, noise).map_err(|e| to_df_error(NAME, e))
 }
 
 #[derive(Debug)]

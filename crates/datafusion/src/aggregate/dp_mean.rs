@@ -12,6 +12,7 @@ use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
 use super::binary_state;
 use crate::to_df_error;
+use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
 
 #[user_doc(
@@ -42,6 +43,7 @@ veil's PostgreSQL extension.",
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpMean {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 impl Default for DpMean {
@@ -51,6 +53,14 @@ impl Default for DpMean {
 }
 
 impl DpMean {
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: veil_core::dp::Noise) -> Self {
+        DpMean {
+            noise: noise.into(),
+            ..Self::new()
+        }
+    }
+
     pub fn new() -> Self {
         DpMean {
             signature: Signature::one_of(
@@ -60,6 +70,7 @@ impl DpMean {
                 ],
                 Volatility::Volatile,
             ),
+            noise: NoiseChoice::default(),
         }
     }
 }
@@ -81,7 +92,7 @@ impl AggregateUDFImpl for DpMean {
         if args.is_distinct {
             return plan_err!("dp_mean does not support DISTINCT");
         }
-        Ok(Box::new(DpMeanAcc(prototype(&args)?)))
+        Ok(Box::new(DpMeanAcc(prototype(&args, self.noise.get())?)))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -94,7 +105,7 @@ impl AggregateUDFImpl for DpMean {
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
         Ok(Box::new(super::groups::DpGroups::new(
             "dp_mean",
-            prototype(&args)?,
+            prototype(&args, self.noise.get())?,
         )))
     }
 
@@ -108,11 +119,12 @@ impl AggregateUDFImpl for DpMean {
 }
 
 /// A fresh state with the call's constant arguments.
-fn prototype(args: &AccumulatorArgs) -> Result<DpMeanAccumulator> {
-    let params = BoundedMean::new(
+fn prototype(args: &AccumulatorArgs, noise: veil_core::dp::Noise) -> Result<DpMeanAccumulator> {
+    let params = BoundedMean::with_noise(
         constant_f64("dp_mean", "lower", &args.exprs[1])?,
         constant_f64("dp_mean", "upper", &args.exprs[2])?,
         epsilon_arg("dp_mean", args.exprs, 3)?,
+        noise,
     )
     .map_err(|e| to_df_error("dp_mean", e))?;
     Ok(DpMeanAccumulator::new(params))

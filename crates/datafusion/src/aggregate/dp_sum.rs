@@ -12,6 +12,7 @@ use veil_core::dp::{BoundedSum, DpSumAccumulator};
 
 use super::binary_state;
 use crate::to_df_error;
+use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
 
 #[user_doc(
@@ -41,6 +42,7 @@ skipped. Every evaluation draws fresh noise. Same name and arguments in PostgreS
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpSum {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 impl Default for DpSum {
@@ -50,6 +52,14 @@ impl Default for DpSum {
 }
 
 impl DpSum {
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: veil_core::dp::Noise) -> Self {
+        DpSum {
+            noise: noise.into(),
+            ..Self::new()
+        }
+    }
+
     pub fn new() -> Self {
         DpSum {
             signature: Signature::one_of(
@@ -59,6 +69,7 @@ impl DpSum {
                 ],
                 Volatility::Volatile,
             ),
+            noise: NoiseChoice::default(),
         }
     }
 }
@@ -80,7 +91,7 @@ impl AggregateUDFImpl for DpSum {
         if args.is_distinct {
             return plan_err!("dp_sum does not support DISTINCT");
         }
-        Ok(Box::new(DpSumAcc(prototype(&args)?)))
+        Ok(Box::new(DpSumAcc(prototype(&args, self.noise.get())?)))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -93,7 +104,7 @@ impl AggregateUDFImpl for DpSum {
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
         Ok(Box::new(super::groups::DpGroups::new(
             "dp_sum",
-            prototype(&args)?,
+            prototype(&args, self.noise.get())?,
         )))
     }
 
@@ -107,11 +118,12 @@ impl AggregateUDFImpl for DpSum {
 }
 
 /// A fresh state with the call's constant arguments.
-fn prototype(args: &AccumulatorArgs) -> Result<DpSumAccumulator> {
-    let params = BoundedSum::new(
+fn prototype(args: &AccumulatorArgs, noise: veil_core::dp::Noise) -> Result<DpSumAccumulator> {
+    let params = BoundedSum::with_noise(
         constant_f64("dp_sum", "lower", &args.exprs[1])?,
         constant_f64("dp_sum", "upper", &args.exprs[2])?,
         epsilon_arg("dp_sum", args.exprs, 3)?,
+        noise,
     )
     .map_err(|e| to_df_error("dp_sum", e))?;
     Ok(DpSumAccumulator::new(params))

@@ -14,6 +14,7 @@ use veil_core::dp::{BoundedVariance, DpVarianceAccumulator, Noise, Spread};
 use super::binary_state;
 use super::groups::{DpGroups, OneGroup};
 use crate::to_df_error;
+use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
 
 #[user_doc(
@@ -45,6 +46,7 @@ veil's PostgreSQL extension.",
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpVariance {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 #[user_doc(
@@ -74,6 +76,7 @@ arguments in veil's PostgreSQL extension.",
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DpStddev {
     signature: Signature,
+    noise: NoiseChoice,
 }
 
 /// `(value, lower, upper [, epsilon])`, all double.
@@ -97,6 +100,15 @@ impl DpVariance {
     pub fn new() -> Self {
         DpVariance {
             signature: signature(),
+            noise: NoiseChoice::default(),
+        }
+    }
+
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: Noise) -> Self {
+        DpVariance {
+            noise: noise.into(),
+            ..Self::new()
         }
     }
 }
@@ -111,6 +123,15 @@ impl DpStddev {
     pub fn new() -> Self {
         DpStddev {
             signature: signature(),
+            noise: NoiseChoice::default(),
+        }
+    }
+
+    /// This aggregate drawing `noise` (see [`NoiseChoice`]).
+    pub fn with_noise(noise: Noise) -> Self {
+        DpStddev {
+            noise: noise.into(),
+            ..Self::new()
         }
     }
 }
@@ -119,6 +140,7 @@ impl DpStddev {
 fn prototype(
     function: &str,
     spread: Spread,
+    noise: Noise,
     args: &AccumulatorArgs,
 ) -> Result<DpVarianceAccumulator> {
     if args.is_distinct {
@@ -128,7 +150,7 @@ fn prototype(
         constant_f64(function, "lower", &args.exprs[1])?,
         constant_f64(function, "upper", &args.exprs[2])?,
         epsilon_arg(function, args.exprs, 3)?,
-        Noise::Laplace,
+        noise,
         spread,
     )
     .map_err(|e| to_df_error(function, e))?;
@@ -153,7 +175,7 @@ macro_rules! spread_udaf {
             fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
                 Ok(Box::new(OneGroup::new(
                     $name,
-                    prototype($name, $spread, &args)?,
+                    prototype($name, $spread, self.noise.get(), &args)?,
                 )))
             }
 
@@ -167,7 +189,7 @@ macro_rules! spread_udaf {
             ) -> Result<Box<dyn GroupsAccumulator>> {
                 Ok(Box::new(DpGroups::new(
                     $name,
-                    prototype($name, $spread, &args)?,
+                    prototype($name, $spread, self.noise.get(), &args)?,
                 )))
             }
 
