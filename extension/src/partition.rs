@@ -265,10 +265,6 @@ unsafe fn float8_const(v: f64) -> *mut pg_sys::Node {
     ) as *mut pg_sys::Node
 }
 
-thread_local! {
-    static SELECTION_OID: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
-}
-
 /// The oid of the veil extension's own `veil_partition_select(float8, float8)` (found through
 /// the extension's membership, not the search path, so a look-alike cannot stand in).
 pub fn selection_oid() -> pg_sys::Oid {
@@ -282,23 +278,7 @@ pub fn selection_oid() -> pg_sys::Oid {
 /// [`selection_oid`], or None in a database without the veil extension (the library may be
 /// preloaded cluster-wide; then the hook leaves queries of such databases alone).
 fn find_selection_oid() -> Option<pg_sys::Oid> {
-    if let Some(oid) = SELECTION_OID.with(|c| c.get()) {
-        return Some(oid);
-    }
-    let oid = Spi::get_one::<pg_sys::Oid>(
-        "SELECT p.oid FROM pg_catalog.pg_proc p
-           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                                      AND d.objid = p.oid AND d.deptype = 'e'
-           JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'veil'
-          WHERE p.proname = 'veil_partition_select' AND p.pronargs = 2",
-    );
-    match oid {
-        Ok(Some(o)) => {
-            SELECTION_OID.with(|c| c.set(Some(o)));
-            Some(o)
-        }
-        _ => None,
-    }
+    crate::unit::extension_function(NAME, None, &[pg_sys::FLOAT8OID, pg_sys::FLOAT8OID])
 }
 
 /// The veil DP Aggrefs of one query level (the partition selection included).

@@ -101,7 +101,7 @@ thread_local! {
 /// The oid of a function of the veil extension with this name whose argument types are
 /// those of `like` (its declared types) followed by `extra` (found through the extension's
 /// membership, not the search path, so a look-alike cannot stand in).
-fn extension_function(
+pub(crate) fn extension_function(
     name: &str,
     like: Option<pg_sys::Oid>,
     extra: &[pg_sys::Oid],
@@ -128,13 +128,24 @@ fn extension_function(
             AND p.proargtypes::pg_catalog.text = pg_catalog.btrim({base} || ' {}')",
         extra.join(" ")
     );
-    match Spi::get_one::<pg_sys::Oid>(&sql) {
-        Ok(Some(o)) => {
+    match read_oid(&sql) {
+        Some(o) => {
             OIDS.with(|c| c.borrow_mut().push((key, o)));
             Some(o)
         }
         _ => None,
     }
+}
+
+/// The first oid a catalog query returns, through a read-only SPI call: no transaction id
+/// is assigned, so it also works in the leader of a parallel query (pgrx's `Spi::get_one`
+/// marks the transaction as writing, which PostgreSQL refuses there).
+pub fn read_oid(sql: &str) -> Option<pg_sys::Oid> {
+    Spi::connect(|c| {
+        c.select(sql, Some(1), &[])
+            .ok()
+            .and_then(|t| t.first().get_one::<pg_sys::Oid>().ok().flatten())
+    })
 }
 
 fn share_oid() -> Option<pg_sys::Oid> {

@@ -97,6 +97,25 @@ fn bench(c: &mut Criterion) {
         g.bench_function(name, |b| b.to_async(&rt).iter(run(sql)));
     }
     g.finish();
+
+    // The fixed cost of a query (planning, charging the ledger, drawing noise) on one row.
+    rt.block_on(async {
+        ctx.sql("CREATE TABLE one AS VALUES (1.5)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+    });
+    let mut g = c.benchmark_group("dp_1row");
+    for (name, sql) in [
+        ("sum", "SELECT sum(column1) FROM one"),
+        ("dp_sum", "SELECT dp_sum(column1, 0, 1000, 1.0) FROM one"),
+        ("dp_count", "SELECT dp_count(column1, 1.0) FROM one"),
+    ] {
+        g.bench_function(name, |b| b.to_async(&rt).iter(run(sql)));
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

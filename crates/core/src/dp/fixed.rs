@@ -38,6 +38,37 @@ fn round_small(v: f64) -> i64 {
     ((v + MAGIC).to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64)
 }
 
+/// [`FixedPoint::sum_units`] with a normal-range factor `f`: chunks of 2^20 values are
+/// summed in i64 (each unit fits in 42 bits) before joining the i128 total. Branch-free so
+/// the loop vectorizes: NaN contributes 0 units and 0 count.
+#[inline(always)]
+fn sum_units_with(lower: f64, upper: f64, f: f64, xs: &[f64]) -> (u64, i128) {
+    let (mut count, mut total) = (0u64, 0i128);
+    for chunk in xs.chunks(1 << 20) {
+        let mut partial = 0i64;
+        let mut n = 0u64;
+        for &x in chunk {
+            let keep = !x.is_nan();
+            let u = round_small(x.clamp(lower, upper) * f);
+            partial += if keep { u } else { 0 };
+            n += u64::from(keep);
+        }
+        count += n;
+        total = total.saturating_add(partial as i128);
+    }
+    (count, total)
+}
+
+/// The same loop compiled for AVX2 (4 values per instruction instead of SSE2's 2), chosen
+/// at run time; the result is identical (same operations, exact integer sums). Measured on
+/// 5M values: 33 → 25 ms for ten passes, which is this machine's memory bandwidth (AVX-512
+/// was no faster).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_units_avx2(lower: f64, upper: f64, f: f64, xs: &[f64]) -> (u64, i128) {
+    sum_units_with(lower, upper, f, xs)
+}
+
 impl FixedPoint {
     /// Validates `lower` and `upper` (finite, lower ≤ upper) and picks the quantum.
     pub fn new(lower: f64, upper: f64) -> Fallible<Self> {
@@ -96,22 +127,12 @@ impl FixedPoint {
             let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
             return (count, units.fold(0i128, |a, u| a.saturating_add(u)));
         };
-        let (lower, upper) = (self.lower, self.upper);
-        let (mut count, mut total) = (0u64, 0i128);
-        for chunk in xs.chunks(1 << 20) {
-            // Branch-free so the loop vectorizes: NaN contributes 0 units and 0 count.
-            let mut partial = 0i64;
-            let mut n = 0u64;
-            for &x in chunk {
-                let keep = !x.is_nan();
-                let u = round_small(x.clamp(lower, upper) * f);
-                partial += if keep { u } else { 0 };
-                n += u64::from(keep);
-            }
-            count += n;
-            total = total.saturating_add(partial as i128);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { sum_units_avx2(self.lower, self.upper, f, xs) };
         }
-        (count, total)
+        sum_units_with(self.lower, self.upper, f, xs)
     }
 
     /// A number of quanta back as a float.

@@ -231,7 +231,7 @@ mod tests {
     use super::*;
 
     fn proto() -> DpCountDistinctAccumulator {
-        DpCountDistinctAccumulator::new(1.0, Noise::Laplace).unwrap()
+        DpCountDistinctAccumulator::new(1.0, veil_core::dp::Noise::Laplace).unwrap()
     }
 
     #[test]

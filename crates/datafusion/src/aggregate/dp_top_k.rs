@@ -3,18 +3,19 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion_macros::user_doc;
 use veil_core::dp::{DpTopKAccumulator, TopK};
-use veil_core::VeilError;
+use veil_core::{Fallible, VeilError};
 
-use super::binary_state;
+use super::binary_state::{self, BinaryState};
+use super::groups::{DpGroups, GroupState, OneGroup};
 use crate::to_df_error;
 use crate::util::{constant_argument, constant_f64, epsilon_arg};
 
@@ -91,7 +92,24 @@ impl AggregateUDFImpl for DpTopK {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(TopKAcc::new(NAME, &args)?))
+        Ok(Box::new(OneGroup::new(
+            NAME,
+            TopKState::prototype(NAME, &args)?,
+        )))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(DpGroups::new(
+            NAME,
+            TopKState::prototype(NAME, &args)?,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -134,19 +152,18 @@ pub(crate) fn whole(function: &str, name: &'static str, x: f64) -> Result<i64> {
     Ok(x as i64)
 }
 
-/// Shared state of `dp_mode` and `dp_top_k`: the call's parameters (one copy for all
-/// groups) and one count per candidate.
-#[derive(Debug)]
-pub(super) struct TopKAcc {
-    function: &'static str,
+/// Per-group state of `dp_mode` and `dp_top_k`: the call's parameters (one copy shared by
+/// all groups) and one count per candidate.
+#[derive(Debug, Clone)]
+pub(super) struct TopKState {
     params: Arc<TopK>,
     counts: Vec<u64>,
 }
 
-impl TopKAcc {
+impl TopKState {
     /// Reads `candidates` (argument 1), `k` (argument 2 for `dp_top_k`, else 1) and
     /// `epsilon` (the next one) from the call's constant arguments.
-    pub(super) fn new(function: &'static str, args: &AccumulatorArgs) -> Result<Self> {
+    pub(super) fn prototype(function: &'static str, args: &AccumulatorArgs) -> Result<Self> {
         if args.is_distinct {
             return plan_err!("{function} does not take DISTINCT");
         }
@@ -168,70 +185,92 @@ impl TopKAcc {
         let params =
             TopK::from_sql(&candidates, k, epsilon).map_err(|e| to_df_error(function, e))?;
         let counts = vec![0; params.candidates().len()];
-        Ok(TopKAcc {
-            function,
+        Ok(TopKState {
             params: Arc::new(params),
             counts,
         })
     }
+
+    fn add(&mut self, value: &str) {
+        if let Some(i) = self.params.position(value) {
+            self.counts[i] = self.counts[i].saturating_add(1);
+        }
+    }
 }
 
-impl Accumulator for TopKAcc {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(array) = values.first() else {
-            return exec_err!("{}: missing argument `value`", self.function);
-        };
-        let Some(text) = array.as_string_opt::<i32>() else {
-            return exec_err!("{}: expected the value as Utf8", self.function);
-        };
-        for v in text.iter().flatten() {
-            if let Some(i) = self.params.position(v) {
-                self.counts[i] = self.counts[i].saturating_add(1);
-            }
+fn text(values: &ArrayRef) -> &StringArray {
+    // The signature coerces the value to Utf8 (checked again in `prototype`).
+    values.as_string::<i32>()
+}
+
+impl BinaryState for TopKState {
+    fn encode(&self) -> Vec<u8> {
+        self.params.state_bytes(&self.counts)
+    }
+    fn decode(bytes: &[u8]) -> Fallible<Self> {
+        let acc = DpTopKAccumulator::from_bytes(bytes)?;
+        Ok(TopKState {
+            params: Arc::new(acc.params),
+            counts: acc.counts,
+        })
+    }
+    fn merge_with(&mut self, other: &Self) -> Fallible<()> {
+        if !Arc::ptr_eq(&self.params, &other.params) && *other.params != *self.params {
+            return Err(VeilError::IncompatibleState(
+                "partial states use different arguments".into(),
+            ));
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a = a.saturating_add(*b);
         }
         Ok(())
     }
+}
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let out = if self.function == NAME {
-            self.params.release_json(&self.counts)
-        } else {
-            self.params
-                .release(&self.counts)
-                .map(|picks| picks.into_iter().next().unwrap_or_default())
+impl GroupState for TopKState {
+    fn add_row(&mut self, values: &ArrayRef, row: usize) {
+        let t = text(values);
+        if t.is_valid(row) {
+            self.add(t.value(row));
         }
-        .map_err(|e| to_df_error(self.function, e))?;
-        Ok(ScalarValue::Utf8(Some(out)))
     }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + 8 * self.counts.capacity()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(
-            self.params.state_bytes(&self.counts),
-        ))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first() else {
-            return exec_err!("{}: missing partial state", self.function);
-        };
-        for bytes in states.as_binary::<i32>().iter().flatten() {
-            let other =
-                DpTopKAccumulator::from_bytes(bytes).map_err(|e| to_df_error(self.function, e))?;
-            if other.params != *self.params {
-                return Err(to_df_error(
-                    self.function,
-                    VeilError::IncompatibleState("partial states use different arguments".into()),
-                ));
-            }
-            for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-                *a = a.saturating_add(*b);
+    fn add_rows(
+        groups: &mut [Self],
+        values: &ArrayRef,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+    ) {
+        let t = text(values);
+        for (row, &g) in group_indices.iter().enumerate() {
+            if super::groups::passes(filter, row) && t.is_valid(row) {
+                groups[g].add(t.value(row));
             }
         }
-        Ok(())
+    }
+    fn add_all(&mut self, values: &ArrayRef) {
+        for v in text(values).iter().flatten() {
+            self.add(v);
+        }
+    }
+    fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef> {
+        let out = groups
+            .iter()
+            .map(|g| {
+                if function == NAME {
+                    g.params.release_json(&g.counts)
+                } else {
+                    g.params
+                        .release(&g.counts)
+                        .map(|picks| picks.into_iter().next().unwrap_or_default())
+                }
+                .map(Some)
+            })
+            .collect::<Fallible<StringArray>>()
+            .map_err(|e| to_df_error(function, e))?;
+        Ok(Arc::new(out))
+    }
+    fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<u64>()
     }
 }
 
@@ -241,18 +280,20 @@ mod tests {
 
     use super::*;
 
-    fn acc(k: usize) -> TopKAcc {
+    fn acc(k: usize) -> OneGroup<TopKState> {
         let params = TopK::new(
             ["a", "b", "c"].iter().map(|s| s.to_string()).collect(),
             k,
             1.0,
         )
         .unwrap();
-        TopKAcc {
-            function: if k == 1 { "dp_mode" } else { NAME },
-            counts: vec![0; 3],
-            params: Arc::new(params),
-        }
+        OneGroup::new(
+            if k == 1 { "dp_mode" } else { NAME },
+            TopKState {
+                counts: vec![0; 3],
+                params: Arc::new(params),
+            },
+        )
     }
 
     #[test]
@@ -272,9 +313,9 @@ mod tests {
             let state = part.state().unwrap()[0].to_array().unwrap();
             merged.merge_batch(&[state]).unwrap();
         }
-        assert_eq!(merged.counts, whole.counts);
+        assert_eq!(merged.inner().counts, whole.inner().counts);
         assert_eq!(
-            whole.counts.iter().sum::<u64>(),
+            whole.inner().counts.iter().sum::<u64>(),
             (0..300).filter(|i| i % 11 != 0 && i % 4 != 3).count() as u64
         );
         // states of another k do not merge

@@ -209,7 +209,7 @@ impl<T: GroupState> DpGroups<T> {
     }
 }
 
-fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
+pub(super) fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
