@@ -424,6 +424,53 @@ fn select_partitions(agg: &Aggregate, config: &ConfigOptions) -> Result<Option<L
     Ok(Some(plan))
 }
 
+/// Moves the constant arguments of every DP aggregate call into the function instance
+/// ([`crate::aggregate::const_args`]), once the plan is costed.
+fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use crate::aggregate::const_args::ConstArgs;
+    use datafusion::logical_expr::ExprSchemable;
+    plan.transform_up_with_subqueries(|node| {
+        let LogicalPlan::Aggregate(agg) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        let input = agg.input.schema();
+        let group_len = agg.group_expr_len()?;
+        let mut changed = false;
+        let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
+        for (i, e) in agg.aggr_expr.iter().enumerate() {
+            let call = dp_call(e).filter(|f| f.func.name() != SELECT);
+            let constants: Option<Vec<ScalarValue>> = call.and_then(|f| {
+                (f.params.args.len() > 1)
+                    .then(|| f.params.args[1..].iter().map(constant).collect())
+                    .flatten()
+            });
+            let (Some(f), Some(constants)) = (call, constants) else {
+                aggr_expr.push(e.clone());
+                continue;
+            };
+            let value_type = f.params.args[0].get_type(input)?;
+            let mut f = f.clone();
+            f.func = Arc::new(AggregateUDF::from(ConstArgs::new(
+                Arc::clone(&f.func),
+                vec![value_type],
+                constants,
+            )));
+            f.params.args.truncate(1);
+            let (qualifier, field) = agg.schema.qualified_field(group_len + i);
+            aggr_expr
+                .push(Expr::AggregateFunction(f).alias_qualified(qualifier.cloned(), field.name()));
+            changed = true;
+        }
+        if !changed {
+            return Ok(Transformed::no(node));
+        }
+        Ok(Transformed::yes(LogicalPlan::Aggregate(
+            Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?,
+        )))
+    })
+    .map(|t| t.data)
+}
+
 /// Adds partition selection to every grouped DP aggregation of the plan.
 fn with_partition_selection(plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| match &node {
@@ -465,7 +512,7 @@ impl AnalyzerRule for ChargeBudget {
             session_ledger(config)?.charge(&request).map(|_| ())
         };
         charge().map_err(|e| DataFusionError::Plan(format!("veil: {e}")))?;
-        Ok(plan)
+        with_const_args(plan)
     }
 
     fn name(&self) -> &str {

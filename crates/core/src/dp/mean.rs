@@ -91,6 +91,7 @@ impl BoundedMean {
     }
 
     /// Adds one value to a state. NULLs are the caller's to skip; NaN is skipped here.
+    #[inline]
     pub fn accumulate(&self, state: &mut MeanState, x: f64) {
         if x.is_nan() {
             return;
@@ -148,8 +149,22 @@ impl DpMeanAccumulator {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, x: f64) {
         self.params.accumulate(&mut self.state, x);
+    }
+
+    /// Quantizes values for [`DpMeanAccumulator::add_units`], as
+    /// [`super::DpSumAccumulator::quantize`] does.
+    pub fn quantize(&self, xs: &[f64], out: &mut Vec<i64>) -> bool {
+        self.params.fixed.units_into(xs, out)
+    }
+
+    /// Adds one value quantized by [`DpMeanAccumulator::quantize`] (not NaN's marker).
+    #[inline]
+    pub fn add_units(&mut self, units: i64) {
+        self.state.count = self.state.count.saturating_add(1);
+        self.state.sum = self.state.sum.saturating_add(units as i128);
     }
 
     /// Adds many values at once (NaN skipped): same result as `update` on each, faster.

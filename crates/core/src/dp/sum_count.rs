@@ -89,6 +89,7 @@ impl DpSumAccumulator {
     }
 
     /// Adds one value; NaN is skipped like NULL.
+    #[inline]
     pub fn update(&mut self, x: f64) {
         if !x.is_nan() {
             self.sum = self.sum.saturating_add(self.params.fixed.to_units(x));
@@ -98,6 +99,19 @@ impl DpSumAccumulator {
     /// Adds many values at once (NaN skipped): same result as `update` on each, faster.
     pub fn update_slice(&mut self, xs: &[f64]) {
         self.sum = self.sum.saturating_add(self.params.fixed.sum_units(xs).1);
+    }
+
+    /// Quantizes values for [`DpSumAccumulator::add_units`] (see `FixedPoint::units_into`):
+    /// `update(x)` is `add_units(u)` for each u that is not [`super::NAN_UNITS`]. False when
+    /// the bounds need the slow path (then use `update`).
+    pub fn quantize(&self, xs: &[f64], out: &mut Vec<i64>) -> bool {
+        self.params.fixed.units_into(xs, out)
+    }
+
+    /// Adds one value quantized by [`DpSumAccumulator::quantize`] (not NaN's marker).
+    #[inline]
+    pub fn add_units(&mut self, units: i64) {
+        self.sum = self.sum.saturating_add(units as i128);
     }
 
     pub fn merge(&mut self, other: &DpSumAccumulator) -> Fallible<()> {
@@ -179,6 +193,7 @@ impl DpCountAccumulator {
         self.privacy
     }
 
+    #[inline]
     pub fn add(&mut self, n: u64) {
         self.count = self.count.saturating_add(n);
     }

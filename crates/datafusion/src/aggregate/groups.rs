@@ -45,11 +45,52 @@ fn f64_values(values: &ArrayRef) -> &datafusion::arrow::array::PrimitiveArray<Fl
     values.as_primitive::<Float64Type>()
 }
 
+thread_local! {
+    /// Scratch for a batch's quantized values (one per thread, reused across batches).
+    static UNITS: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// GROUP BY fast path of sums and means: the batch is quantized in one vectorized pass,
+/// then each unit added to its group (same result as `update` row by row). False when it
+/// does not apply (NULLs, a filter, or bounds that need the slow path).
+macro_rules! quantized_add_rows {
+    ($groups:expr, $values:expr, $group_indices:expr, $filter:expr) => {{
+        let v = f64_values($values);
+        v.null_count() == 0
+            && $filter.is_none()
+            && !$groups.is_empty()
+            && UNITS.with(|units| {
+                let mut units = units.borrow_mut();
+                if !$groups[0].quantize(v.values(), &mut units) {
+                    return false;
+                }
+                for (&u, &g) in units.iter().zip($group_indices) {
+                    if u != veil_core::dp::NAN_UNITS {
+                        $groups[g].add_units(u);
+                    }
+                }
+                true
+            })
+    }};
+}
+
 macro_rules! bounded_group_state {
     ($t:ty) => {
-        bounded_group_state!($t, heap_bytes = |_: &$t| 0);
+        bounded_group_state!($t, heap_bytes = |_: &$t| 0, fast = |_, _, _, _| false);
+    };
+    ($t:ty, quantized) => {
+        bounded_group_state!(
+            $t,
+            heap_bytes = |_: &$t| 0,
+            fast = |groups: &mut [$t], values, group_indices, filter: Option<&BooleanArray>| {
+                quantized_add_rows!(groups, values, group_indices, filter)
+            }
+        );
     };
     ($t:ty, heap_bytes = $heap:expr) => {
+        bounded_group_state!($t, heap_bytes = $heap, fast = |_, _, _, _| false);
+    };
+    ($t:ty, heap_bytes = $heap:expr, fast = $fast:expr) => {
         impl GroupState for $t {
             fn heap_bytes(&self) -> usize {
                 $heap(self)
@@ -66,6 +107,11 @@ macro_rules! bounded_group_state {
                 group_indices: &[usize],
                 filter: Option<&BooleanArray>,
             ) {
+                let fast: fn(&mut [Self], &ArrayRef, &[usize], Option<&BooleanArray>) -> bool =
+                    $fast;
+                if fast(groups, values, group_indices, filter) {
+                    return;
+                }
                 let v = f64_values(values);
                 if v.null_count() == 0 && filter.is_none() {
                     for (&x, &g) in v.values().iter().zip(group_indices) {
@@ -99,8 +145,8 @@ macro_rules! bounded_group_state {
     };
 }
 
-bounded_group_state!(DpMeanAccumulator);
-bounded_group_state!(DpSumAccumulator);
+bounded_group_state!(DpMeanAccumulator, quantized);
+bounded_group_state!(DpSumAccumulator, quantized);
 bounded_group_state!(DpVarianceAccumulator);
 bounded_group_state!(
     DpQuantileAccumulator,

@@ -1,6 +1,7 @@
 //! Aggregate SQL functions, one per file.
 
 mod binary_state;
+pub mod const_args;
 pub mod dp_count;
 pub mod dp_count_distinct;
 pub mod dp_mean;
