@@ -261,6 +261,7 @@ impl Loss {
 
     /// What suppressing one row of the class with `codes` at `levels` adds, before scaling
     /// (additive metrics only).
+    #[cfg(test)]
     pub fn row_gap(&self, levels: &[usize], codes: &[u32]) -> f64 {
         codes
             .iter()
@@ -269,7 +270,17 @@ impl Loss {
             .sum()
     }
 
-    /// The factor from summed [`Loss::row_gap`]s to the loss.
+    /// Per attribute, the gaps of the codes at `levels`: what suppressing one row adds, before
+    /// scaling, is the sum over attributes of its code's entry (additive metrics only).
+    pub fn gaps_at(&self, levels: &[usize]) -> Vec<&[f64]> {
+        levels
+            .iter()
+            .enumerate()
+            .map(|(j, l)| &self.gap[j][*l][..])
+            .collect()
+    }
+
+    /// The factor from summed gaps (see [`Loss::gaps_at`]) to the loss.
     pub fn scale(&self) -> f64 {
         self.scale
     }

@@ -808,7 +808,7 @@ enum Pass {
 /// smallest blocks first, for k-anonymity alone. Every class lies within one block, so once
 /// a block is done its classes are final and its rows in classes smaller than `k` are
 /// suppressed whatever the other blocks hold: gives up as soon as more than `limit` rows
-/// are, or (with `max_gap`, additive metrics) as soon as their summed [`Loss::row_gap`]
+/// are, or (with `max_gap`, additive metrics) as soon as their summed gaps ([`Loss::gaps_at`])
 /// exceeds `max_gap`. Otherwise the classes of `levels`, as [`roll_up`] would give them (in
 /// another order).
 #[allow(clippy::too_many_arguments)]
@@ -826,6 +826,11 @@ fn blocked_pass(
     let q = levels.len();
     let maps: Vec<&[u32]> = (0..q).map(|j| &g.up[j][0][levels[j]][..]).collect();
     grouper.prepare(&maps, radix);
+    let gaps = if max_gap.is_some() {
+        loss.gaps_at(levels)
+    } else {
+        Vec::new()
+    };
     let mut out = Classes {
         levels: levels.to_vec(),
         codes: Vec::new(),
@@ -851,7 +856,9 @@ fn blocked_pass(
             if size < k {
                 suppressed += size as usize;
                 if max_gap.is_some() {
-                    gap += f64::from(size) * loss.row_gap(levels, &out.codes[c * q..(c + 1) * q]);
+                    let codes = &out.codes[c * q..(c + 1) * q];
+                    let row: f64 = gaps.iter().zip(codes).map(|(g, c)| g[*c as usize]).sum();
+                    gap += f64::from(size) * row;
                 }
             }
         }
