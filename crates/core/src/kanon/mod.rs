@@ -502,7 +502,7 @@ fn roll_up(
     }
     if span <= u128::from(u64::MAX) {
         let radix: Vec<u64> = radix.iter().map(|r| *r as u64).collect();
-        grouper.prepare(&maps, &radix);
+        grouper.prepare(&maps, &radix, None);
         grouper.reset(sizes.len().min(1 << 16));
         grouper.group(
             codes,
@@ -554,16 +554,24 @@ struct Grouper {
     /// The key of every class in the table, for growing it.
     keys: Vec<u64>,
     contrib: Vec<Vec<u64>>,
+    /// The attributes of `contrib`.
+    active: Vec<usize>,
 }
 
 impl Grouper {
     /// Sets the per-attribute tables for generalizing with `maps` and packing with `radix`
-    /// (every key must stay below [`EMPTY_SLOT`]: see [`packed_radix`]).
-    fn prepare(&mut self, maps: &[&[u32]], radix: &[u64]) {
-        self.contrib.resize_with(maps.len(), Vec::new);
-        for ((c, m), r) in self.contrib.iter_mut().zip(maps).zip(radix) {
+    /// (every key must stay below [`EMPTY_SLOT`]: see [`packed_radix`]). Attributes whose
+    /// generalized code is always 0 add nothing to keys and are left out, and so is `same`,
+    /// an attribute whose code is the same for all rows grouped between resets.
+    fn prepare(&mut self, maps: &[&[u32]], radix: &[u64], same: Option<usize>) {
+        self.active.clear();
+        self.active.extend(
+            (0..maps.len()).filter(|j| Some(*j) != same && maps[*j].iter().any(|c| *c != 0)),
+        );
+        self.contrib.resize_with(self.active.len(), Vec::new);
+        for (c, j) in self.contrib.iter_mut().zip(&self.active) {
             c.clear();
-            c.extend(m.iter().map(|code| r * u64::from(*code)));
+            c.extend(maps[*j].iter().map(|code| radix[*j] * u64::from(*code)));
         }
     }
 
@@ -614,8 +622,8 @@ impl Grouper {
         for (i, size) in sizes.iter().enumerate() {
             let row = &codes[i * q..(i + 1) * q];
             let mut key: u64 = 0;
-            for (c, code) in self.contrib.iter().zip(row) {
-                key += c[*code as usize];
+            for (c, j) in self.contrib.iter().zip(&self.active) {
+                key += c[row[*j] as usize];
             }
             let mask = self.slots.len() - 1;
             let mut slot = self.slot(key);
@@ -816,7 +824,7 @@ fn blocked_pass(
     g: &Generalize,
     loss: &Loss,
     (tuples, counts): (&[u32], &[u32]),
-    blocks: &mut [Block],
+    (along, blocks): (usize, &mut [Block]),
     radix: &[u64],
     levels: &[usize],
     (k, limit): (u32, usize),
@@ -825,7 +833,8 @@ fn blocked_pass(
 ) -> Pass {
     let q = levels.len();
     let maps: Vec<&[u32]> = (0..q).map(|j| &g.up[j][0][levels[j]][..]).collect();
-    grouper.prepare(&maps, radix);
+    // Every row of a block has the same code of `along`.
+    grouper.prepare(&maps, radix, Some(along));
     let gaps = if max_gap.is_some() {
         loss.gaps_at(levels)
     } else {
@@ -1296,7 +1305,7 @@ impl Search<'_> {
             &self.g,
             &self.loss,
             (tuples, counts),
-            blocks,
+            (j, blocks),
             &radix,
             levels,
             (self.checker.k, self.checker.limit),
@@ -1936,7 +1945,7 @@ mod tests {
                                 &g,
                                 &loss,
                                 (tuples, counts),
-                                blocks,
+                                (j, blocks),
                                 &radix,
                                 &levels,
                                 (k, limit),
