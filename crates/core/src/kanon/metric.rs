@@ -109,6 +109,10 @@ pub(super) struct Loss {
     /// (Σ_j total + Σ_suppressed Σ_j gap).
     total: Vec<Vec<f64>>,
     gap: Vec<Vec<Vec<f64>>>,
+    /// Additive metrics: `least_gap[j][from][to][code]` (to ≤ from) is the smallest gap at
+    /// level `to` of a value present in the data under `code` at level `from`: what a row
+    /// suppressed at `from` costs at least once specialized to `to`.
+    least_gap: Vec<Vec<Vec<Vec<f64>>>>,
     scale: f64,
     /// Class-size metrics: distinct codes present in the data per attribute and level, and
     /// distinct tuples (upper bounds on the number of classes).
@@ -125,6 +129,7 @@ impl Loss {
             n,
             total: Vec::with_capacity(q),
             gap: Vec::with_capacity(q),
+            least_gap: Vec::with_capacity(q),
             scale: 1.0,
             present: Vec::with_capacity(q),
             tuples: t.counts.len(),
@@ -134,7 +139,8 @@ impl Loss {
             for (i, c) in t.counts.iter().enumerate() {
                 base_count[t.tuples[i * q + j] as usize] += f64::from(*c);
             }
-            let (mut totals, mut gaps, mut present) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut totals, mut gaps, mut present) =
+                (Vec::new(), Vec::<Vec<f64>>::new(), Vec::new());
             for level in 0..h.height() {
                 // Rows and leaves (original values of the hierarchy) per code.
                 let mut group = vec![0f64; h.distinct(level)];
@@ -187,6 +193,27 @@ impl Loss {
                 }
             }
             loss.total.push(totals);
+            let least: Vec<Vec<Vec<f64>>> = if metric.additive() {
+                (0..h.height())
+                    .map(|from| {
+                        (0..=from)
+                            .map(|to| {
+                                let mut m = vec![f64::INFINITY; h.distinct(from)];
+                                for (b, c) in base_count.iter().enumerate() {
+                                    if *c > 0.0 {
+                                        let up = &mut m[h.code(from, b as u32) as usize];
+                                        *up = up.min(gaps[to][h.code(to, b as u32) as usize]);
+                                    }
+                                }
+                                m
+                            })
+                            .collect()
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            loss.least_gap.push(least);
             loss.gap.push(gaps);
             loss.present.push(present);
         }
@@ -234,6 +261,7 @@ impl Loss {
 
     /// What suppressing one row of the class with `codes` at `levels` adds, before scaling
     /// (additive metrics only).
+    #[cfg(test)]
     pub fn row_gap(&self, levels: &[usize], codes: &[u32]) -> f64 {
         codes
             .iter()
@@ -242,8 +270,79 @@ impl Loss {
             .sum()
     }
 
+    /// Per attribute, the gaps of the codes at `levels`: what suppressing one row adds, before
+    /// scaling, is the sum over attributes of its code's entry (additive metrics only).
+    pub fn gaps_at(&self, levels: &[usize]) -> Vec<&[f64]> {
+        levels
+            .iter()
+            .enumerate()
+            .map(|(j, l)| &self.gap[j][*l][..])
+            .collect()
+    }
+
+    /// The factor from summed gaps (see [`Loss::gaps_at`]) to the loss.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// Per-attribute tallies for [`Loss::gap_sum`] at `levels`, all zero: suppressed rows
+    /// per generalized code.
+    pub fn gap_counts(&self, levels: &[usize]) -> Vec<Vec<u64>> {
+        levels
+            .iter()
+            .enumerate()
+            .map(|(j, l)| vec![0; self.gap[j][*l].len()])
+            .collect()
+    }
+
+    /// What suppressing the rows tallied in `counts` (see [`Loss::gap_counts`]) adds, before
+    /// scaling (additive metrics only). Summed per attribute in code order, so the result
+    /// does not depend on the order of the classes.
+    pub fn gap_sum(&self, levels: &[usize], counts: &[Vec<u64>]) -> f64 {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(j, per_code)| {
+                per_code
+                    .iter()
+                    .zip(&self.gap[j][levels[j]])
+                    .map(|(n, gap)| *n as f64 * gap)
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+
+    /// Suppression cost forced below `levels` by the rows tallied in `counts` (suppressed at
+    /// `levels`, see [`Loss::gap_counts`]): `forced[j][l]` for l ≤ `levels[j]`, scaled, such
+    /// that at every specialization with levels m the rows suppressed here (suppressed there
+    /// too when suppression is monotone) cost at least Σ_j forced[j][m_j] — each row's value
+    /// of attribute j lies under its code here, so its gap at m_j is at least the least gap
+    /// under that code. At `levels` itself the sum is the suppression cost (additive metrics
+    /// only).
+    pub fn forced_below(&self, levels: &[usize], counts: &[Vec<u64>]) -> Vec<Vec<f64>> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(j, per_code)| {
+                let from = levels[j];
+                (0..=from)
+                    .map(|to| {
+                        let least = &self.least_gap[j][from][to];
+                        self.scale
+                            * per_code
+                                .iter()
+                                .zip(least)
+                                .filter(|(n, _)| **n > 0)
+                                .map(|(n, g)| *n as f64 * g)
+                                .sum::<f64>()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The loss and the loss without suppression, from the suppressed rows' summed
-    /// [`Loss::row_gap`]s (`gap_sum`), the sizes of kept classes and all classes.
+    /// [`Loss::gap_sum`] (`gap_sum`), the sizes of kept classes and all classes.
     pub fn finish(&self, levels: &[usize], s: &Tally) -> (f64, f64) {
         match self.metric {
             Metric::Entropy | Metric::GeneralizationLoss | Metric::Precision => {
@@ -269,7 +368,7 @@ impl Loss {
         }
     }
 
-    /// Whether [`Loss::row_gap`] is needed.
+    /// Whether [`Loss::gap_sum`] is needed.
     pub fn wants_gaps(&self) -> bool {
         self.metric.additive()
     }

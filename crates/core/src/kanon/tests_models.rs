@@ -620,6 +620,13 @@ fn search_finds_the_brute_force_optimum_for_every_metric_and_model() {
                                 "{m:?}: search {:?} vs brute force {best}",
                                 found.best
                             );
+                            // Ties go to the least general transformation.
+                            let least = all
+                                .iter()
+                                .filter(|v| v.anonymous && close(v.loss, best))
+                                .min_by_key(|v| (v.levels.iter().sum::<usize>(), &v.levels))
+                                .unwrap();
+                            assert_eq!(found.best.levels, least.levels, "{m:?}");
                             // The search's evaluation (rolled up from cached classes) is the
                             // same as one from scratch.
                             let again = evaluate_levels(&r.table, &m, &found.best.levels).unwrap();
