@@ -4,6 +4,7 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
+use super::shape::{self, ShapeMatcher};
 use super::EntityType;
 
 /// A possible PII span found by a recognizer, before thresholding and overlap resolution.
@@ -299,6 +300,8 @@ pub struct PatternRecognizer {
     validator: Validator,
     context: ContextWords,
     context_boost: f64,
+    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]).
+    shape: Option<&'static ShapeMatcher>,
 }
 
 /// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
@@ -344,6 +347,7 @@ impl PatternRecognizer {
             validator,
             context: ContextWords::new(context),
             context_boost,
+            shape: None,
         })
     }
 
@@ -360,15 +364,43 @@ impl PatternRecognizer {
         self
     }
 
+    /// Matches ASCII spans with `shape` instead of the regex. `shape` must find exactly what
+    /// the regex finds there (the built-in shapes are tested against their regexes).
+    pub(crate) fn with_shape(mut self, shape: &'static ShapeMatcher) -> Self {
+        self.shape = Some(shape);
+        self
+    }
+
+    /// The recognizer without its shape: every search runs the regex.
+    #[cfg(test)]
+    pub(crate) fn without_shape(mut self) -> Self {
+        self.shape = None;
+        self
+    }
+
+    /// The first match in `text[pos..end]`: the shape's on ASCII spans, else the regex's.
+    #[inline]
+    fn find_at(&self, text: &str, pos: usize, end: usize) -> Option<Range<usize>> {
+        match self.shape {
+            Some(s) if shape::applies(text.as_bytes(), pos, end) => {
+                s.find(text.as_bytes(), pos, end)
+            }
+            _ => self
+                .regex
+                .search(&Input::new(text).span(pos..end))
+                .map(|m| m.range()),
+        }
+    }
+
     /// Runs the regex and validator over `text[start..end]` (look-around sees the whole
     /// text). A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024");
     /// the search then resumes right after the accepted span, so the rest is scanned again.
     fn search(&self, text: &str, mut pos: usize, end: usize, out: &mut Vec<Candidate>) {
         while pos < end {
-            let Some(m) = self.regex.search(&Input::new(text).span(pos..end)) else {
+            let Some(m) = self.find_at(text, pos, end) else {
                 break;
             };
-            match (self.validator)(text, m.range()) {
+            match (self.validator)(text, m.clone()) {
                 Some((range, score)) if !range.is_empty() => {
                     let score = self
                         .context
@@ -380,7 +412,7 @@ impl PatternRecognizer {
                         score,
                     });
                 }
-                _ => pos = m.end().max(m.start() + 1),
+                _ => pos = m.end.max(m.start + 1),
             }
             while pos < text.len() && !text.is_char_boundary(pos) {
                 pos += 1;

@@ -5,6 +5,7 @@ use std::ops::Range;
 use super::is_space;
 use super::matched;
 use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::shape;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
@@ -56,6 +57,7 @@ pub fn weekday() -> PatternRecognizer {
         0.0,
     )
     .expect("built-in weekday pattern compiles")
+    .with_shape(&shape::WEEKDAY)
     .with_required_byte(|b| b == b'y')
     .with_windows(Windows::new(
         seed::Y,
@@ -95,6 +97,7 @@ pub fn year() -> PatternRecognizer {
         0.0,
     )
     .expect("built-in year pattern compiles")
+    .with_shape(&shape::YEAR)
     .with_required_byte(|b| b == b'1' || b == b'2')
     .with_windows(
         Windows::new(
