@@ -480,6 +480,9 @@ pub(crate) struct ContextWords {
     first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild>,
     /// Length of the longest first part.
     longest: usize,
+    /// For each first byte of a first part, bit `n` set when a first part of `n` bytes
+    /// starts with it: tokens that fail this are not looked up.
+    shapes: [u64; 128],
 }
 
 impl ContextWords {
@@ -487,6 +490,7 @@ impl ContextWords {
         let mut first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild> =
             Default::default();
         let mut longest = 0;
+        let mut shapes = [0u64; 128];
         for w in words {
             let parts: Vec<Vec<u8>> = w
                 .as_ref()
@@ -501,6 +505,9 @@ impl ContextWords {
             });
             if possible {
                 longest = longest.max(parts[0].len());
+                if parts[0].len() < 64 {
+                    shapes[usize::from(parts[0][0] & 0x7f)] |= 1 << parts[0].len();
+                }
                 first
                     .entry(parts[0].clone())
                     .or_default()
@@ -511,6 +518,7 @@ impl ContextWords {
             words: words.iter().map(|w| w.as_ref().to_string()).collect(),
             first,
             longest,
+            shapes,
         }
     }
 
@@ -577,7 +585,13 @@ impl ContextWords {
         };
         let mut lower = [0u8; 64];
         for (i, &(s, e)) in tokens.iter().enumerate() {
-            if e - s > self.longest || e - s > lower.len() {
+            // Lengths of 64 and more pass `longest` only when some first part is that long,
+            // and are then looked up.
+            if e - s > self.longest
+                || e - s > lower.len()
+                || (e - s < 64
+                    && self.shapes[usize::from(near[s].to_ascii_lowercase())] >> (e - s) & 1 == 0)
+            {
                 continue;
             }
             for (l, b) in lower.iter_mut().zip(&near[s..e]) {
