@@ -549,42 +549,39 @@ impl ContextWords {
     }
 
     /// The words of [`normalize_words`] (runs of letters, digits and `#`, lower-cased) are
-    /// compared in place. `None` when `near` is not ASCII or has too many words.
+    /// compared in place, read one at a time (the words after one that starts a phrase
+    /// only when it does). `None` when `near` is not ASCII.
     fn ascii_near(&self, near: &[u8]) -> Option<bool> {
-        const MAX_TOKENS: usize = 64;
         if !near.is_ascii() {
             return None;
         }
         let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'#';
-        let mut tokens = [(0usize, 0usize); MAX_TOKENS];
-        let mut n = 0;
-        let mut i = 0;
-        while i < near.len() {
-            if !is_word(near[i]) {
+        // The first word at or after `i`, as (start, end).
+        let next_word = |mut i: usize| -> Option<(usize, usize)> {
+            while i < near.len() && !is_word(near[i]) {
                 i += 1;
-                continue;
+            }
+            if i == near.len() {
+                return None;
             }
             let start = i;
             while i < near.len() && is_word(near[i]) {
                 i += 1;
             }
-            if n == MAX_TOKENS {
-                return None;
-            }
-            tokens[n] = (start, i);
-            n += 1;
-        }
-        let tokens = &tokens[..n];
-        let token_is = |t: (usize, usize), part: &[u8]| {
-            let tok = &near[t.0..t.1];
-            tok.len() == part.len()
-                && tok
+            Some((start, i))
+        };
+        let word_is = |(s, e): (usize, usize), part: &[u8]| {
+            let w = &near[s..e];
+            w.len() == part.len()
+                && w
                     .iter()
                     .zip(part)
                     .all(|(a, b)| a.to_ascii_lowercase() == *b)
         };
         let mut lower = [0u8; 64];
-        for (i, &(s, e)) in tokens.iter().enumerate() {
+        let mut pos = 0;
+        while let Some((s, e)) = next_word(pos) {
+            pos = e;
             // Lengths of 64 and more pass `longest` only when some first part is that long,
             // and are then looked up.
             if e - s > self.longest
@@ -600,10 +597,17 @@ impl ContextWords {
             let Some(phrases) = self.first.get(&lower[..e - s]) else {
                 continue;
             };
-            let rest = &tokens[i + 1..];
-            if phrases.iter().any(|parts| {
-                parts.len() <= rest.len() && parts.iter().zip(rest).all(|(p, &t)| token_is(t, p))
-            }) {
+            let phrase_here = |parts: &Vec<Vec<u8>>| {
+                let mut at = e;
+                parts.iter().all(|part| match next_word(at) {
+                    Some(w) if word_is(w, part) => {
+                        at = w.1;
+                        true
+                    }
+                    _ => false,
+                })
+            };
+            if phrases.iter().any(phrase_here) {
                 return Some(true);
             }
         }
@@ -703,6 +707,16 @@ pub(crate) fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
 mod tests {
     use super::*;
     use crate::pii::recognizers::test_util::random_texts;
+
+    #[test]
+    fn scan_bytes_are_the_text_bytes() {
+        let mut texts = random_texts(500, 0x0123_4567_89AB_CDEF);
+        texts.push((0u8..128).map(char::from).collect());
+        for text in &texts {
+            let mut buf = Vec::new();
+            assert_eq!(Scan::new(text, &mut buf).bytes, ByteSet::of(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn context_words_agree_with_normalized_search() {
