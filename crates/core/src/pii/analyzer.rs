@@ -181,6 +181,18 @@ impl Analyzer {
 /// Converts byte ranges (sorted, non-overlapping) to code-point offsets in one pass.
 fn to_spans(text: &str, kept: Vec<Candidate>) -> Vec<PiiSpan> {
     let mut spans = Vec::with_capacity(kept.len());
+    if text.is_ascii() {
+        // One byte per code point.
+        spans.extend(kept.into_iter().map(|c| PiiSpan {
+            entity: c.entity,
+            start: c.range.start,
+            end: c.range.end,
+            byte_start: c.range.start,
+            byte_end: c.range.end,
+            score: c.score,
+        }));
+        return spans;
+    }
     let mut chars_before = 0usize; // code points in text[..byte_pos]
     let mut byte_pos = 0usize;
     for c in kept {
