@@ -64,7 +64,7 @@ impl ByteSet {
     }
 
     #[inline]
-    fn insert(&mut self, b: u8) {
+    pub(crate) fn insert(&mut self, b: u8) {
         self.0[(b >> 6) as usize] |= 1 << (b & 63);
     }
 
