@@ -18,7 +18,7 @@ fn main() {
     let docs: Vec<String> = match args.first() {
         Some(path) => {
             let records: Vec<veil_benches::pii_eval::Record> =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable file"))
+                serde_json::from_str(&std::fs::read_to_string(path).expect("readable file"))
                     .expect("Presidio-format JSON");
             records.into_iter().map(|r| r.full_text).collect()
         }
@@ -46,7 +46,10 @@ fn redact(docs: &[String], bytes: usize) {
     let secrets = veil_core::mask::Secrets::default();
     type Redact<'a> = Box<dyn Fn(&str) -> usize + 'a>;
     let runs: [(&str, Redact); 2] = [
-        ("redact_pii, every recognizer", Box::new(|d| redact_pii(d).len())),
+        (
+            "redact_pii, every recognizer",
+            Box::new(|d| redact_pii(d).len()),
+        ),
         (
             "redact_pii, pattern-only set",
             Box::new(|d| {

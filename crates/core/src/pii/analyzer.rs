@@ -327,7 +327,10 @@ mod tests {
     fn builtin_bits_are_distinct() {
         let bits: Vec<u32> = EntityType::ALL.iter().map(|e| builtin_bit(*e)).collect();
         assert!(bits.iter().all(|b| b.count_ones() == 1));
-        assert_eq!(bits.iter().fold(0, |m, b| m | b).count_ones() as usize, bits.len());
+        assert_eq!(
+            bits.iter().fold(0, |m, b| m | b).count_ones() as usize,
+            bits.len()
+        );
         assert_eq!(builtin_bit(EntityType::custom("EMPLOYEE_ID").unwrap()), 0);
     }
 

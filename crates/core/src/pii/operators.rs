@@ -34,8 +34,12 @@ impl Replacer {
             out.push_str(&text[pos..s.byte_start]);
             match self.strategy(s.entity) {
                 // What `Strategy::apply` returns, written in place.
-                Strategy::Redact { template } => push_template(&mut out, template, s.entity.as_str()),
-                strategy => out.push_str(&strategy.apply(s.entity.as_str(), s.value(text), secrets)?),
+                Strategy::Redact { template } => {
+                    push_template(&mut out, template, s.entity.as_str())
+                }
+                strategy => {
+                    out.push_str(&strategy.apply(s.entity.as_str(), s.value(text), secrets)?)
+                }
             }
             pos = s.byte_end;
         }

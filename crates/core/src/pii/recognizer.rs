@@ -573,8 +573,7 @@ impl ContextWords {
         let word_is = |(s, e): (usize, usize), part: &[u8]| {
             let w = &near[s..e];
             w.len() == part.len()
-                && w
-                    .iter()
+                && w.iter()
                     .zip(part)
                     .all(|(a, b)| a.to_ascii_lowercase() == *b)
         };
@@ -714,7 +713,11 @@ mod tests {
         texts.push((0u8..128).map(char::from).collect());
         for text in &texts {
             let mut buf = Vec::new();
-            assert_eq!(Scan::new(text, &mut buf).bytes, ByteSet::of(text), "{text:?}");
+            assert_eq!(
+                Scan::new(text, &mut buf).bytes,
+                ByteSet::of(text),
+                "{text:?}"
+            );
         }
     }
 

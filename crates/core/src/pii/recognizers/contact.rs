@@ -235,7 +235,8 @@ fn descriptor_match(d: &Descriptor, national: &str) -> bool {
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
 fn looks_like_date(s: &str) -> bool {
     let mut split = s.split(['.', '/', '-']);
-    let (Some(a), Some(b), Some(c), None) = (split.next(), split.next(), split.next(), split.next())
+    let (Some(a), Some(b), Some(c), None) =
+        (split.next(), split.next(), split.next(), split.next())
     else {
         return false; // not three groups
     };

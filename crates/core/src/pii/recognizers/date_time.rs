@@ -206,8 +206,16 @@ mod tests {
         };
         let mut texts = crate::pii::recognizers::test_util::random_texts(1000, 99);
         texts.extend(
-            ["in 1999", "IN, 1999", "Since  2001", "ıN 2000", "İn 1990", "SİNCE 1990", "fAll 1990"]
-                .map(String::from),
+            [
+                "in 1999",
+                "IN, 1999",
+                "Since  2001",
+                "ıN 2000",
+                "İn 1990",
+                "SİNCE 1990",
+                "fAll 1990",
+            ]
+            .map(String::from),
         );
         let mut leads = 0;
         for text in &texts {
