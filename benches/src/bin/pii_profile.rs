@@ -1,22 +1,90 @@
-//! `pii_profile`: time spent by each built-in recognizer over the criterion bench's corpus
-//! (or a Presidio-format file given as argument), to see where detection time goes.
+//! `pii_profile [PATH] [--redact-only]`: time spent by each built-in recognizer over the
+//! criterion bench's corpus (or a Presidio-format file given as argument), to see where
+//! detection time goes, then by `redact_pii` (every recognizer, and the pattern-only set)
+//! over 20 passes. `--redact-only` skips the per-recognizer rows, for counting the
+//! instructions of `redact_pii` alone (`perf stat -e instructions`).
 
 use std::time::Instant;
 
 use veil_benches::corpus::notes;
-use veil_core::pii::{recognizers, Candidate, Mark, Scan};
+use veil_core::pii::{
+    recognizers, redact_pii, redact_pii_with, Candidate, EntityType, Mark, PiiOptions, Scan,
+};
 
 fn main() {
-    let docs: Vec<String> = match std::env::args().nth(1) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let redact_only = args.iter().any(|a| a == "--redact-only");
+    args.retain(|a| a != "--redact-only");
+    let docs: Vec<String> = match args.first() {
         Some(path) => {
             let records: Vec<veil_benches::pii_eval::Record> =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable file"))
+                serde_json::from_str(&std::fs::read_to_string(path).expect("readable file"))
                     .expect("Presidio-format JSON");
             records.into_iter().map(|r| r.full_text).collect()
         }
         None => notes(),
     };
     let bytes: usize = docs.iter().map(String::len).sum();
+    if !redact_only {
+        per_recognizer(&docs, bytes);
+    }
+    redact(&docs, bytes);
+}
+
+/// Times `redact_pii` with every recognizer and with the pattern-only set.
+fn redact(docs: &[String], bytes: usize) {
+    const PASSES: usize = 20;
+    let patterns_only: Vec<&str> = EntityType::ALL
+        .iter()
+        .filter(|e| !matches!(e, EntityType::Person | EntityType::Location))
+        .map(|e| e.as_str())
+        .collect();
+    let options = PiiOptions::parse(Some(
+        &serde_json::json!({ "entities": patterns_only }).to_string(),
+    ))
+    .expect("valid options");
+    let secrets = veil_core::mask::Secrets::default();
+    type Redact<'a> = Box<dyn Fn(&str) -> usize + 'a>;
+    let runs: [(&str, Redact); 2] = [
+        (
+            "redact_pii, every recognizer",
+            Box::new(|d| redact_pii(d).len()),
+        ),
+        (
+            "redact_pii, pattern-only set",
+            Box::new(|d| {
+                redact_pii_with(d, &options, &secrets)
+                    .expect("redact strategy needs no key")
+                    .len()
+            }),
+        ),
+    ];
+    for (name, run) in runs {
+        // Warm-up: lazily built tables are not timed.
+        std::hint::black_box(docs.iter().map(|d| run(d)).sum::<usize>());
+        let start = Instant::now();
+        timed_passes(docs, &run, PASSES);
+        let secs = start.elapsed().as_secs_f64() / PASSES as f64;
+        println!(
+            "{name:30} {:8.3} ms per pass {:8.1} MB/s",
+            secs * 1e3,
+            bytes as f64 / 1e6 / secs
+        );
+    }
+}
+
+/// `passes` passes of `run` over `docs`: a function of its own, so that instruction counts
+/// can be limited to it (`valgrind --tool=callgrind --collect-atstart=no
+/// --toggle-collect='pii_profile::timed_passes'`).
+#[inline(never)]
+fn timed_passes(docs: &[String], run: &dyn Fn(&str) -> usize, passes: usize) {
+    for _ in 0..passes {
+        std::hint::black_box(docs.iter().map(|d| run(d)).sum::<usize>());
+    }
+}
+
+/// Times each built-in recognizer alone.
+fn per_recognizer(docs: &[String], bytes: usize) {
     let mut rows = Vec::new();
     // The per-text scan the analyzer shares between recognizers, timed on its own.
     let mut marks: Vec<Vec<Mark>> = vec![Vec::new(); docs.len()];

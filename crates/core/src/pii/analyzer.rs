@@ -100,10 +100,18 @@ impl Analyzer {
     /// other types do not run, user patterns and deny lists included), threshold, allow
     /// list, and the options' own recognizers.
     pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
+        // `options.wants` for the built-in types as bits, from one pass over the entity
+        // list, rather than a search of the list for every recognizer.
+        let builtin = options.entities.as_ref().map_or(u32::MAX, |list| {
+            list.iter().fold(0u32, |m, e| m | builtin_bit(*e))
+        });
         self.find(
             text,
             &options.custom.recognizers,
-            |e| options.wants(e),
+            |e| match builtin_bit(e) {
+                0 => options.wants(e),
+                bit => builtin & bit != 0,
+            },
             options.threshold,
             &options.allow,
         )
@@ -178,9 +186,50 @@ impl Analyzer {
     }
 }
 
+/// One bit per built-in entity type, 0 for custom labels. Every variant is listed, so a new
+/// one cannot be forgotten here.
+fn builtin_bit(e: EntityType) -> u32 {
+    let i = match e {
+        EntityType::Person => 0,
+        EntityType::Location => 1,
+        EntityType::EmailAddress => 2,
+        EntityType::PhoneNumber => 3,
+        EntityType::Url => 4,
+        EntityType::CreditCard => 5,
+        EntityType::IbanCode => 6,
+        EntityType::Crypto => 7,
+        EntityType::UsBankNumber => 8,
+        EntityType::AbaRoutingNumber => 9,
+        EntityType::IpAddress => 10,
+        EntityType::MacAddress => 11,
+        EntityType::DateTime => 12,
+        EntityType::UsSsn => 13,
+        EntityType::UsItin => 14,
+        EntityType::UsNpi => 15,
+        EntityType::UsPassport => 16,
+        EntityType::UsDriverLicense => 17,
+        EntityType::UkNhs => 18,
+        EntityType::UkNino => 19,
+        EntityType::Custom(_) => return 0,
+    };
+    1 << i
+}
+
 /// Converts byte ranges (sorted, non-overlapping) to code-point offsets in one pass.
 fn to_spans(text: &str, kept: Vec<Candidate>) -> Vec<PiiSpan> {
     let mut spans = Vec::with_capacity(kept.len());
+    if text.is_ascii() {
+        // One byte per code point.
+        spans.extend(kept.into_iter().map(|c| PiiSpan {
+            entity: c.entity,
+            start: c.range.start,
+            end: c.range.end,
+            byte_start: c.range.start,
+            byte_end: c.range.end,
+            score: c.score,
+        }));
+        return spans;
+    }
     let mut chars_before = 0usize; // code points in text[..byte_pos]
     let mut byte_pos = 0usize;
     for c in kept {
@@ -272,6 +321,17 @@ mod tests {
             types,
             vec![EntityType::EmailAddress, EntityType::EmailAddress]
         );
+    }
+
+    #[test]
+    fn builtin_bits_are_distinct() {
+        let bits: Vec<u32> = EntityType::ALL.iter().map(|e| builtin_bit(*e)).collect();
+        assert!(bits.iter().all(|b| b.count_ones() == 1));
+        assert_eq!(
+            bits.iter().fold(0, |m, b| m | b).count_ones() as usize,
+            bits.len()
+        );
+        assert_eq!(builtin_bit(EntityType::custom("EMPLOYEE_ID").unwrap()), 0);
     }
 
     #[test]

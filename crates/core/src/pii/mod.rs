@@ -19,6 +19,7 @@ mod recognizer;
 pub mod recognizers;
 #[cfg(test)]
 mod robustness;
+mod shape;
 mod summary;
 
 use crate::error::Fallible;

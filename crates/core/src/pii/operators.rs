@@ -32,11 +32,15 @@ impl Replacer {
         let mut pos = 0;
         for s in spans {
             out.push_str(&text[pos..s.byte_start]);
-            out.push_str(&self.strategy(s.entity).apply(
-                s.entity.as_str(),
-                s.value(text),
-                secrets,
-            )?);
+            match self.strategy(s.entity) {
+                // What `Strategy::apply` returns, written in place.
+                Strategy::Redact { template } => {
+                    push_template(&mut out, template, s.entity.as_str())
+                }
+                strategy => {
+                    out.push_str(&strategy.apply(s.entity.as_str(), s.value(text), secrets)?)
+                }
+            }
             pos = s.byte_end;
         }
         out.push_str(&text[pos..]);
@@ -44,8 +48,44 @@ impl Replacer {
     }
 }
 
+/// Appends `template` with every `{type}` replaced by `label`: `template.replace("{type}",
+/// label)` without the intermediate string ("{type}" cannot overlap itself, so scanning for
+/// its `{` finds the same occurrences).
+fn push_template(out: &mut String, template: &str, label: &str) {
+    let mut rest = template;
+    while let Some(i) = rest.bytes().position(|b| b == b'{') {
+        if rest[i..].starts_with("{type}") {
+            out.push_str(&rest[..i]);
+            out.push_str(label);
+            rest = &rest[i + "{type}".len()..];
+        } else {
+            out.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(rest);
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn templates_are_filled_as_replace_fills_them() {
+        for template in [
+            "<{type}>",
+            "",
+            "{type}",
+            "{{type}}",
+            "{typ{type}e}",
+            "[REDACTED_{type}] {type}{type}",
+            "{ty}{type",
+            "ü{type}✓{",
+        ] {
+            let mut out = String::from("x");
+            super::push_template(&mut out, template, "US_SSN");
+            assert_eq!(out, format!("x{}", template.replace("{type}", "US_SSN")));
+        }
+    }
+
     use super::*;
     use crate::pii::Analyzer;
 

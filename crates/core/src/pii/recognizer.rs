@@ -4,6 +4,7 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
+use super::shape::{self, ShapeMatcher};
 use super::EntityType;
 
 /// A possible PII span found by a recognizer, before thresholding and overlap resolution.
@@ -63,7 +64,7 @@ impl ByteSet {
     }
 
     #[inline]
-    fn insert(&mut self, b: u8) {
+    pub(crate) fn insert(&mut self, b: u8) {
         self.0[(b >> 6) as usize] |= 1 << (b & 63);
     }
 
@@ -299,6 +300,8 @@ pub struct PatternRecognizer {
     validator: Validator,
     context: ContextWords,
     context_boost: f64,
+    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]).
+    shape: Option<&'static ShapeMatcher>,
 }
 
 /// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
@@ -344,6 +347,7 @@ impl PatternRecognizer {
             validator,
             context: ContextWords::new(context),
             context_boost,
+            shape: None,
         })
     }
 
@@ -360,15 +364,43 @@ impl PatternRecognizer {
         self
     }
 
+    /// Matches ASCII spans with `shape` instead of the regex. `shape` must find exactly what
+    /// the regex finds there (the built-in shapes are tested against their regexes).
+    pub(crate) fn with_shape(mut self, shape: &'static ShapeMatcher) -> Self {
+        self.shape = Some(shape);
+        self
+    }
+
+    /// The recognizer without its shape: every search runs the regex.
+    #[cfg(test)]
+    pub(crate) fn without_shape(mut self) -> Self {
+        self.shape = None;
+        self
+    }
+
+    /// The first match in `text[pos..end]`: the shape's on ASCII spans, else the regex's.
+    #[inline]
+    fn find_at(&self, text: &str, pos: usize, end: usize) -> Option<Range<usize>> {
+        match self.shape {
+            Some(s) if shape::applies(text.as_bytes(), pos, end) => {
+                s.find(text.as_bytes(), pos, end)
+            }
+            _ => self
+                .regex
+                .search(&Input::new(text).span(pos..end))
+                .map(|m| m.range()),
+        }
+    }
+
     /// Runs the regex and validator over `text[start..end]` (look-around sees the whole
     /// text). A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024");
     /// the search then resumes right after the accepted span, so the rest is scanned again.
     fn search(&self, text: &str, mut pos: usize, end: usize, out: &mut Vec<Candidate>) {
         while pos < end {
-            let Some(m) = self.regex.search(&Input::new(text).span(pos..end)) else {
+            let Some(m) = self.find_at(text, pos, end) else {
                 break;
             };
-            match (self.validator)(text, m.range()) {
+            match (self.validator)(text, m.clone()) {
                 Some((range, score)) if !range.is_empty() => {
                     let score = self
                         .context
@@ -380,7 +412,7 @@ impl PatternRecognizer {
                         score,
                     });
                 }
-                _ => pos = m.end().max(m.start() + 1),
+                _ => pos = m.end.max(m.start + 1),
             }
             while pos < text.len() && !text.is_char_boundary(pos) {
                 pos += 1;
@@ -448,6 +480,9 @@ pub(crate) struct ContextWords {
     first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild>,
     /// Length of the longest first part.
     longest: usize,
+    /// For each first byte of a first part, bit `n` set when a first part of `n` bytes
+    /// starts with it: tokens that fail this are not looked up.
+    shapes: [u64; 128],
 }
 
 impl ContextWords {
@@ -455,6 +490,7 @@ impl ContextWords {
         let mut first: std::collections::HashMap<Vec<u8>, Vec<Vec<Vec<u8>>>, FnvBuild> =
             Default::default();
         let mut longest = 0;
+        let mut shapes = [0u64; 128];
         for w in words {
             let parts: Vec<Vec<u8>> = w
                 .as_ref()
@@ -469,6 +505,9 @@ impl ContextWords {
             });
             if possible {
                 longest = longest.max(parts[0].len());
+                if parts[0].len() < 64 {
+                    shapes[usize::from(parts[0][0] & 0x7f)] |= 1 << parts[0].len();
+                }
                 first
                     .entry(parts[0].clone())
                     .or_default()
@@ -479,6 +518,7 @@ impl ContextWords {
             words: words.iter().map(|w| w.as_ref().to_string()).collect(),
             first,
             longest,
+            shapes,
         }
     }
 
@@ -509,43 +549,45 @@ impl ContextWords {
     }
 
     /// The words of [`normalize_words`] (runs of letters, digits and `#`, lower-cased) are
-    /// compared in place. `None` when `near` is not ASCII or has too many words.
+    /// compared in place, read one at a time (the words after one that starts a phrase
+    /// only when it does). `None` when `near` is not ASCII.
     fn ascii_near(&self, near: &[u8]) -> Option<bool> {
-        const MAX_TOKENS: usize = 64;
         if !near.is_ascii() {
             return None;
         }
         let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'#';
-        let mut tokens = [(0usize, 0usize); MAX_TOKENS];
-        let mut n = 0;
-        let mut i = 0;
-        while i < near.len() {
-            if !is_word(near[i]) {
+        // The first word at or after `i`, as (start, end).
+        let next_word = |mut i: usize| -> Option<(usize, usize)> {
+            while i < near.len() && !is_word(near[i]) {
                 i += 1;
-                continue;
+            }
+            if i == near.len() {
+                return None;
             }
             let start = i;
             while i < near.len() && is_word(near[i]) {
                 i += 1;
             }
-            if n == MAX_TOKENS {
-                return None;
-            }
-            tokens[n] = (start, i);
-            n += 1;
-        }
-        let tokens = &tokens[..n];
-        let token_is = |t: (usize, usize), part: &[u8]| {
-            let tok = &near[t.0..t.1];
-            tok.len() == part.len()
-                && tok
-                    .iter()
+            Some((start, i))
+        };
+        let word_is = |(s, e): (usize, usize), part: &[u8]| {
+            let w = &near[s..e];
+            w.len() == part.len()
+                && w.iter()
                     .zip(part)
                     .all(|(a, b)| a.to_ascii_lowercase() == *b)
         };
         let mut lower = [0u8; 64];
-        for (i, &(s, e)) in tokens.iter().enumerate() {
-            if e - s > self.longest || e - s > lower.len() {
+        let mut pos = 0;
+        while let Some((s, e)) = next_word(pos) {
+            pos = e;
+            // Lengths of 64 and more pass `longest` only when some first part is that long,
+            // and are then looked up.
+            if e - s > self.longest
+                || e - s > lower.len()
+                || (e - s < 64
+                    && self.shapes[usize::from(near[s].to_ascii_lowercase())] >> (e - s) & 1 == 0)
+            {
                 continue;
             }
             for (l, b) in lower.iter_mut().zip(&near[s..e]) {
@@ -554,10 +596,17 @@ impl ContextWords {
             let Some(phrases) = self.first.get(&lower[..e - s]) else {
                 continue;
             };
-            let rest = &tokens[i + 1..];
-            if phrases.iter().any(|parts| {
-                parts.len() <= rest.len() && parts.iter().zip(rest).all(|(p, &t)| token_is(t, p))
-            }) {
+            let phrase_here = |parts: &Vec<Vec<u8>>| {
+                let mut at = e;
+                parts.iter().all(|part| match next_word(at) {
+                    Some(w) if word_is(w, part) => {
+                        at = w.1;
+                        true
+                    }
+                    _ => false,
+                })
+            };
+            if phrases.iter().any(phrase_here) {
                 return Some(true);
             }
         }
@@ -657,6 +706,20 @@ pub(crate) fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
 mod tests {
     use super::*;
     use crate::pii::recognizers::test_util::random_texts;
+
+    #[test]
+    fn scan_bytes_are_the_text_bytes() {
+        let mut texts = random_texts(500, 0x0123_4567_89AB_CDEF);
+        texts.push((0u8..128).map(char::from).collect());
+        for text in &texts {
+            let mut buf = Vec::new();
+            assert_eq!(
+                Scan::new(text, &mut buf).bytes,
+                ByteSet::of(text),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn context_words_agree_with_normalized_search() {

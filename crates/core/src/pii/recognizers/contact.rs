@@ -120,11 +120,18 @@ fn phone_score(candidate: &str) -> Option<f64> {
     let formatted = candidate
         .bytes()
         .any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
-    let all: String = main.chars().filter(char::is_ascii_digit).collect();
+    // The digits of `main` (at most 15, checked above), without allocating.
+    let mut buf = [0u8; 15];
+    for (d, b) in buf.iter_mut().zip(main.bytes().filter(u8::is_ascii_digit)) {
+        *d = b;
+    }
+    let Ok(all) = std::str::from_utf8(&buf[..digits]) else {
+        return None; // ASCII digits are UTF-8: never taken
+    };
     let international = candidate.starts_with('+') || candidate.starts_with("00");
     if international {
         let number = if candidate.starts_with('+') {
-            &all[..]
+            all
         } else {
             &all[2..]
         };
@@ -227,12 +234,17 @@ fn descriptor_match(d: &Descriptor, national: &str) -> bool {
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
 fn looks_like_date(s: &str) -> bool {
-    let groups: Vec<&str> = s.split(['.', '/', '-']).collect();
-    groups.len() == 3
-        && groups
-            .iter()
-            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
-        && (groups[0].len() == 4 || groups[2].len() == 4 || groups[2].len() == 2)
+    let mut split = s.split(['.', '/', '-']);
+    let (Some(a), Some(b), Some(c), None) =
+        (split.next(), split.next(), split.next(), split.next())
+    else {
+        return false; // not three groups
+    };
+    let groups = [a, b, c];
+    groups
+        .iter()
+        .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+        && (a.len() == 4 || c.len() == 4 || c.len() == 2)
         && groups.iter().any(|g| g.len() <= 2)
 }
 

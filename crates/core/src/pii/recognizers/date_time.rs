@@ -5,6 +5,7 @@ use std::ops::Range;
 use super::is_space;
 use super::matched;
 use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::shape;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
@@ -56,6 +57,7 @@ pub fn weekday() -> PatternRecognizer {
         0.0,
     )
     .expect("built-in weekday pattern compiles")
+    .with_shape(&shape::WEEKDAY)
     .with_required_byte(|b| b == b'y')
     .with_windows(Windows::new(
         seed::Y,
@@ -77,24 +79,15 @@ pub fn year() -> PatternRecognizer {
         EntityType::DateTime,
         r"\b(?:19|20)\d{2}\b",
         |text, m| {
-            let before = text[..m.start].trim_end_matches([' ', ',']);
-            let word: String = before
-                .chars()
-                .rev()
-                .take_while(|c| c.is_alphabetic())
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<String>()
-                .to_lowercase();
             let after = text[m.end..].chars().next();
             let numeric_after = after.is_some_and(|c| c.is_ascii_digit() || c == '%');
-            (YEAR_LEAD_WORDS.contains(&word.as_str()) && !numeric_after).then_some((m, 0.6))
+            (!numeric_after && year_lead_word_before(text, m.start)).then_some((m, 0.6))
         },
         &[],
         0.0,
     )
     .expect("built-in year pattern compiles")
+    .with_shape(&shape::YEAR)
     .with_required_byte(|b| b == b'1' || b == b'2')
     .with_windows(
         Windows::new(
@@ -104,6 +97,24 @@ pub fn year() -> PatternRecognizer {
         )
         .min_digits(4),
     )
+}
+
+/// Whether the letters right before `pos` (after trimming spaces and commas), lower-cased,
+/// are one of [`YEAR_LEAD_WORDS`].
+fn year_lead_word_before(text: &str, pos: usize) -> bool {
+    let before = text[..pos].trim_end_matches([' ', ',']);
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphabetic())
+        .last()
+        .map_or(before.len(), |(i, _)| i);
+    let word = &before[start..];
+    if word.is_ascii() {
+        // ASCII lower-cases byte by byte: no allocation.
+        return YEAR_LEAD_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word));
+    }
+    YEAR_LEAD_WORDS.contains(&word.to_lowercase().as_str())
 }
 
 fn days_in_month(month: u32, year: Option<i32>) -> u32 {
@@ -177,6 +188,46 @@ mod tests {
         rejects(&r, "version 1.2.3");
     }
 
+    /// The lead-word check finds what lower-casing the whole word finds.
+    #[test]
+    fn year_lead_word_agrees_with_lowercasing() {
+        let reference = |text: &str, pos: usize| {
+            let word: String = text[..pos]
+                .trim_end_matches([' ', ','])
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphabetic())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+                .to_lowercase();
+            YEAR_LEAD_WORDS.contains(&word.as_str())
+        };
+        let mut texts = crate::pii::recognizers::test_util::random_texts(1000, 99);
+        texts.extend(
+            [
+                "in 1999",
+                "IN, 1999",
+                "Since  2001",
+                "ıN 2000",
+                "İn 1990",
+                "SİNCE 1990",
+                "fAll 1990",
+            ]
+            .map(String::from),
+        );
+        let mut leads = 0;
+        for text in &texts {
+            for pos in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let want = reference(text, pos);
+                assert_eq!(year_lead_word_before(text, pos), want, "{text:?} {pos}");
+                leads += usize::from(want);
+            }
+        }
+        assert!(leads >= 50, "{leads}");
+    }
+
     #[test]
     fn weekdays_and_years() {
         finds(&weekday(), "flew on Tuesday morning", "Tuesday");
@@ -187,5 +238,9 @@ mod tests {
         rejects(&year(), "ordered 1977 boxes");
         rejects(&year(), "in 2050%");
         rejects(&year(), "in 1850");
+        finds(&year(), "IN 1999", "1999");
+        finds(&year(), "Ende  Of, 2001", "2001");
+        rejects(&year(), "pin 1999");
+        rejects(&year(), "inß 1999");
     }
 }

@@ -7,6 +7,7 @@ use crate::pii::checksum::{
     aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
 };
 use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
+use crate::pii::shape;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// CREDIT_CARD: 12–19 digits, contiguous or in groups separated by one space or dash,
@@ -30,6 +31,7 @@ pub fn credit_card() -> PatternRecognizer {
         0.1,
     )
     .expect("built-in credit card pattern compiles")
+    .with_shape(&shape::CARD)
     .with_required_byte(|b| b.is_ascii_digit())
     // Digits, spaces and dashes; the issuer check wants 12 ASCII digits.
     .with_windows(
@@ -280,6 +282,7 @@ pub fn us_bank_number() -> PatternRecognizer {
         0.5,
     )
     .expect("built-in bank number pattern compiles")
+    .with_shape(&shape::BANK)
     .with_required_byte(|b| b.is_ascii_digit())
     .with_windows(
         Windows::new(
@@ -302,6 +305,7 @@ pub fn aba_routing_number() -> PatternRecognizer {
         0.45,
     )
     .expect("built-in ABA pattern compiles")
+    .with_shape(&shape::ABA)
     .with_required_byte(|b| b.is_ascii_digit())
     // The checksum wants nine ASCII digits.
     .with_windows(

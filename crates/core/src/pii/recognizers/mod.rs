@@ -263,4 +263,73 @@ mod tests {
         }
         assert!(found > 4000, "the texts should contain PII: {found}");
     }
+
+    /// Every built-in pattern recognizer, in registry order.
+    fn patterns() -> Vec<PatternRecognizer> {
+        vec![
+            email(),
+            phone_number(),
+            url(),
+            credit_card(),
+            iban_code(),
+            crypto(),
+            us_bank_number(),
+            aba_routing_number(),
+            ip_address(),
+            mac_address(),
+            date_time(),
+            weekday(),
+            year(),
+            us_ssn(),
+            us_itin(),
+            us_npi(),
+            us_passport(),
+            us_driver_license(),
+            uk_nhs(),
+            uk_nino(),
+        ]
+    }
+
+    /// The hand-written shape matchers (see `pii::shape`) change no recognizer's
+    /// candidates, nor the analyzer's spans, against running the regexes everywhere.
+    #[test]
+    fn shapes_change_no_result() {
+        let fast = patterns();
+        let slow: Vec<PatternRecognizer> =
+            patterns().into_iter().map(|r| r.without_shape()).collect();
+        let mut texts = test_util::random_texts(4000, 0xD1B5_4A32_D192_ED03);
+        texts.extend(
+            test_util::random_texts(200, 3)
+                .iter()
+                .map(|t| t.replace(' ', "")),
+        );
+        let mut found = 0;
+        for text in &texts {
+            for (f, s) in fast.iter().zip(&slow) {
+                let (mut a, mut b) = (Vec::<Candidate>::new(), Vec::new());
+                f.find(text, &mut a);
+                s.find(text, &mut b);
+                assert_eq!(a, b, "{:?} in {text:?}", f.entity());
+                found += a.len();
+            }
+        }
+        assert!(found > 4000, "the texts should contain PII: {found}");
+        let boxed = |rs: Vec<PatternRecognizer>| -> Vec<Box<dyn Recognizer>> {
+            let mut v: Vec<Box<dyn Recognizer>> = rs
+                .into_iter()
+                .map(|r| Box::new(r) as Box<dyn Recognizer>)
+                .collect();
+            v.push(Box::new(person()));
+            v.push(Box::new(location()));
+            v
+        };
+        let fast = crate::pii::Analyzer::new(boxed(patterns()), 0.0);
+        let slow = crate::pii::Analyzer::new(
+            boxed(patterns().into_iter().map(|r| r.without_shape()).collect()),
+            0.0,
+        );
+        for text in &texts {
+            assert_eq!(fast.analyze(text), slow.analyze(text), "{text:?}");
+        }
+    }
 }

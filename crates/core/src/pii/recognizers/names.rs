@@ -13,13 +13,13 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored, MatchKind, StartKind};
 use regex_automata::{meta, Input};
 
 use super::is_space;
 use crate::pii::dictionaries;
 use crate::pii::recognizer::{compile, ContextWords, FnvBuild};
-use crate::pii::{seed, Candidate, EntityType, Mark, Recognizer, Scan};
+use crate::pii::{seed, ByteSet, Candidate, EntityType, Mark, Recognizer, Scan};
 
 /// Words that raise a PERSON candidate's score when nearby.
 const PERSON_CONTEXT: &[&str] = &[
@@ -478,10 +478,44 @@ impl PersonRecognizer {
 
 /// Kinds of place names, by pattern id ranges in the automaton.
 struct Places {
+    /// Every place name, leftmost-longest, for anchored searches.
     automaton: AhoCorasick,
+    /// The first byte of every place name: where a match can start.
+    first: ByteSet,
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
+}
+
+impl Places {
+    /// The place names in `text` that an unanchored leftmost-longest search reports, in
+    /// order (non-overlapping; a match that [`boundary_ok`] later rejects still hides the
+    /// ones overlapping it): at each byte that can start a name, from left to right, the
+    /// longest name starting there, found by an anchored search, and the next search
+    /// starts after it. Only the few bytes that start a name (capitals, mostly) are
+    /// searched from, instead of running the automaton over the whole text.
+    fn find_iter<'t>(&'t self, text: &'t str) -> impl Iterator<Item = aho_corasick::Match> + 't {
+        let b = text.as_bytes();
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            while pos < b.len() {
+                let s = pos + b[pos..].iter().position(|&c| self.first.contains(c))?;
+                let input = aho_corasick::Input::new(text)
+                    .span(s..b.len())
+                    .anchored(Anchored::Yes);
+                match self.automaton.try_find(input) {
+                    Ok(Some(m)) => {
+                        pos = m.end();
+                        return Some(m);
+                    }
+                    // No name starts at `s` (an anchored search cannot fail otherwise:
+                    // the automaton is built for anchored searches).
+                    _ => pos = s + 1,
+                }
+            }
+            None
+        })
+    }
 }
 
 fn places() -> &'static Places {
@@ -501,9 +535,20 @@ fn places() -> &'static Places {
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
             .build(&patterns)
             .expect("place automaton builds");
-        Places { automaton, scores }
+        let mut first = ByteSet::default();
+        for p in &patterns {
+            if let Some(&b) = p.as_bytes().first() {
+                first.insert(b);
+            }
+        }
+        Places {
+            automaton,
+            first,
+            scores,
+        }
     })
 }
 
@@ -649,7 +694,7 @@ impl Recognizer for LocationRecognizer {
         }
         let p = places();
         let context = &tables().location_context;
-        for m in p.automaton.find_iter(text) {
+        for m in p.find_iter(text) {
             let range = m.range();
             if !boundary_ok(text, &range) {
                 continue;
@@ -727,6 +772,56 @@ mod tests {
             found += whole.len();
         }
         assert!(found > 100, "{found}");
+    }
+
+    /// Anchored searches at the bytes that start a name report what an unanchored
+    /// leftmost-longest search over the whole text reports.
+    #[test]
+    fn anchored_place_search_matches_whole_text_search() {
+        let p = places();
+        let mut names: Vec<&str> = Vec::new();
+        for list in [
+            dictionaries::countries(),
+            dictionaries::regions(),
+            dictionaries::cities(),
+        ] {
+            names.extend(list.iter().copied());
+        }
+        let whole = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&names)
+            .unwrap();
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 5);
+        // Names glued to each other, to letters and to their own prefixes, overlapping.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const GLUE: &[&str] = &["", " ", "X", "ian", ", ", "-", "é", "\n"];
+        for _ in 0..3000 {
+            let mut t = String::new();
+            for _ in 0..(next() % 6 + 1) {
+                let name = names[(next() % names.len() as u64) as usize];
+                let cut = match next() % 4 {
+                    0 => name.char_indices().nth(3).map_or(name.len(), |(i, _)| i),
+                    _ => name.len(),
+                };
+                t.push_str(&name[..cut]);
+                t.push_str(GLUE[(next() % GLUE.len() as u64) as usize]);
+            }
+            texts.push(t);
+        }
+        let mut found = 0;
+        for text in &texts {
+            let want: Vec<_> = whole.find_iter(text.as_str()).collect();
+            let got: Vec<_> = p.find_iter(text).collect();
+            assert_eq!(got, want, "{text:?}");
+            found += want.len();
+        }
+        assert!(found > 5000, "{found}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::ops::Range;
 use super::matched;
 use crate::pii::checksum::{digits, nhs_valid, npi_valid};
 use crate::pii::recognizer::ascii_digits_at_least;
+use crate::pii::shape;
 use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
 
 /// Windows for digit-and-separator shapes whose validator parses `n` ASCII digits.
@@ -52,6 +53,7 @@ pub fn us_ssn() -> PatternRecognizer {
         0.4,
     )
     .expect("built-in SSN pattern compiles")
+    .with_shape(&shape::NINE_DIGITS)
     .with_required_byte(|b| b.is_ascii_digit())
     .with_windows(digit_windows(seed::DIGITS, 9))
 }
@@ -79,6 +81,7 @@ pub fn us_itin() -> PatternRecognizer {
         0.4,
     )
     .expect("built-in ITIN pattern compiles")
+    .with_shape(&shape::NINE_DIGITS)
     .with_required_byte(|b| b == b'9')
     // The area number starts with an ASCII 9.
     .with_windows(digit_windows(seed::DIGITS_9, 9))
@@ -105,6 +108,7 @@ pub fn us_npi() -> PatternRecognizer {
         0.5,
     )
     .expect("built-in NPI pattern compiles")
+    .with_shape(&shape::NPI)
     .with_required_byte(|b| b.is_ascii_digit())
     .with_windows(
         Windows::new(
@@ -131,6 +135,7 @@ pub fn us_passport() -> PatternRecognizer {
         0.5,
     )
     .expect("built-in passport pattern compiles")
+    .with_shape(&shape::PASSPORT)
     .with_required_byte(|b| b.is_ascii_digit())
     // The validator wants nine bytes.
     .with_windows(
@@ -156,6 +161,7 @@ pub fn us_driver_license() -> PatternRecognizer {
         0.45,
     )
     .expect("built-in driver license pattern compiles")
+    .with_shape(&shape::DRIVER_LICENSE)
     .with_required_byte(|b| b.is_ascii_digit())
     .with_windows(
         Windows::new(
@@ -180,6 +186,7 @@ pub fn uk_nhs() -> PatternRecognizer {
         0.45,
     )
     .expect("built-in NHS pattern compiles")
+    .with_shape(&shape::NHS)
     .with_required_byte(|b| b.is_ascii_digit())
     .with_windows(digit_windows(seed::DIGITS, 10))
 }

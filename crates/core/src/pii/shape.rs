@@ -1,0 +1,326 @@
+//! Hand-written matchers for the recognizers whose regex is only a shape of ASCII digits,
+//! capitals and separators between word boundaries (`\b\d{3}[- ]?\d{2}[- ]?\d{4}\b`).
+//!
+//! Each matcher returns, for a start position, the end of the match the regex would
+//! report there: alternatives and greedy repetitions are tried in the regex's order, which
+//! is the regex crate's leftmost-first semantics. A greedy digit run `\d{m,n}` followed by
+//! `\b` or by a non-digit can only end where the digits end (any shorter take is followed
+//! by a digit, and `\b` never holds between two digits), so most shapes need no
+//! backtracking. The matchers are only used where that equivalence is easy to keep: on
+//! spans whose bytes, and the byte on either side (what `\b` looks at), are all ASCII,
+//! where `\d` is `[0-9]` and `\w` is `[0-9A-Za-z_]`; elsewhere the regex runs. Tests check
+//! that both find the same match from every start on generated texts.
+
+use std::ops::Range;
+
+/// `\w` on ASCII.
+#[inline]
+fn word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// `\b` at `i` of `t`, looking outside the searched span as the regex does.
+#[inline]
+fn boundary(t: &[u8], i: usize) -> bool {
+    let before = i > 0 && word(t[i - 1]);
+    let after = i < t.len() && word(t[i]);
+    before != after
+}
+
+/// ASCII digits at `t[i..]`, at most `max` and not past `end`.
+#[inline]
+fn digits(t: &[u8], i: usize, end: usize, max: usize) -> usize {
+    t[i.min(end)..end.min(i + max)]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
+}
+
+/// Whether `t[i..i + n]` (within `end`) are all ASCII digits.
+#[inline]
+fn digits_exactly(t: &[u8], i: usize, end: usize, n: usize) -> bool {
+    i + n <= end && t[i..i + n].iter().all(u8::is_ascii_digit)
+}
+
+/// The end of a greedy `\d{min,max}\b` at `i`, if it matches.
+#[inline]
+fn digit_run(t: &[u8], i: usize, end: usize, min: usize, max: usize) -> Option<usize> {
+    let n = digits(t, i, end, max);
+    (n >= min && boundary(t, i + n)).then_some(i + n)
+}
+
+/// One optional `[- ]` at `i`: the position after it (greedy: taken when present).
+#[inline]
+fn opt_sep(t: &[u8], i: usize, end: usize) -> usize {
+    if i < end && matches!(t[i], b'-' | b' ') {
+        i + 1
+    } else {
+        i
+    }
+}
+
+/// Whether [`ShapeMatcher::find`] may stand in for the regex on `text[start..end]`: the
+/// span and the byte on either side are ASCII.
+pub(crate) fn applies(text: &[u8], start: usize, end: usize) -> bool {
+    text[start.saturating_sub(1)..(end + 1).min(text.len())].is_ascii()
+}
+
+/// A recognizer's regex as a hand-written matcher.
+pub struct ShapeMatcher {
+    /// The end of the regex's match starting at `s` (`\b` included) within `t[..end]`.
+    at: fn(t: &[u8], s: usize, end: usize) -> Option<usize>,
+    /// Holds for every byte a match can start with; only word bytes (every shape starts
+    /// with `\b` and a word byte, so matches start only where a word does).
+    first: fn(u8) -> bool,
+}
+
+impl ShapeMatcher {
+    /// The leftmost-first match in `text[start..end]`, `\b` seeing the bytes around the
+    /// span. Only meaningful where [`applies`] holds.
+    pub(crate) fn find(&self, text: &[u8], start: usize, end: usize) -> Option<Range<usize>> {
+        (start..end)
+            .filter(|&s| (self.first)(text[s]) && (s == 0 || !word(text[s - 1])))
+            .find_map(|s| (self.at)(text, s, end).map(|e| s..e))
+    }
+}
+
+/// `\b\d{3}[- ]?\d{mid}[- ]?\d{4}\b`. A separator, when present, must be taken: the
+/// other branch wants a digit there.
+fn grouped(t: &[u8], s: usize, end: usize, mid: usize) -> Option<usize> {
+    if !digits_exactly(t, s, end, 3) {
+        return None;
+    }
+    let i = opt_sep(t, s + 3, end);
+    if !digits_exactly(t, i, end, mid) {
+        return None;
+    }
+    let i = opt_sep(t, i + mid, end);
+    (digits_exactly(t, i, end, 4) && boundary(t, i + 4)).then_some(i + 4)
+}
+
+/// `\b\d{3}[- ]?\d{2}[- ]?\d{4}\b` (SSN, ITIN).
+pub(crate) const NINE_DIGITS: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| grouped(t, s, end, 2),
+    first: |b| b.is_ascii_digit(),
+};
+
+/// `\b\d{3}[- ]?\d{3}[- ]?\d{4}\b` (NHS).
+pub(crate) const NHS: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| grouped(t, s, end, 3),
+    first: |b| b.is_ascii_digit(),
+};
+
+/// `\b[12]\d{9}\b` (NPI).
+pub(crate) const NPI: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        (s < end && digits_exactly(t, s + 1, end, 9) && boundary(t, s + 10)).then_some(s + 10)
+    },
+    first: |b| b == b'1' || b == b'2',
+};
+
+/// `\b\d{8,17}\b` (US bank account number).
+pub(crate) const BANK: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| digit_run(t, s, end, 8, 17),
+    first: |b| b.is_ascii_digit(),
+};
+
+/// `\b(?:\d{9}|\d{4}-\d{4}-\d)\b` (ABA routing number).
+pub(crate) const ABA: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        if digits_exactly(t, s, end, 9) && boundary(t, s + 9) {
+            return Some(s + 9);
+        }
+        let dashed = digits_exactly(t, s, end, 4)
+            && s + 11 <= end
+            && t[s + 4] == b'-'
+            && digits_exactly(t, s + 5, end, 4)
+            && t[s + 9] == b'-'
+            && t[s + 10].is_ascii_digit()
+            && boundary(t, s + 11);
+        dashed.then_some(s + 11)
+    },
+    first: |b| b.is_ascii_digit(),
+};
+
+/// `(?:[ -]\d{2,7}){2,4}\b` after `done` groups, at `p`: more groups first (greedy), then
+/// the boundary.
+fn card_groups(t: &[u8], end: usize, p: usize, done: usize) -> Option<usize> {
+    if done < 4 && p < end && matches!(t[p], b' ' | b'-') {
+        let m = digits(t, p + 1, end, 7);
+        for c in (2..=m).rev() {
+            if let Some(e) = card_groups(t, end, p + 1 + c, done + 1) {
+                return Some(e);
+            }
+        }
+    }
+    (done >= 2 && boundary(t, p)).then_some(p)
+}
+
+/// `\b(?:\d{12,19}|\d{4}(?:[ -]\d{2,7}){2,4})\b` (credit card).
+pub(crate) const CARD: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        digit_run(t, s, end, 12, 19).or_else(|| {
+            digits_exactly(t, s, end, 4)
+                .then(|| card_groups(t, end, s + 4, 0))
+                .flatten()
+        })
+    },
+    first: |b| b.is_ascii_digit(),
+};
+
+/// `\b(?:19|20)\d{2}\b` (a year).
+pub(crate) const YEAR: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let century = t[s..end].starts_with(b"19") || t[s..end].starts_with(b"20");
+        (century && digits_exactly(t, s + 2, end, 2) && boundary(t, s + 4)).then_some(s + 4)
+    },
+    first: |b| b == b'1' || b == b'2',
+};
+
+/// `\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b` (a weekday). At most one of the
+/// prefixes matches at a position.
+pub(crate) const WEEKDAY: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let rest = &t[s..end];
+        let prefix = ["Mon", "Tues", "Wednes", "Thurs", "Fri", "Satur", "Sun"]
+            .iter()
+            .find(|p| rest.starts_with(p.as_bytes()))?;
+        let e = s + prefix.len() + 3;
+        (rest[prefix.len()..].starts_with(b"day") && boundary(t, e)).then_some(e)
+    },
+    first: |b| matches!(b, b'M' | b'T' | b'W' | b'F' | b'S'),
+};
+
+/// `\b[A-Z]?\d{8,9}\b` (US passport). With a capital at the start the optional letter
+/// must be taken (the other branch wants a digit).
+pub(crate) const PASSPORT: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let i = if t[s].is_ascii_uppercase() { s + 1 } else { s };
+        digit_run(t, i, end, 8, 9)
+    },
+    first: |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+};
+
+/// `\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{6}[A-Z]?|\d{7,9})\b` (US driver license).
+pub(crate) const DRIVER_LICENSE: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let upper = |i: usize| i < end && t[i].is_ascii_uppercase();
+        if upper(s) {
+            if let Some(e) = digit_run(t, s + 1, end, 4, 14) {
+                return Some(e);
+            }
+            if upper(s + 1) && digits_exactly(t, s + 2, end, 6) {
+                let q = s + 8;
+                if upper(q) && boundary(t, q + 1) {
+                    return Some(q + 1);
+                }
+                if boundary(t, q) {
+                    return Some(q);
+                }
+            }
+            return None;
+        }
+        digit_run(t, s, end, 7, 9)
+    },
+    first: |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pii::recognizer::compile;
+    use crate::pii::recognizers::test_util::random_texts;
+    use regex_automata::Input;
+
+    /// Texts dense in digit groups, separators and capitals: the shapes' edge cases.
+    fn digit_texts(n: usize, mut state: u64) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "1", "12", "123", "1234", "19", "20", "2024", "536", "22", "4111", "12345", "1234567",
+            "12345678", " ", " ", "-", "--", "A", "AB", "x", "_", ".", "/", "é", "٤", "Mon", "day",
+            "Tues", "Sun", "days", "\n",
+        ];
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| {
+                (0..(next() % 24 + 1))
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shapes_find_what_their_regex_finds() {
+        let cases: [(&ShapeMatcher, &str); 10] = [
+            (&NINE_DIGITS, r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b"),
+            (&NHS, r"\b\d{3}[- ]?\d{3}[- ]?\d{4}\b"),
+            (&NPI, r"\b[12]\d{9}\b"),
+            (&BANK, r"\b\d{8,17}\b"),
+            (&ABA, r"\b(?:\d{9}|\d{4}-\d{4}-\d)\b"),
+            (&CARD, r"\b(?:\d{12,19}|\d{4}(?:[ -]\d{2,7}){2,4})\b"),
+            (&YEAR, r"\b(?:19|20)\d{2}\b"),
+            (&WEEKDAY, r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b"),
+            (&PASSPORT, r"\b[A-Z]?\d{8,9}\b"),
+            (
+                &DRIVER_LICENSE,
+                r"\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{6}[A-Z]?|\d{7,9})\b",
+            ),
+        ];
+        let mut texts = random_texts(1500, 0x5DEE_CE66_D1CE_4E5B);
+        texts.extend(digit_texts(3000, 0xA076_1D64_78BD_642F));
+        texts.extend(
+            [
+                "4111 1111 1111 1111 2024",
+                "4111 1111 1111a",
+                "4111-1111 1111-1111",
+                "4111 11 1111111 12 5",
+                "0123-4567-8",
+                "on Monday, Sunday's Tuesdays",
+                "A1234 AB123456C AB123456CD 1234567890",
+            ]
+            .map(String::from),
+        );
+        for (shape, pattern) in cases {
+            let (mut compared, mut matched) = (0, 0);
+            let regex = compile(pattern).unwrap();
+            for text in &texts {
+                let t = text.as_bytes();
+                let bounds: Vec<usize> = (0..=t.len())
+                    .filter(|&i| text.is_char_boundary(i))
+                    .collect();
+                for (n, &start) in bounds.iter().enumerate() {
+                    // The whole rest of the text, and a span ending inside it.
+                    let ends = [
+                        t.len(),
+                        bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
+                    ];
+                    for end in ends {
+                        if !applies(t, start, end) {
+                            continue;
+                        }
+                        let want = regex
+                            .search(&Input::new(text).span(start..end))
+                            .map(|m| m.range());
+                        assert_eq!(
+                            shape.find(t, start, end),
+                            want,
+                            "{pattern} in {text:?} [{start}..{end}]"
+                        );
+                        compared += 1;
+                        matched += usize::from(want.is_some());
+                    }
+                }
+            }
+            // Each shape is compared on many spans, matches included.
+            assert!(
+                compared > 100_000 && matched > 1000,
+                "{pattern}: {matched} of {compared}"
+            );
+        }
+    }
+}
