@@ -5,8 +5,9 @@
 #
 #   benches/pg/dp_aggregates.sh "host=/tmp port=5432 user=postgres dbname=veil_bench" [runs]
 #
-# Creates (once) the table veil_bench_t(x float8, g int); prints a markdown table of median
-# times and DP / exact ratios. Grants the session user a large budget (needs a role allowed
+# Install the extension built with --release (`cargo pgrx install --release`): a debug build
+# is many times slower. Creates (once) the table veil_bench_t(x float8, g int); prints a
+# markdown table of median times and DP / exact ratios. Grants the session user a large budget (needs a role allowed
 # to call veil_budget_grant).
 set -euo pipefail
 CONN=${1:-}
@@ -29,7 +30,8 @@ SQL
 # Median wall time (ms) of a query over $RUNS runs, after one warm-up run.
 median() {
   local sql=$1
-  local script="SET max_parallel_workers_per_gather = 2; SET veil.delta = 0.000001; \\timing on"
+  # veil_principal() loads the library, so the parse hook adds partition selection.
+  local script="SELECT veil_principal(); SET max_parallel_workers_per_gather = 2; SET veil.delta = 0.000001; \\timing on"
   local i
   script+=$'\n'"$sql;"
   for ((i = 0; i < RUNS; i++)); do script+=$'\n'"$sql;"; done
@@ -38,7 +40,7 @@ median() {
 }
 
 workers() {
-  psql_ -A -t -c "SET max_parallel_workers_per_gather = 2; SET veil.delta = 0.000001; EXPLAIN $1" |
+  psql_ -A -t -c "SELECT veil_principal()" -c "SET max_parallel_workers_per_gather = 2" -c "SET veil.delta = 0.000001" -c "EXPLAIN $1" |
     sed -n 's/.*Workers Planned: \([0-9]*\).*/\1/p' | head -1
 }
 

@@ -19,8 +19,8 @@
 //! Target (issue): under 60 s on 2 cores for 10M rows. Measured 10M rows, release, 2-core
 //! dev box shared with other builds (load ≈ 2–3): generation 0.7 s, `Table::from_codes`
 //! 0.8 s (7.8M distinct combinations, 275 → 530 MiB); full-domain search, encoding
-//! included: k=5 10 s / 114 s (0 % / 4 % suppression), k=100 5 s / 28 s, peak ≈ 1.0 GiB at
-//! k=5 4 % — so only the 4 %-suppression runs miss the target; `Table::encode` from strings
+//! included: k=5 6.4 s / 15.8 s (0 % / 4 % suppression), k=100 5.4 s / 8.5 s, peak ≈ 0.8
+//! GiB (see README.md for the current table); `Table::encode` from strings
 //! is about 5× slower than `from_codes` (0.92 s vs 0.20 s per 1M rows). Mondrian: 1.7–4.5 s
 //! per run (3 or 5 QIs, k ∈ {5, 100}; 2 threads gave up to 1.5× when the box had a core
 //! free, nothing when other builds held it), about 5 s with 3-diversity, adding about
