@@ -253,7 +253,7 @@ unsafe fn epsilon_of(a: *mut pg_sys::Aggref, name: &'static str) -> f64 {
         .unwrap_or_else(|| raise(name, VeilError::invalid("epsilon", "must not be NULL")))
 }
 
-unsafe fn float8_const(v: f64) -> *mut pg_sys::Node {
+pub(crate) unsafe fn float8_const(v: f64) -> *mut pg_sys::Node {
     pg_sys::makeConst(
         pg_sys::FLOAT8OID,
         -1,

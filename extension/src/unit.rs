@@ -309,18 +309,6 @@ unsafe extern "C-unwind" fn unsafe_group_key(
     }
 }
 
-unsafe fn float8_const(v: f64) -> *mut pg_sys::Node {
-    pg_sys::makeConst(
-        pg_sys::FLOAT8OID,
-        -1,
-        pg_sys::InvalidOid,
-        8,
-        v.into_datum().unwrap_or(pg_sys::Datum::from(0usize)),
-        false,
-        true,
-    ) as *mut pg_sys::Node
-}
-
 /// Wraps the Aggref argument at `pos` as `veil_unit_share(arg, contributions)`.
 unsafe fn wrap_argument(
     aggref: *mut pg_sys::Aggref,
@@ -334,7 +322,7 @@ unsafe fn wrap_argument(
     list = pg_sys::lappend(list, (*te).expr as *mut std::ffi::c_void);
     list = pg_sys::lappend(
         list,
-        float8_const(contributions as f64) as *mut std::ffi::c_void,
+        crate::partition::float8_const(contributions as f64) as *mut std::ffi::c_void,
     );
     let call = pg_sys::makeFuncExpr(
         share,
@@ -364,7 +352,7 @@ unsafe fn state_epsilon(aggref: *mut pg_sys::Aggref, name: &'static str) {
         );
     };
     let te = pg_sys::makeTargetEntry(
-        float8_const(epsilon) as *mut pg_sys::Expr,
+        crate::partition::float8_const(epsilon) as *mut pg_sys::Expr,
         (n + 1) as i16,
         std::ptr::null_mut(),
         false,

@@ -233,18 +233,13 @@ mod tests {
     use regex_automata::Input;
 
     /// Texts dense in digit groups, separators and capitals: the shapes' edge cases.
-    fn digit_texts(n: usize, mut state: u64) -> Vec<String> {
+    fn digit_texts(n: usize, state: u64) -> Vec<String> {
         const PIECES: &[&str] = &[
             "1", "12", "123", "1234", "19", "20", "2024", "536", "22", "4111", "12345", "1234567",
             "12345678", " ", " ", "-", "--", "A", "AB", "x", "_", ".", "/", "é", "٤", "Mon", "day",
             "Tues", "Sun", "days", "\n",
         ];
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
         (0..n)
             .map(|_| {
                 (0..(next() % 24 + 1))

@@ -68,6 +68,16 @@ fn neighbours(text: &str, m: &Range<usize>) -> (Option<char>, Option<char>) {
 pub(crate) mod test_util {
     use crate::pii::{Candidate, PatternRecognizer, Recognizer};
 
+    /// A small deterministic PRNG (xorshift64) for generated test texts.
+    pub fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// The (text, score) of every candidate `r` finds in `text`.
     pub fn found(r: &dyn Recognizer, text: &str) -> Vec<(String, f64)> {
         let mut out: Vec<Candidate> = Vec::new();
@@ -95,7 +105,7 @@ pub(crate) mod test_util {
 
     /// Texts of random tokens and separators that exercise every window's edges: PII
     /// shapes, their near misses, non-ASCII digits and spaces, glued punctuation.
-    pub fn random_texts(n: usize, mut state: u64) -> Vec<String> {
+    pub fn random_texts(n: usize, state: u64) -> Vec<String> {
         const TOKENS: &[&str] = &[
             "Apt",
             "#5",
@@ -202,12 +212,7 @@ pub(crate) mod test_util {
             " ", " ", " ", "", "", ", ", ". ", "-", "\t", "\n", "/", ":", "#", ".", "@", "%", "(",
             ")", "'",
         ];
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
         (0..n)
             .map(|_| {
                 let mut t = String::new();
@@ -229,28 +234,7 @@ mod tests {
     /// Searching only the windows finds exactly what searching the whole text finds.
     #[test]
     fn windows_find_what_whole_text_search_finds() {
-        let all: Vec<PatternRecognizer> = vec![
-            email(),
-            phone_number(),
-            url(),
-            credit_card(),
-            iban_code(),
-            crypto(),
-            us_bank_number(),
-            aba_routing_number(),
-            ip_address(),
-            mac_address(),
-            date_time(),
-            weekday(),
-            year(),
-            us_ssn(),
-            us_itin(),
-            us_npi(),
-            us_passport(),
-            us_driver_license(),
-            uk_nhs(),
-            uk_nino(),
-        ];
+        let all = patterns();
         let mut found = 0;
         for text in test_util::random_texts(4000, 0x9E37_79B9_7F4A_7C15) {
             for r in &all {

@@ -793,13 +793,7 @@ mod tests {
             .unwrap();
         let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 5);
         // Names glued to each other, to letters and to their own prefixes, overlapping.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::pii::recognizers::test_util::xorshift(0x9E37_79B9_7F4A_7C15);
         const GLUE: &[&str] = &["", " ", "X", "ian", ", ", "-", "é", "\n"];
         for _ in 0..3000 {
             let mut t = String::new();
