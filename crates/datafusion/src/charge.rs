@@ -438,24 +438,37 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
         let mut changed = false;
         let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
         for (i, e) in agg.aggr_expr.iter().enumerate() {
-            let call = dp_call(e).filter(|f| f.func.name() != SELECT);
+            let call = dp_call(e);
+            // The selection only counts rows: any input column stands in for its value.
+            let selection = call.is_some_and(|f| f.func.name() == SELECT);
+            let first_constant = usize::from(!selection);
             let constants: Option<Vec<ScalarValue>> = call.and_then(|f| {
-                (f.params.args.len() > 1)
-                    .then(|| f.params.args[1..].iter().map(constant).collect())
+                (f.params.args.len() > first_constant)
+                    .then(|| {
+                        f.params.args[first_constant..]
+                            .iter()
+                            .map(constant)
+                            .collect()
+                    })
                     .flatten()
             });
-            let (Some(f), Some(constants)) = (call, constants) else {
+            let value = if selection {
+                input.columns().into_iter().next().map(Expr::Column)
+            } else {
+                call.map(|f| f.params.args[0].clone())
+            };
+            let (Some(f), Some(constants), Some(value)) = (call, constants, value) else {
                 aggr_expr.push(e.clone());
                 continue;
             };
-            let value_type = f.params.args[0].get_type(input)?;
+            let value_type = value.get_type(input)?;
             let mut f = f.clone();
             f.func = Arc::new(AggregateUDF::from(ConstArgs::new(
                 Arc::clone(&f.func),
                 vec![value_type],
                 constants,
             )));
-            f.params.args.truncate(1);
+            f.params.args = vec![value];
             let (qualifier, field) = agg.schema.qualified_field(group_len + i);
             aggr_expr
                 .push(Expr::AggregateFunction(f).alias_qualified(qualifier.cloned(), field.name()));

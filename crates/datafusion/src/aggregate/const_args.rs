@@ -7,7 +7,8 @@
 //! rows). Once the charge rule has costed a plan it replaces each such call by
 //! [`ConstArgs`] over the same aggregate, taking only the value argument(s); the constants
 //! go back in as literal expressions when the accumulator is built, so the aggregate reads
-//! them exactly as before. The instance keeps the aggregate's name: should the rewritten
+//! them exactly as before (`veil_partition_select`, which has no value argument, gets an
+//! input column to count rows of). The instance keeps the aggregate's name: should the rewritten
 //! plan ever be costed again, the call no longer has its constant arguments and the
 //! costing refuses it (fail closed).
 

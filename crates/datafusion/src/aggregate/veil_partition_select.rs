@@ -107,13 +107,18 @@ impl AggregateUDFImpl for VeilPartitionSelect {
     }
 }
 
+/// The selection's parameters: `(epsilon, delta)` as called in SQL, or `(rows, epsilon,
+/// delta)` as the charge rule passes them after costing (`rows` is any column of the
+/// input, only counted, so the constants need not become per-batch arrays; see
+/// [`crate::aggregate::const_args`]).
 fn selection(args: &AccumulatorArgs) -> Result<PartitionSelection> {
-    if args.is_distinct || args.exprs.len() != 2 {
+    let n = args.exprs.len();
+    if args.is_distinct || !(2..=3).contains(&n) {
         return plan_err!("{NAME} takes (epsilon, delta)");
     }
     PartitionSelection::new(
-        constant_f64(NAME, "epsilon", &args.exprs[0])?,
-        constant_f64(NAME, "delta", &args.exprs[1])?,
+        constant_f64(NAME, "epsilon", &args.exprs[n - 2])?,
+        constant_f64(NAME, "delta", &args.exprs[n - 1])?,
     )
     .map_err(|e| to_df_error(NAME, e))
 }
