@@ -353,7 +353,7 @@ pub fn mechanisms(
 }
 
 /// The DP aggregate call inside an aggregate expression (possibly aliased).
-fn dp_call(e: &Expr) -> Option<&AggregateFunction> {
+pub(crate) fn dp_call(e: &Expr) -> Option<&AggregateFunction> {
     match e {
         Expr::Alias(a) => dp_call(&a.expr),
         Expr::AggregateFunction(f) if epsilon_position(f.func.name()).is_some() => Some(f),

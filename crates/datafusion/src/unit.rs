@@ -24,14 +24,14 @@ use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::functions::expr_fn::random;
 use datafusion::functions_aggregate::min_max::min_udaf;
 use datafusion::functions_window::expr_fn::{dense_rank, row_number};
-use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
+use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{
     col, lit, Aggregate, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder,
     WindowFunctionDefinition,
 };
 use std::sync::Arc;
 
-use crate::charge::{epsilon_position, number, SELECT};
+use crate::charge::{dp_call, epsilon_position, number, SELECT};
 use crate::config::VeilConfig;
 
 /// Column of the bounded input: whether the row is its unit's first row in its group.
@@ -75,15 +75,6 @@ pub fn unit_bounds(config: &ConfigOptions) -> Result<Option<UnitBounds>> {
         max_groups: veil.max_groups_contributed,
         max_rows: veil.max_rows_contributed,
     }))
-}
-
-/// The DP aggregate call inside an aggregate expression (possibly aliased).
-fn dp_call(e: &Expr) -> Option<&AggregateFunction> {
-    match e {
-        Expr::Alias(a) => dp_call(&a.expr),
-        Expr::AggregateFunction(f) if epsilon_position(f.func.name()).is_some() => Some(f),
-        _ => None,
-    }
 }
 
 /// Bounds contributions below every aggregation with DP aggregates (no-op without a unit).
@@ -207,8 +198,7 @@ fn bound_aggregate(
                     .and_then(|c| c.epsilon)
                 {
                     Some(e) => e,
-                    // Left for the aggregate to refuse with its own message (the charge
-                    // rule refuses it first).
+                    // Unreachable in practice: costing refuses such calls first.
                     None => {
                         return plan_err!(
                             "{name}: epsilon is not given and veil.epsilon is not set"
