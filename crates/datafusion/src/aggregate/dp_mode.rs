@@ -2,15 +2,13 @@
 
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{plan_err, Result};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::function::StateFieldsArgs;
+use datafusion::logical_expr::{AggregateUDFImpl, Documentation, Signature, Volatility};
 use datafusion_macros::user_doc;
 
 use super::binary_state;
 use super::dp_top_k::TopKState;
-use super::groups::{DpGroups, OneGroup};
+use super::groups::group_state_accumulators;
 
 const NAME: &str = "dp_mode";
 
@@ -79,26 +77,7 @@ impl AggregateUDFImpl for DpMode {
         Ok(DataType::Utf8)
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(
-            NAME,
-            TopKState::prototype(NAME, &args)?,
-        )))
-    }
-
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        !args.is_distinct
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DpGroups::new(
-            NAME,
-            TopKState::prototype(NAME, &args)?,
-        )))
-    }
+    group_state_accumulators!(NAME, |self, args| TopKState::prototype(NAME, &args));
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(binary_state::state_fields(args.name))

@@ -7,15 +7,13 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArr
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDFImpl, Documentation, Signature, Volatility};
 use datafusion_macros::user_doc;
 use veil_core::dp::{DpTopKAccumulator, TopK};
 use veil_core::{Fallible, VeilError};
 
 use super::binary_state::{self, BinaryState};
-use super::groups::{DpGroups, GroupState, OneGroup};
+use super::groups::{group_state_accumulators, GroupState};
 use crate::to_df_error;
 use crate::util::{constant_argument, constant_f64, epsilon_arg};
 
@@ -91,26 +89,7 @@ impl AggregateUDFImpl for DpTopK {
         Ok(DataType::Utf8)
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup::new(
-            NAME,
-            TopKState::prototype(NAME, &args)?,
-        )))
-    }
-
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        !args.is_distinct
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DpGroups::new(
-            NAME,
-            TopKState::prototype(NAME, &args)?,
-        )))
-    }
+    group_state_accumulators!(NAME, |self, args| TopKState::prototype(NAME, &args));
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(binary_state::state_fields(args.name))
@@ -276,7 +255,9 @@ impl GroupState for TopKState {
 
 #[cfg(test)]
 mod tests {
+    use crate::aggregate::groups::OneGroup;
     use datafusion::arrow::array::StringArray;
+    use datafusion::logical_expr::Accumulator;
 
     use super::*;
 

@@ -5,14 +5,13 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{plan_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, TypeSignature,
-    Volatility,
+    AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
 };
 use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedVariance, DpVarianceAccumulator, Noise, Spread};
 
 use super::binary_state;
-use super::groups::{DpGroups, OneGroup};
+use super::groups::group_state_accumulators;
 use crate::to_df_error;
 use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
@@ -172,26 +171,12 @@ macro_rules! spread_udaf {
                 Ok(DataType::Float64)
             }
 
-            fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-                Ok(Box::new(OneGroup::new(
-                    $name,
-                    prototype($name, $spread, self.noise.get(), &args)?,
-                )))
-            }
-
-            fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-                !args.is_distinct
-            }
-
-            fn create_groups_accumulator(
-                &self,
-                args: AccumulatorArgs,
-            ) -> Result<Box<dyn GroupsAccumulator>> {
-                Ok(Box::new(DpGroups::new(
-                    $name,
-                    prototype($name, $spread, self.noise.get(), &args)?,
-                )))
-            }
+            group_state_accumulators!($name, |self, args| prototype(
+                $name,
+                $spread,
+                self.noise.get(),
+                &args
+            ));
 
             fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
                 Ok(binary_state::state_fields(args.name))
@@ -209,6 +194,8 @@ spread_udaf!(DpStddev, "dp_stddev", Spread::StdDev);
 
 #[cfg(test)]
 mod tests {
+    use crate::aggregate::groups::{DpGroups, OneGroup};
+    use datafusion::logical_expr::{Accumulator, GroupsAccumulator};
     use std::sync::Arc;
 
     use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};

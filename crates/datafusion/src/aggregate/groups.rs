@@ -19,6 +19,39 @@ use veil_core::dp::{
 use super::binary_state::BinaryState;
 use crate::to_df_error;
 
+/// The three accumulator methods of a DP aggregate whose state is a [`GroupState`]:
+/// [`OneGroup`] without GROUP BY, [`DpGroups`] with, both from the prototype state that
+/// `$prototype` builds (an expression of `$self` and `$args` giving `Result<state>`).
+macro_rules! group_state_accumulators {
+    ($name:expr, |$self:ident, $args:ident| $prototype:expr) => {
+        fn accumulator(
+            &$self,
+            $args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+            Ok(Box::new($crate::aggregate::groups::OneGroup::new(
+                $name, $prototype?,
+            )))
+        }
+
+        fn groups_accumulator_supported(
+            &self,
+            args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> bool {
+            !args.is_distinct
+        }
+
+        fn create_groups_accumulator(
+            &$self,
+            $args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+            Ok(Box::new($crate::aggregate::groups::DpGroups::new(
+                $name, $prototype?,
+            )))
+        }
+    };
+}
+pub(crate) use group_state_accumulators;
+
 /// What a DP aggregate's per-group state needs beyond its byte encoding.
 pub trait GroupState: BinaryState + Clone + Send + 'static {
     /// Adds row `row` of the first argument to this state (NULL skipped).
