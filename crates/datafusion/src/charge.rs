@@ -104,6 +104,21 @@ pub(crate) fn number(function: &str, name: &str, arg: &Expr) -> Result<f64> {
     }
 }
 
+/// The ε of a DP aggregate call: its constant `epsilon` argument, else `veil.epsilon` (the
+/// `DefaultEpsilon` rewrite normally adds it; unset, the call is refused here).
+pub(crate) fn call_epsilon(name: &str, args: &[Expr], config: &ConfigOptions) -> Result<f64> {
+    match epsilon_position(name).and_then(|pos| args.get(pos)) {
+        Some(arg) => number(name, "epsilon", arg),
+        None => {
+            let setting = config
+                .extensions
+                .get::<crate::config::VeilConfig>()
+                .and_then(|c| c.epsilon);
+            default_epsilon(setting).map_err(|e| to_df_error(name, e))
+        }
+    }
+}
+
 /// A DP aggregate call as the user wrote it (`dp_mean(salary, 0, 200000, 1)`), for the
 /// audit log: casts added by type coercion are left out.
 fn describe(f: &AggregateFunction) -> String {
@@ -135,22 +150,11 @@ fn cost_of(f: &AggregateFunction, config: &ConfigOptions) -> Result<PrivacyCost>
     if let Some(cost) = selection_cost(name, args, config)? {
         return Ok(cost);
     }
-    let pos = epsilon_position(name).unwrap_or(usize::MAX);
     let arg = |i: usize, arg: &str| match args.get(i) {
         Some(e) => number(name, arg, e),
         None => plan_err!("{name}: missing argument `{arg}`"),
     };
-    let epsilon = || match args.get(pos) {
-        Some(arg) => number(name, "epsilon", arg),
-        None => {
-            // No ε and no veil.epsilon (the rewrite would have added it).
-            let setting = config
-                .extensions
-                .get::<crate::config::VeilConfig>()
-                .and_then(|c| c.epsilon);
-            default_epsilon(setting).map_err(|e| to_df_error(name, e))
-        }
-    };
+    let epsilon = || call_epsilon(name, args, config);
     // `f(value, lower, upper, …, epsilon)`: bounds first, then ε, as the aggregates check.
     let bounds_epsilon =
         || -> Result<(f64, f64, f64)> { Ok((arg(1, "lower")?, arg(2, "upper")?, epsilon()?)) };
@@ -198,22 +202,10 @@ fn selection_cost(
     args: &[Expr],
     config: &ConfigOptions,
 ) -> Result<Option<PrivacyCost>> {
-    let Some(pos) = epsilon_position(name) else {
-        return Ok(None);
-    };
     if !matches!(name, "dp_count_distinct" | "dp_mode" | "dp_top_k") {
         return Ok(None);
     }
-    let epsilon = match args.get(pos) {
-        Some(arg) => number(name, "epsilon", arg)?,
-        None => {
-            let setting = config
-                .extensions
-                .get::<crate::config::VeilConfig>()
-                .and_then(|c| c.epsilon);
-            default_epsilon(setting).map_err(|e| to_df_error(name, e))?
-        }
-    };
+    let epsilon = call_epsilon(name, args, config)?;
     if name == "dp_count_distinct" {
         return DpCountDistinctAccumulator::new(epsilon, session_noise(config)?)
             .map(|a| Some(a.cost()))
@@ -270,44 +262,41 @@ const NOISE_CHOICE: [&str; 6] = [
 ];
 
 /// Swaps in aggregate instances that draw the session's noise when it is not the default.
+/// The setting is read (and checked) only when the plan has an aggregate it applies to.
 fn with_session_noise(plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
     use crate::aggregate::*;
-    let mut any = false;
-    plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|e| {
-            e.apply(|e| {
-                any |= matches!(e, Expr::AggregateFunction(f) if NOISE_CHOICE.contains(&f.func.name()));
-                Ok(TreeNodeRecursion::Continue)
-            })
-        })
-    })?;
-    if !any {
-        return Ok(plan);
-    }
-    let noise = session_noise(config)?;
-    if noise == Noise::Laplace {
-        return Ok(plan);
-    }
-    if crate::unit::unit_bounds(config)?.is_some() {
-        return plan_err!(
-            "veil: veil.noise = 'gaussian' cannot be combined with veil.privacy_unit yet (group privacy for Gaussian noise is not implemented); use laplace"
-        );
-    }
+    let mut noise: Option<Noise> = None;
     plan.transform_up_with_subqueries(|node| {
         node.map_expressions(|e| {
             e.transform(|e| match e {
                 Expr::AggregateFunction(mut f) if NOISE_CHOICE.contains(&f.func.name()) => {
-                    let udaf = match f.func.name() {
-                        "dp_count" => AggregateUDF::from(dp_count::DpCount::with_noise(noise)),
-                        "dp_count_distinct" => AggregateUDF::from(
-                            dp_count_distinct::DpCountDistinct::with_noise(noise),
-                        ),
-                        "dp_sum" => AggregateUDF::from(dp_sum::DpSum::with_noise(noise)),
-                        "dp_mean" => AggregateUDF::from(dp_mean::DpMean::with_noise(noise)),
-                        "dp_variance" => {
-                            AggregateUDF::from(dp_variance::DpVariance::with_noise(noise))
+                    let chosen = match noise {
+                        Some(n) => n,
+                        None => {
+                            let n = session_noise(config)?;
+                            if n != Noise::Laplace && crate::unit::unit_bounds(config)?.is_some() {
+                                return plan_err!(
+                                    "veil: veil.noise = 'gaussian' cannot be combined with veil.privacy_unit yet (group privacy for Gaussian noise is not implemented); use laplace"
+                                );
+                            }
+                            noise = Some(n);
+                            n
                         }
-                        _ => AggregateUDF::from(dp_variance::DpStddev::with_noise(noise)),
+                    };
+                    if chosen == Noise::Laplace {
+                        return Ok(Transformed::no(Expr::AggregateFunction(f)));
+                    }
+                    let udaf = match f.func.name() {
+                        "dp_count" => AggregateUDF::from(dp_count::DpCount::with_noise(chosen)),
+                        "dp_count_distinct" => AggregateUDF::from(
+                            dp_count_distinct::DpCountDistinct::with_noise(chosen),
+                        ),
+                        "dp_sum" => AggregateUDF::from(dp_sum::DpSum::with_noise(chosen)),
+                        "dp_mean" => AggregateUDF::from(dp_mean::DpMean::with_noise(chosen)),
+                        "dp_variance" => {
+                            AggregateUDF::from(dp_variance::DpVariance::with_noise(chosen))
+                        }
+                        _ => AggregateUDF::from(dp_variance::DpStddev::with_noise(chosen)),
                     };
                     f.func = Arc::new(udaf);
                     Ok(Transformed::yes(Expr::AggregateFunction(f)))

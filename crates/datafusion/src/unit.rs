@@ -31,7 +31,7 @@ use datafusion::logical_expr::{
 };
 use std::sync::Arc;
 
-use crate::charge::{dp_call, epsilon_position, number, SELECT};
+use crate::charge::{call_epsilon, dp_call, epsilon_position, number, SELECT};
 use crate::config::VeilConfig;
 
 /// Column of the bounded input: whether the row is its unit's first row in its group.
@@ -190,22 +190,7 @@ fn bound_aggregate(
             f.params.filter = Some(Box::new(col(FIRST)));
         } else {
             let pos = epsilon_position(&name).unwrap_or(usize::MAX);
-            let epsilon = match f.params.args.get(pos) {
-                Some(arg) => number(&name, "epsilon", arg)?,
-                None => match config
-                    .extensions
-                    .get::<VeilConfig>()
-                    .and_then(|c| c.epsilon)
-                {
-                    Some(e) => e,
-                    // Unreachable in practice: costing refuses such calls first.
-                    None => {
-                        return plan_err!(
-                            "{name}: epsilon is not given and veil.epsilon is not set"
-                        )
-                    }
-                },
-            };
+            let epsilon = call_epsilon(&name, &f.params.args, config)?;
             let scaled = lit(ScalarValue::Float64(Some(epsilon / m)));
             if pos < f.params.args.len() {
                 f.params.args[pos] = scaled;
