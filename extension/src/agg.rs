@@ -69,13 +69,15 @@ pub fn constant_f64_args<const N: usize>(
         if aggref.is_null() || (*aggref).args.is_null() || (*(*aggref).args).length != arity {
             error!("{function}: cannot read the aggregate's arguments");
         }
-        let args = &*(*aggref).args;
         for (slot, (pos, name)) in values.iter_mut().zip(wanted) {
-            let te = (*args.elements.add(pos)).ptr_value as *mut pg_sys::TargetEntry;
-            let expr = (*te).expr as *mut pg_sys::Node;
             // The value the mechanism runs with (divided under a privacy unit).
-            *slot = crate::unit::float8_parameter(expr, name, crate::unit::Parameter::Effective)
-                .unwrap_or_else(|e| raise(function, e));
+            *slot = crate::budget::aggref_parameter(
+                aggref,
+                pos,
+                name,
+                crate::unit::Parameter::Effective,
+            )
+            .unwrap_or_else(|e| raise(function, e));
         }
     }
     values

@@ -552,13 +552,24 @@ unsafe fn aggref_constant(
     pos: usize,
     name: &'static str,
 ) -> Result<f64, VeilError> {
+    // The value as written: privacy units divide it for the mechanism, not for the charge.
+    aggref_parameter(aggref, pos, name, crate::unit::Parameter::Charged)
+}
+
+/// A constant float8 argument of an Aggref (0-based position), as charged or as the
+/// mechanism runs with it (see [`crate::unit::float8_parameter`]).
+pub(crate) unsafe fn aggref_parameter(
+    aggref: *mut pg_sys::Aggref,
+    pos: usize,
+    name: &'static str,
+    which: crate::unit::Parameter,
+) -> Result<f64, VeilError> {
     let args = list_ptrs((*aggref).args);
     let Some(&te) = args.get(pos) else {
         return Err(VeilError::invalid(name, "missing"));
     };
     let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
-    // The value as written: privacy units divide it for the mechanism, not for the charge.
-    crate::unit::float8_parameter(expr, name, crate::unit::Parameter::Charged)
+    crate::unit::float8_parameter(expr, name, which)
 }
 
 /// The privacy cost of one DP aggregate call.

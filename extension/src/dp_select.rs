@@ -23,7 +23,7 @@ use veil_core::VeilError;
 use crate::agg::{self, PartialState, Use};
 use crate::error::{raise, OrRaise};
 use crate::guc;
-use crate::unit::{float8_parameter, Parameter};
+use crate::unit::Parameter;
 
 const DISTINCT: &str = "dp_count_distinct";
 const MODE: &str = "dp_mode";
@@ -215,21 +215,6 @@ unsafe fn constant_arg(
     Ok(c)
 }
 
-/// The ε argument (0-based position) of an Aggref: charged or effective (see
-/// [`crate::unit`]).
-unsafe fn epsilon_arg(
-    aggref: *mut pg_sys::Aggref,
-    pos: usize,
-    which: Parameter,
-) -> Result<f64, VeilError> {
-    let args = crate::budget::list_ptrs((*aggref).args);
-    let Some(&te) = args.get(pos) else {
-        return Err(VeilError::invalid("epsilon", "missing"));
-    };
-    let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
-    float8_parameter(expr, "epsilon", which)
-}
-
 /// The parameters of a `dp_mode` / `dp_top_k` call from its Aggref's constant arguments
 /// (epsilon from `veil.epsilon` when the call leaves it out).
 pub(crate) unsafe fn topk_params(
@@ -256,7 +241,7 @@ pub(crate) unsafe fn topk_params(
     };
     let eps_pos = if top_k { 3 } else { 2 };
     let epsilon = if arity > eps_pos {
-        epsilon_arg(aggref, eps_pos, which)?
+        crate::budget::aggref_parameter(aggref, eps_pos, "epsilon", which)?
     } else {
         guc::epsilon(name)
     };
@@ -272,7 +257,7 @@ pub(crate) unsafe fn cost_of(
     if name == DISTINCT {
         let arity = crate::budget::list_ptrs((*aggref).args).len();
         let epsilon = if arity >= 2 {
-            epsilon_arg(aggref, 1, Parameter::Charged)?
+            crate::budget::aggref_parameter(aggref, 1, "epsilon", Parameter::Charged)?
         } else {
             guc::epsilon(name)
         };
