@@ -220,7 +220,7 @@ pub fn bounded_params(
 ) -> (f64, f64, f64) {
     if epsilon_from_setting {
         let [l, u] = constant_f64_args(fcinfo, function, 3, [(1, "lower"), (2, "upper")]);
-        (l, u, crate::guc::epsilon(function))
+        (l, u, crate::guc::Run::of(fcinfo).epsilon(function))
     } else {
         let [l, u, e] = constant_f64_args(
             fcinfo,

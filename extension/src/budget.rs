@@ -576,6 +576,7 @@ pub(crate) unsafe fn aggref_parameter(
 unsafe fn cost_of(
     aggref: *mut pg_sys::Aggref,
     name: &'static str,
+    run: crate::guc::Run,
 ) -> Result<PrivacyCost, VeilError> {
     let arity = list_ptrs((*aggref).args).len();
     match name {
@@ -584,7 +585,9 @@ unsafe fn cost_of(
             let delta = aggref_constant(aggref, 1, "delta")?;
             veil_core::dp::PartitionSelection::new(epsilon, delta).map(|s| s.cost())
         }
-        "dp_count_distinct" | "dp_mode" | "dp_top_k" => crate::dp_select::cost_of(aggref, name),
+        "dp_count_distinct" | "dp_mode" | "dp_top_k" => {
+            crate::dp_select::cost_of(aggref, name, run)
+        }
         _ => {
             // Constant arguments in order, as the aggregate checks them, then epsilon.
             let pos = epsilon_position(name);
@@ -592,7 +595,7 @@ unsafe fn cost_of(
                 if arity > pos {
                     aggref_constant(aggref, pos, "epsilon")
                 } else {
-                    Ok(crate::guc::epsilon(name))
+                    Ok(run.epsilon(name))
                 }
             };
             let bounds = |first: usize| -> Result<(f64, f64), VeilError> {
@@ -602,16 +605,17 @@ unsafe fn cost_of(
                 ))
             };
             match name {
-                "dp_count" => DpCountAccumulator::with_noise(epsilon()?, crate::guc::noise(name))
-                    .map(|c| c.cost()),
+                "dp_count" => {
+                    DpCountAccumulator::with_noise(epsilon()?, run.noise(name)).map(|c| c.cost())
+                }
                 "dp_mean" => {
                     let (lower, upper) = bounds(1)?;
-                    BoundedMean::with_noise(lower, upper, epsilon()?, crate::guc::noise(name))
+                    BoundedMean::with_noise(lower, upper, epsilon()?, run.noise(name))
                         .map(|m| m.cost())
                 }
                 "dp_sum" => {
                     let (lower, upper) = bounds(1)?;
-                    BoundedSum::with_noise(lower, upper, epsilon()?, crate::guc::noise(name))
+                    BoundedSum::with_noise(lower, upper, epsilon()?, run.noise(name))
                         .map(|m| m.cost())
                 }
                 "dp_variance" | "dp_stddev" => {
@@ -621,7 +625,7 @@ unsafe fn cost_of(
                     } else {
                         Spread::Variance
                     };
-                    BoundedVariance::new(lower, upper, epsilon()?, crate::guc::noise(name), spread)
+                    BoundedVariance::new(lower, upper, epsilon()?, run.noise(name), spread)
                         .map(|m| m.cost())
                 }
                 "dp_median" => {
@@ -663,6 +667,8 @@ pub fn ensure_charged(fcinfo: pg_sys::FunctionCallInfo, function: &str) {
         if CHARGED.with(|c| c.borrow().contains(&key)) {
             return;
         }
+        // The settings this execution's aggregates read (pinned at the first read).
+        let run = crate::guc::Run::estate(estate);
         if pg_sys::IsInParallelMode() && pg_sys::ParallelWorkerNumber >= 0 {
             raise(
                 function,
@@ -713,8 +719,8 @@ pub fn ensure_charged(fcinfo: pg_sys::FunctionCallInfo, function: &str) {
                 continue;
             }
             seen.push((f.node, f.aggref));
-            crate::unit::check_bounded(f.aggref, name);
-            let cost = cost_of(f.aggref, name).or_raise(name);
+            crate::unit::check_bounded(f.aggref, name, run);
+            let cost = cost_of(f.aggref, name, run).or_raise(name);
             mechanisms.push((name.to_string(), cost));
         }
         if mechanisms.is_empty() {
@@ -736,14 +742,7 @@ pub fn ensure_charged(fcinfo: pg_sys::FunctionCallInfo, function: &str) {
         };
         charge_committed(&request).or_raise(function);
         // Remember the execution until its memory goes away.
-        let cb = pg_sys::MemoryContextAlloc(
-            (*estate).es_query_cxt,
-            std::mem::size_of::<pg_sys::MemoryContextCallback>(),
-        ) as *mut pg_sys::MemoryContextCallback;
-        (*cb).func = Some(forget_execution);
-        (*cb).arg = key as *mut std::ffi::c_void;
-        (*cb).next = std::ptr::null_mut();
-        pg_sys::MemoryContextRegisterResetCallback((*estate).es_query_cxt, cb);
+        crate::guc::at_execution_end(estate, forget_execution);
         CHARGED.with(|c| c.borrow_mut().push(key));
     }
 }

@@ -41,7 +41,8 @@ fn dp_mean_trans(
         }
         None => {
             let mut acc = DpMeanAccumulator::new(
-                BoundedMean::with_noise(lower, upper, epsilon, guc::noise(NAME)).or_raise(NAME),
+                BoundedMean::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(NAME))
+                    .or_raise(NAME),
             );
             if let Some(v) = value {
                 acc.update(v);
@@ -83,7 +84,7 @@ fn dp_mean_trans_default(
     // SAFETY: see dp_mean_trans.
     let epsilon = match unsafe { state.get::<DpMeanAccumulator>() } {
         Some(acc) => acc.params.epsilon(),
-        None => guc::epsilon(NAME),
+        None => guc::Run::of(fcinfo).epsilon(NAME),
     };
     dp_mean_trans(state, value, lower, upper, Some(epsilon), fcinfo)
 }
@@ -109,7 +110,8 @@ fn release(
         None => {
             let (lower, upper, epsilon) = agg::bounded_params(fcinfo, NAME, epsilon_from_setting);
             DpMeanAccumulator::new(
-                BoundedMean::with_noise(lower, upper, epsilon, guc::noise(NAME)).or_raise(NAME),
+                BoundedMean::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(NAME))
+                    .or_raise(NAME),
             )
             .release()
         }

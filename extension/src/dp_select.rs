@@ -70,7 +70,8 @@ fn dp_count_distinct_trans(
     let epsilon = agg::required(DISTINCT, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpCountDistinctAccumulator in its state.
     if unsafe { state.get::<DpCountDistinctAccumulator>() }.is_none() {
-        let acc = DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).or_raise(DISTINCT);
+        let acc = DpCountDistinctAccumulator::new(epsilon, guc::Run::of(fcinfo).noise(DISTINCT))
+            .or_raise(DISTINCT);
         state = agg::into_internal(acc, fcinfo, DISTINCT, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -92,7 +93,7 @@ fn dp_count_distinct_trans_default(
     // SAFETY: see dp_count_distinct_trans.
     let epsilon = match unsafe { state.get::<DpCountDistinctAccumulator>() } {
         Some(acc) => acc.privacy().epsilon(),
-        None => guc::epsilon(DISTINCT),
+        None => guc::Run::of(fcinfo).epsilon(DISTINCT),
     };
     dp_count_distinct_trans(state, value, Some(epsilon), fcinfo)
 }
@@ -146,11 +147,12 @@ fn distinct_release(
         Some(acc) => acc.release(),
         None => {
             let epsilon = if epsilon_from_setting {
-                guc::epsilon(DISTINCT)
+                guc::Run::of(fcinfo).epsilon(DISTINCT)
             } else {
                 agg::constant_f64_args(fcinfo, DISTINCT, 2, [(1, "epsilon")])[0]
             };
-            DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).and_then(|a| a.release())
+            DpCountDistinctAccumulator::new(epsilon, guc::Run::of(fcinfo).noise(DISTINCT))
+                .and_then(|a| a.release())
         }
     };
     Some(released.or_raise(DISTINCT))
@@ -221,6 +223,7 @@ pub(crate) unsafe fn topk_params(
     aggref: *mut pg_sys::Aggref,
     name: &'static str,
     which: Parameter,
+    run: guc::Run,
 ) -> Result<TopK, VeilError> {
     let arity = crate::budget::list_ptrs((*aggref).args).len();
     let top_k = name == TOP_K;
@@ -243,7 +246,7 @@ pub(crate) unsafe fn topk_params(
     let epsilon = if arity > eps_pos {
         crate::budget::aggref_parameter(aggref, eps_pos, "epsilon", which)?
     } else {
-        guc::epsilon(name)
+        run.epsilon(name)
     };
     TopK::from_sql(&candidates, k, epsilon)
 }
@@ -253,17 +256,18 @@ pub(crate) unsafe fn topk_params(
 pub(crate) unsafe fn cost_of(
     aggref: *mut pg_sys::Aggref,
     name: &'static str,
+    run: guc::Run,
 ) -> Result<PrivacyCost, VeilError> {
     if name == DISTINCT {
         let arity = crate::budget::list_ptrs((*aggref).args).len();
         let epsilon = if arity >= 2 {
             crate::budget::aggref_parameter(aggref, 1, "epsilon", Parameter::Charged)?
         } else {
-            guc::epsilon(name)
+            run.epsilon(name)
         };
-        return DpCountDistinctAccumulator::new(epsilon, guc::noise(DISTINCT)).map(|a| a.cost());
+        return DpCountDistinctAccumulator::new(epsilon, run.noise(DISTINCT)).map(|a| a.cost());
     }
-    topk_params(aggref, name, Parameter::Charged).map(|t| t.cost())
+    topk_params(aggref, name, Parameter::Charged, run).map(|t| t.cost())
 }
 
 /// The Aggref of the running aggregate call.
@@ -292,6 +296,7 @@ fn call_params(fcinfo: pg_sys::FunctionCallInfo, function: &'static str) -> Rc<T
                 running_aggref(fcinfo, function),
                 function,
                 Parameter::Effective,
+                guc::Run::of(fcinfo),
             )
             .or_raise(function),
         );
@@ -418,6 +423,7 @@ fn topk_release(
                     running_aggref(fcinfo, function),
                     function,
                     Parameter::Effective,
+                    guc::Run::of(fcinfo),
                 )
             }
             .or_raise(function);

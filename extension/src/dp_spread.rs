@@ -25,13 +25,21 @@ const VARIANCE: &str = "dp_variance";
 const STDDEV: &str = "dp_stddev";
 
 fn variance_params(
+    fcinfo: pg_sys::FunctionCallInfo,
     function: &str,
     spread: Spread,
     lower: f64,
     upper: f64,
     epsilon: f64,
 ) -> BoundedVariance {
-    BoundedVariance::new(lower, upper, epsilon, guc::noise(function), spread).or_raise(function)
+    BoundedVariance::new(
+        lower,
+        upper,
+        epsilon,
+        guc::Run::of(fcinfo).noise(function),
+        spread,
+    )
+    .or_raise(function)
 }
 
 /// The transition of `dp_variance` / `dp_stddev`; `epsilon` None reads `veil.epsilon` once
@@ -53,11 +61,12 @@ fn spread_trans(
     let existing = unsafe { state.get::<DpVarianceAccumulator>() }.map(|a| a.params.epsilon());
     let epsilon = match epsilon {
         Some(e) => agg::required(function, "epsilon", e),
-        None => existing.unwrap_or_else(|| guc::epsilon(function)),
+        None => existing.unwrap_or_else(|| guc::Run::of(fcinfo).epsilon(function)),
     };
     if existing.is_none() {
-        let acc =
-            DpVarianceAccumulator::new(variance_params(function, spread, lower, upper, epsilon));
+        let acc = DpVarianceAccumulator::new(variance_params(
+            fcinfo, function, spread, lower, upper, epsilon,
+        ));
         state = agg::into_internal(acc, fcinfo, function, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -88,8 +97,10 @@ fn spread_release(
         None => {
             let (lower, upper, epsilon) =
                 agg::bounded_params(fcinfo, function, epsilon_from_setting);
-            DpVarianceAccumulator::new(variance_params(function, spread, lower, upper, epsilon))
-                .release()
+            DpVarianceAccumulator::new(variance_params(
+                fcinfo, function, spread, lower, upper, epsilon,
+            ))
+            .release()
         }
     };
     Some(released.or_raise(function))
@@ -253,7 +264,7 @@ fn quantile_trans(
     let existing = unsafe { state.get::<DpQuantileAccumulator>() }.map(|a| a.params.epsilon());
     let epsilon = match epsilon {
         Some(e) => agg::required(function, "epsilon", e),
-        None => existing.unwrap_or_else(|| guc::epsilon(function)),
+        None => existing.unwrap_or_else(|| guc::Run::of(fcinfo).epsilon(function)),
     };
     if existing.is_none() {
         let params = BoundedQuantile::new(q, lower, upper, epsilon).or_raise(function);
@@ -298,7 +309,7 @@ fn quantile_release(
                     4,
                     [(1, "q"), (2, "lower"), (3, "upper")],
                 );
-                BoundedQuantile::new(q, lower, upper, guc::epsilon(function))
+                BoundedQuantile::new(q, lower, upper, guc::Run::of(fcinfo).epsilon(function))
             } else {
                 let [q, lower, upper, epsilon] = agg::constant_f64_args(
                     fcinfo,

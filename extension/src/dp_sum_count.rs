@@ -33,7 +33,8 @@ fn dp_sum_trans(
     // SAFETY: this aggregate only ever stores a DpSumAccumulator in its state.
     if unsafe { state.get::<DpSumAccumulator>() }.is_none() {
         let acc = DpSumAccumulator::new(
-            BoundedSum::with_noise(lower, upper, epsilon, guc::noise(SUM)).or_raise(SUM),
+            BoundedSum::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(SUM))
+                .or_raise(SUM),
         );
         state = agg::into_internal(acc, fcinfo, SUM, Use::AggregateOnly);
     }
@@ -80,7 +81,7 @@ fn dp_sum_trans_default(
     // SAFETY: see dp_sum_trans.
     let epsilon = match unsafe { state.get::<DpSumAccumulator>() } {
         Some(acc) => acc.params.epsilon(),
-        None => guc::epsilon(SUM),
+        None => guc::Run::of(fcinfo).epsilon(SUM),
     };
     dp_sum_trans(state, value, lower, upper, Some(epsilon), fcinfo)
 }
@@ -105,7 +106,8 @@ fn sum_release(
         None => {
             let (lower, upper, epsilon) = agg::bounded_params(fcinfo, SUM, epsilon_from_setting);
             DpSumAccumulator::new(
-                BoundedSum::with_noise(lower, upper, epsilon, guc::noise(SUM)).or_raise(SUM),
+                BoundedSum::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(SUM))
+                    .or_raise(SUM),
             )
             .release()
         }
@@ -129,7 +131,8 @@ fn dp_count_trans(
     let epsilon = agg::required(COUNT, "epsilon", epsilon);
     // SAFETY: this aggregate only ever stores a DpCountAccumulator in its state.
     if unsafe { state.get::<DpCountAccumulator>() }.is_none() {
-        let acc = DpCountAccumulator::with_noise(epsilon, guc::noise(COUNT)).or_raise(COUNT);
+        let acc = DpCountAccumulator::with_noise(epsilon, guc::Run::of(fcinfo).noise(COUNT))
+            .or_raise(COUNT);
         state = agg::into_internal(acc, fcinfo, COUNT, Use::AggregateOnly);
     }
     // SAFETY: as above.
@@ -175,7 +178,7 @@ fn dp_count_trans_default(
     // SAFETY: see dp_count_trans.
     let epsilon = match unsafe { state.get::<DpCountAccumulator>() } {
         Some(acc) => acc.epsilon(),
-        None => guc::epsilon(COUNT),
+        None => guc::Run::of(fcinfo).epsilon(COUNT),
     };
     dp_count_trans(state, value, Some(epsilon), fcinfo)
 }
@@ -199,11 +202,11 @@ fn count_release(
         Some(acc) => acc.release(),
         None => {
             let epsilon = if epsilon_from_setting {
-                guc::epsilon(COUNT)
+                guc::Run::of(fcinfo).epsilon(COUNT)
             } else {
                 agg::constant_f64_args(fcinfo, COUNT, 2, [(1, "epsilon")])[0]
             };
-            DpCountAccumulator::with_noise(epsilon, guc::noise(COUNT))
+            DpCountAccumulator::with_noise(epsilon, guc::Run::of(fcinfo).noise(COUNT))
                 .or_raise(COUNT)
                 .release()
         }

@@ -226,7 +226,7 @@ unsafe fn epsilon_of(a: *mut pg_sys::Aggref, name: &'static str) -> f64 {
     let args = crate::budget::list_ptrs((*a).args);
     let pos = crate::budget::epsilon_position(name);
     let Some(&te) = args.get(pos) else {
-        return crate::guc::epsilon(name);
+        return crate::guc::Run::now().epsilon(name);
     };
     let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
     let folded = pg_sys::eval_const_expressions(
@@ -328,7 +328,7 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
             "DP aggregates cannot be used with ROLLUP, CUBE or GROUPING SETS: a row would count in several groups"
         );
     }
-    let Some(delta) = crate::guc::delta(NAME) else {
+    let Some(delta) = crate::guc::Run::now().delta(NAME) else {
         raise(
             NAME,
             VeilError::invalid(

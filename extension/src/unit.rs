@@ -4,8 +4,9 @@
 //! Same semantics as in DataFusion (`veil_datafusion::unit`): with a unit column declared,
 //! each unit keeps at most `max_groups` groups of a GROUP BY and at most `max_rows` rows per
 //! group (chosen at random); every DP aggregate then runs with ε / (max_rows × L0) (L0 =
-//! max_groups with GROUP BY, else 1) and is charged ε; partition selection counts a group's
-//! units at (ε / L0, δ / L0).
+//! max_groups with GROUP BY, else 1) — with `veil.noise = 'gaussian'`, the ε whose ρ is
+//! ρ / (max_rows² × L0) — and is charged ε; partition selection counts a group's units at
+//! (ε / L0, δ / L0).
 //!
 //! How: the post-parse-analysis hook ([`crate::partition`]) calls [`bound_units`] on each
 //! query level with DP aggregates. The level must read one table or view; its range-table
@@ -13,7 +14,9 @@
 //! groups with window functions and keeps the first ones, with the relation's columns at
 //! the same positions (so the query's Vars still point at them) plus a boolean "first row
 //! of its unit in its group" column for the selection's FILTER. The ε (and the selection's
-//! δ) argument of each DP Aggref is wrapped as `veil_unit_share(ε, M)`: a STABLE function,
+//! δ) argument of each DP Aggref is wrapped as `veil_unit_share(ε, M)` (Gaussian noise:
+//! `veil_unit_share(ε, L0, max_rows, δ)`, and the execution refuses the query if
+//! `veil.noise` / `veil.delta` changed since it was parsed): a STABLE function,
 //! so the planner keeps it as written; the budget check charges its first argument and the
 //! aggregate runs with the quotient. A query parsed without the hook while a unit is set
 //! (library not loaded yet, or a statement prepared before the SET) has unwrapped ε and is
@@ -27,6 +30,8 @@ use veil_core::VeilError;
 
 use crate::budget::{dp_name, epsilon_position, list_ptrs};
 use crate::error::raise;
+use crate::guc::Run;
+use veil_core::dp::{Noise, Privacy, NOISE_CHOICE};
 
 pub const SHARE: &str = "veil_unit_share";
 
@@ -85,13 +90,32 @@ fn veil_unit_share(value: f64, contributions: f64) -> f64 {
 }
 
 fn share(value: f64, contributions: f64) -> Result<f64, VeilError> {
-    if !((1.0..=1e12).contains(&contributions) && contributions.fract() == 0.0) {
+    Ok(value / whole(contributions, "contributions")? as f64)
+}
+
+/// `veil_unit_share(epsilon, groups, rows, delta)`: the ε each group's aggregate with
+/// Gaussian noise (δ = `delta`) runs with when one unit contributes up to `rows` rows to
+/// each of up to `groups` groups: the ε whose ρ is ρ(ε, δ) / (groups × rows²)
+/// (veil-core `Privacy::unit_epsilon`: ρ scales with the squared L2 sensitivity). STABLE
+/// like the two-argument form.
+#[pg_extern(stable, parallel_safe, strict, name = "veil_unit_share")]
+fn veil_unit_share_gaussian(epsilon: f64, groups: f64, rows: f64, delta: f64) -> f64 {
+    gaussian_share(epsilon, groups, rows, delta).unwrap_or_else(|e| raise(SHARE, e))
+}
+
+fn gaussian_share(epsilon: f64, groups: f64, rows: f64, delta: f64) -> Result<f64, VeilError> {
+    let (groups, rows) = (whole(groups, "groups")?, whole(rows, "rows")?);
+    Privacy::new(epsilon, Noise::Gaussian { delta })?.unit_epsilon(groups, rows)
+}
+
+fn whole(value: f64, name: &'static str) -> Result<u64, VeilError> {
+    if !((1.0..=1e12).contains(&value) && value.fract() == 0.0) {
         return Err(VeilError::invalid(
-            "contributions",
-            format!("must be a whole number between 1 and 1e12, got {contributions}"),
+            name,
+            format!("must be a whole number between 1 and 1e12, got {value}"),
         ));
     }
-    Ok(value / contributions)
+    Ok(value as u64)
 }
 
 thread_local! {
@@ -149,7 +173,57 @@ pub fn read_oid(sql: &str) -> Option<pg_sys::Oid> {
 }
 
 fn share_oid() -> Option<pg_sys::Oid> {
-    extension_function(SHARE, None, &[pg_sys::FLOAT8OID, pg_sys::FLOAT8OID])
+    extension_function(SHARE, None, &[pg_sys::FLOAT8OID; 2])
+}
+
+fn gaussian_share_oid() -> Option<pg_sys::Oid> {
+    extension_function(SHARE, None, &[pg_sys::FLOAT8OID; 4])
+}
+
+/// How an Aggref argument was divided by the parse hook.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shared {
+    /// `veil_unit_share(ε, M)`: ε / M.
+    Divided,
+    /// `veil_unit_share(ε, groups, rows, δ)`: the Gaussian share at this δ.
+    Gaussian { delta: f64 },
+}
+
+/// The wrapper of an argument expression, with its constant arguments: None when the
+/// expression is not a call of `veil_unit_share`.
+unsafe fn shared_call(expr: *mut pg_sys::Node) -> Option<(Shared, Vec<*mut pg_sys::Node>)> {
+    if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_FuncExpr {
+        return None;
+    }
+    let f = expr as *mut pg_sys::FuncExpr;
+    let args: Vec<*mut pg_sys::Node> = list_ptrs((*f).args)
+        .into_iter()
+        .map(|a| a as *mut pg_sys::Node)
+        .collect();
+    if args.len() == 2 && Some((*f).funcid) == share_oid() {
+        return Some((Shared::Divided, args));
+    }
+    if args.len() == 4 && Some((*f).funcid) == gaussian_share_oid() {
+        let delta = float8_const(args[3], "delta").ok()?;
+        return Some((Shared::Gaussian { delta }, args));
+    }
+    None
+}
+
+/// The value of a float8 Const.
+unsafe fn float8_const(node: *mut pg_sys::Node, name: &'static str) -> Result<f64, VeilError> {
+    if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
+        return Err(VeilError::invalid(
+            name,
+            "must be a constant (the query's privacy cost is charged before it runs)",
+        ));
+    }
+    let c = node as *mut pg_sys::Const;
+    if (*c).consttype != pg_sys::FLOAT8OID {
+        return Err(VeilError::invalid(name, "must be double precision"));
+    }
+    f64::from_datum((*c).constvalue, (*c).constisnull)
+        .ok_or_else(|| VeilError::invalid(name, "must not be NULL"))
 }
 
 /// Which value of a privacy parameter argument to read.
@@ -161,72 +235,52 @@ pub enum Parameter {
     Effective,
 }
 
-/// A constant float8 argument expression: a Const, or `veil_unit_share(Const, Const)`.
+/// A constant float8 argument expression: a Const, or a `veil_unit_share` call of Consts.
 pub unsafe fn float8_parameter(
     expr: *mut pg_sys::Node,
     name: &'static str,
     which: Parameter,
 ) -> Result<f64, VeilError> {
-    let constant = |node: *mut pg_sys::Node| -> Result<f64, VeilError> {
-        if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
-            return Err(VeilError::invalid(
-                name,
-                "must be a constant (the query's privacy cost is charged before it runs)",
-            ));
-        }
-        let c = node as *mut pg_sys::Const;
-        if (*c).consttype != pg_sys::FLOAT8OID {
-            return Err(VeilError::invalid(name, "must be double precision"));
-        }
-        f64::from_datum((*c).constvalue, (*c).constisnull)
-            .ok_or_else(|| VeilError::invalid(name, "must not be NULL"))
+    let Some((shared, args)) = shared_call(expr) else {
+        return float8_const(expr, name);
     };
-    if !expr.is_null() && (*expr).type_ == pg_sys::NodeTag::T_FuncExpr {
-        let f = expr as *mut pg_sys::FuncExpr;
-        let args = list_ptrs((*f).args);
-        if Some((*f).funcid) == share_oid() && args.len() == 2 {
-            let value = constant(args[0] as *mut pg_sys::Node)?;
-            let contributions = constant(args[1] as *mut pg_sys::Node)?;
-            let effective = share(value, contributions)?;
-            return Ok(match which {
-                Parameter::Charged => value,
-                Parameter::Effective => effective,
-            });
-        }
+    let value = float8_const(args[0], name)?;
+    if which == Parameter::Charged {
+        return Ok(value);
     }
-    constant(expr)
+    match shared {
+        Shared::Divided => share(value, float8_const(args[1], "contributions")?),
+        Shared::Gaussian { delta } => gaussian_share(
+            value,
+            float8_const(args[1], "groups")?,
+            float8_const(args[2], "rows")?,
+            delta,
+        ),
+    }
 }
 
-/// Whether an Aggref's argument at `pos` is wrapped in `veil_unit_share`.
-unsafe fn is_shared(aggref: *mut pg_sys::Aggref, pos: usize) -> bool {
+/// How the Aggref's argument at `pos` was divided by the parse hook, if it was.
+unsafe fn wrapper(aggref: *mut pg_sys::Aggref, pos: usize) -> Option<Shared> {
     let args = list_ptrs((*aggref).args);
-    let Some(&te) = args.get(pos) else {
-        return false;
-    };
-    let expr = (*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node;
-    !expr.is_null()
-        && (*expr).type_ == pg_sys::NodeTag::T_FuncExpr
-        && Some((*(expr as *mut pg_sys::FuncExpr)).funcid) == share_oid()
+    let te = *args.get(pos)?;
+    shared_call((*(te as *mut pg_sys::TargetEntry)).expr as *mut pg_sys::Node).map(|(s, _)| s)
+}
+
+/// The division the parse hook applies to a DP aggregate's ε under `noise`.
+fn division_for(name: &str, noise: Noise) -> Shared {
+    match noise {
+        Noise::Gaussian { delta } if NOISE_CHOICE.contains(&name) => Shared::Gaussian { delta },
+        _ => Shared::Divided,
+    }
 }
 
 /// At execution: with a unit declared, every DP aggregate must have been bounded by the
-/// parse hook (its ε wrapped), or the query is refused.
-pub unsafe fn check_bounded(aggref: *mut pg_sys::Aggref, name: &'static str) {
+/// parse hook (its ε wrapped) for the noise it runs with, or the query is refused.
+pub unsafe fn check_bounded(aggref: *mut pg_sys::Aggref, name: &'static str, run: Run) {
     if privacy_unit().is_none() {
         return;
     }
-    let shared = is_shared(aggref, epsilon_position(name));
-    if shared
-        && name != crate::partition::NAME
-        && crate::guc::noise(name) != veil_core::dp::Noise::Laplace
-        && matches!(
-            name,
-            "dp_count" | "dp_count_distinct" | "dp_sum" | "dp_mean" | "dp_variance" | "dp_stddev"
-        )
-    {
-        refuse(GAUSSIAN_UNITS);
-    }
-    if !shared {
+    let Some(shared) = wrapper(aggref, epsilon_position(name)) else {
         raise(
             name,
             VeilError::invalid(
@@ -234,10 +288,22 @@ pub unsafe fn check_bounded(aggref: *mut pg_sys::Aggref, name: &'static str) {
                 "is set, but this query was parsed before veil bounded it (the veil library was not loaded yet, or the statement was prepared before the setting): run the query again, or set session_preload_libraries = 'veil'",
             ),
         );
+    };
+    let noise = if NOISE_CHOICE.contains(&name) {
+        run.noise(name)
+    } else {
+        Noise::Laplace
+    };
+    if shared != division_for(name, noise) {
+        raise(
+            name,
+            VeilError::invalid(
+                "veil.noise",
+                "or veil.delta changed after this query was parsed (its privacy-unit shares were computed for the previous noise): run the query again",
+            ),
+        );
     }
 }
-
-const GAUSSIAN_UNITS: &str = "cannot be combined with veil.noise = 'gaussian' yet (group privacy for Gaussian noise is not implemented); use laplace";
 
 fn refuse(rule: &str) -> ! {
     raise(
@@ -309,21 +375,23 @@ unsafe extern "C-unwind" fn unsafe_group_key(
     }
 }
 
-/// Wraps the Aggref argument at `pos` as `veil_unit_share(arg, contributions)`.
+/// Wraps the Aggref argument at `pos` as `veil_unit_share(arg, extra...)`.
 unsafe fn wrap_argument(
     aggref: *mut pg_sys::Aggref,
     pos: usize,
-    contributions: u64,
+    extra: &[f64],
     share: pg_sys::Oid,
 ) {
     let args = list_ptrs((*aggref).args);
     let te = args[pos] as *mut pg_sys::TargetEntry;
     let mut list: *mut pg_sys::List = std::ptr::null_mut();
     list = pg_sys::lappend(list, (*te).expr as *mut std::ffi::c_void);
-    list = pg_sys::lappend(
-        list,
-        crate::partition::float8_const(contributions as f64) as *mut std::ffi::c_void,
-    );
+    for &value in extra {
+        list = pg_sys::lappend(
+            list,
+            crate::partition::float8_const(value) as *mut std::ffi::c_void,
+        );
+    }
     let call = pg_sys::makeFuncExpr(
         share,
         pg_sys::FLOAT8OID,
@@ -343,7 +411,7 @@ unsafe fn state_epsilon(aggref: *mut pg_sys::Aggref, name: &'static str) {
     if n > pos {
         return;
     }
-    let epsilon = crate::guc::epsilon(name);
+    let epsilon = Run::now().epsilon(name);
     let Some(full) = extension_function(name, Some((*aggref).aggfnoid), &[pg_sys::FLOAT8OID])
     else {
         raise(
@@ -371,10 +439,8 @@ pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
     if dp.is_empty() {
         return;
     }
-    if crate::guc::noise("veil.noise") != veil_core::dp::Noise::Laplace {
-        refuse(GAUSSIAN_UNITS);
-    }
-    let Some(share) = share_oid() else {
+    let noise = Run::now().noise("veil.noise");
+    let (Some(share), Some(gaussian)) = (share_oid(), gaussian_share_oid()) else {
         return; // not veil's aggregates: the extension is not installed in this database
     };
     let jointree = (*q).jointree;
@@ -533,8 +599,8 @@ pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
     for &a in dp {
         let name = dp_name((*a).aggfnoid).unwrap_or("dp");
         if name == crate::partition::NAME {
-            wrap_argument(a, 0, l0, share);
-            wrap_argument(a, 1, l0, share);
+            wrap_argument(a, 0, &[l0 as f64], share);
+            wrap_argument(a, 1, &[l0 as f64], share);
             let first = pg_sys::makeVar(
                 1,
                 (natts + 1) as i16,
@@ -553,7 +619,13 @@ pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
             };
         } else {
             state_epsilon(a, name);
-            wrap_argument(a, epsilon_position(name), m, share);
+            let pos = epsilon_position(name);
+            match division_for(name, noise) {
+                Shared::Divided => wrap_argument(a, pos, &[m as f64], share),
+                Shared::Gaussian { delta } => {
+                    wrap_argument(a, pos, &[l0 as f64, max_rows as f64, delta], gaussian)
+                }
+            }
         }
     }
 }

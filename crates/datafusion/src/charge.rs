@@ -38,7 +38,7 @@ use datafusion::optimizer::AnalyzerRule;
 use veil_core::dp::budget::ChargeRequest;
 use veil_core::dp::{
     check_epsilon, default_epsilon, BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance,
-    Noise, PartitionSelection, PrivacyCost, Spread,
+    Noise, PartitionSelection, PrivacyCost, Spread, NOISE_CHOICE,
 };
 use veil_core::dp::{DpCountAccumulator, DpCountDistinctAccumulator, TopK};
 
@@ -251,16 +251,6 @@ pub fn session_noise(config: &ConfigOptions) -> Result<Noise> {
     }
 }
 
-/// Aggregates whose noise `veil.noise` chooses.
-const NOISE_CHOICE: [&str; 6] = [
-    "dp_count",
-    "dp_count_distinct",
-    "dp_sum",
-    "dp_mean",
-    "dp_variance",
-    "dp_stddev",
-];
-
 /// Swaps in aggregate instances that draw the session's noise when it is not the default.
 /// The setting is read (and checked) only when the plan has an aggregate it applies to.
 fn with_session_noise(plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
@@ -274,11 +264,6 @@ fn with_session_noise(plan: LogicalPlan, config: &ConfigOptions) -> Result<Logic
                         Some(n) => n,
                         None => {
                             let n = session_noise(config)?;
-                            if n != Noise::Laplace && crate::unit::unit_bounds(config)?.is_some() {
-                                return plan_err!(
-                                    "veil: veil.noise = 'gaussian' cannot be combined with veil.privacy_unit yet (group privacy for Gaussian noise is not implemented); use laplace"
-                                );
-                            }
                             noise = Some(n);
                             n
                         }

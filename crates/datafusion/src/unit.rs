@@ -10,7 +10,10 @@
 //! After bounding, one individual changes at most `L0 = max_groups` groups (1 without GROUP
 //! BY) and at most `max_rows` rows in each. Every DP aggregate is defined per row, so by group
 //! privacy over `M = max_rows × L0` rows it is run with ε / M and the query is charged ε:
-//! the answer is ε-DP for the unit, with the noise of an ε / M release. Partition selection
+//! the answer is ε-DP for the unit, with the noise of an ε / M release. With
+//! `veil.noise = 'gaussian'` the aggregates that take it run with the ε whose ρ is
+//! ρ / (max_rows² × L0) (the unit's L2 sensitivity, [`veil_core::dp::Privacy::unit_epsilon`])
+//! and the query is charged (ε, δ, ρ) as written. Partition selection
 //! counts a group's distinct units (each unit adds one to at most L0 groups) and runs with
 //! (ε / L0, δ / L0) per group, (ε, δ) over the groups one unit touches (basic composition).
 //!
@@ -31,8 +34,10 @@ use datafusion::logical_expr::{
 };
 use std::sync::Arc;
 
-use crate::charge::{call_epsilon, dp_call, epsilon_position, number, SELECT};
+use crate::charge::{call_epsilon, dp_call, epsilon_position, number, session_noise, SELECT};
 use crate::config::VeilConfig;
+use crate::to_df_error;
+use veil_core::dp::{Noise, Privacy, NOISE_CHOICE};
 
 /// Column of the bounded input: whether the row is its unit's first row in its group.
 const FIRST: &str = "__veil_unit_first";
@@ -128,7 +133,6 @@ fn bound_aggregate(
     let groups: Vec<Expr> = agg.group_expr.iter().map(|g| g.clone().unalias()).collect();
     let grouped = !groups.is_empty();
     let l0 = if grouped { bounds.max_groups } else { 1 };
-    let m = (bounds.max_rows * l0) as f64;
 
     // Rows of a unit in a group: numbered in random order, the first max_rows kept.
     let mut unit_group = vec![unit.clone()];
@@ -191,7 +195,16 @@ fn bound_aggregate(
         } else {
             let pos = epsilon_position(&name).unwrap_or(usize::MAX);
             let epsilon = call_epsilon(&name, &f.params.args, config)?;
-            let scaled = lit(ScalarValue::Float64(Some(epsilon / m)));
+            // Gaussian noise scales ρ by L2 sensitivity, Laplace ε by L1 (veil-core).
+            let noise = if NOISE_CHOICE.contains(&name.as_str()) {
+                session_noise(config)?
+            } else {
+                Noise::Laplace
+            };
+            let share = Privacy::new(epsilon, noise)
+                .and_then(|p| p.unit_epsilon(l0, bounds.max_rows))
+                .map_err(|e| to_df_error(&name, e))?;
+            let scaled = lit(ScalarValue::Float64(Some(share)));
             if pos < f.params.args.len() {
                 f.params.args[pos] = scaled;
             } else {

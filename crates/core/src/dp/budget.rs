@@ -93,7 +93,8 @@ fn with_slack(total: f64) -> f64 {
 /// The largest ρ whose (ε, δ) conversion stays within `epsilon` at `delta`.
 pub fn rho_for(epsilon: f64, delta: f64) -> f64 {
     let l = (1.0 / delta).ln();
-    let r = (l + epsilon).sqrt() - l.sqrt();
+    // √(l + ε) − √l, written without the cancellation that loses digits for small ε
+    let r = epsilon / ((l + epsilon).sqrt() + l.sqrt());
     r * r
 }
 

@@ -31,7 +31,7 @@ pub use count_distinct::DpCountDistinctAccumulator;
 pub use explain::{explain_call, Explanation, NoisePart};
 pub use fixed::NAN_UNITS;
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
-pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy};
+pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy, NOISE_CHOICE};
 pub use partition::PartitionSelection;
 pub use quantile::{
     BoundedQuantile, DpQuantileAccumulator, DEFAULT_QUANTILE_BINS, MAX_QUANTILE_BINS,

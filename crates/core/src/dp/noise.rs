@@ -135,6 +135,17 @@ impl DiscreteGaussian {
     }
 }
 
+/// The DP aggregates whose noise the `veil.noise` setting chooses (the others use the
+/// exponential mechanism or partition selection, whatever the setting).
+pub const NOISE_CHOICE: [&str; 6] = [
+    "dp_count",
+    "dp_count_distinct",
+    "dp_sum",
+    "dp_mean",
+    "dp_variance",
+    "dp_stddev",
+];
+
 /// Which noise distribution a mechanism adds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Noise {
@@ -288,6 +299,56 @@ impl Privacy {
             n => Err(VeilError::IncompatibleState(format!(
                 "{what} state has {n} bytes of noise parameters, expected 0 or 8"
             ))),
+        }
+    }
+}
+
+impl Privacy {
+    /// The ε each group's aggregate runs with when one privacy unit may contribute up to
+    /// `rows` rows to each of up to `groups` groups, so that the whole release stays within
+    /// this (ε, noise) for the unit.
+    ///
+    /// * Laplace: a unit changes the groups' values by at most `groups × rows` times the
+    ///   per-row sensitivity in L1 norm, so each group runs with ε / (groups × rows).
+    /// * Gaussian: the change is at most √groups × rows times the per-row sensitivity in L2
+    ///   norm, and ρ-zCDP scales with its square: each group runs with the ε whose ρ (at
+    ///   the same δ) is ρ / (groups × rows²): noise √groups × rows times larger (Bun &
+    ///   Steinke 2016, zCDP of the Gaussian mechanism at L2 sensitivity). The returned ε is
+    ///   lowered until [`Privacy::new`] gives a ρ within that share, so float rounding
+    ///   never spends more than the query is charged.
+    pub fn unit_epsilon(&self, groups: u64, rows: u64) -> Fallible<f64> {
+        if groups == 0 || rows == 0 {
+            return Err(VeilError::invalid(
+                "contributions",
+                "max_groups_contributed and max_rows_contributed must be at least 1",
+            ));
+        }
+        match self.noise {
+            Noise::Laplace => Ok(self.epsilon / (groups as f64 * rows as f64)),
+            Noise::Gaussian { delta } => {
+                let target = self.rho / (groups as f64 * (rows as f64) * (rows as f64));
+                let mut epsilon = epsilon_of_rho(target, delta).min(self.epsilon);
+                for _ in 0..10_000 {
+                    check_epsilon(epsilon).map_err(|_| {
+                        VeilError::invalid(
+                            "epsilon",
+                            format!(
+                                "{} split over {groups} groups × {rows} rows of one privacy unit leaves no usable Gaussian noise",
+                                self.epsilon
+                            ),
+                        )
+                    })?;
+                    let share = Privacy::new(epsilon, self.noise)?;
+                    if share.rho <= target {
+                        return Ok(epsilon);
+                    }
+                    epsilon = epsilon.next_down();
+                }
+                Err(VeilError::invalid(
+                    "epsilon",
+                    "no Gaussian share of the privacy unit's budget found within float rounding",
+                ))
+            }
         }
     }
 }
@@ -586,5 +647,47 @@ mod tests {
         b[8] = 9;
         assert!(Privacy::from_bytes(&b, "x").is_err());
         assert!(Privacy::from_bytes(&b[..5], "x").is_err());
+    }
+
+    #[test]
+    fn unit_epsilon_scales_l1_for_laplace_and_l2_squared_rho_for_gaussian() {
+        let laplace = Privacy::laplace(1.5).unwrap();
+        assert_eq!(laplace.unit_epsilon(1, 1).unwrap(), 1.5);
+        assert_eq!(laplace.unit_epsilon(3, 2).unwrap(), 0.25);
+        assert!(laplace.unit_epsilon(0, 2).is_err());
+        assert!(laplace.unit_epsilon(2, 0).is_err());
+
+        for &(epsilon, delta) in &[(1.0, 1e-6), (0.3, 1e-9), (5.0, 1e-5), (50.0, 1e-6)] {
+            let p = Privacy::new(epsilon, Noise::Gaussian { delta }).unwrap();
+            let rho = p.rho().unwrap();
+            for &(groups, rows) in &[(1u64, 1u64), (1, 3), (4, 1), (5, 7), (1, 1_000_000)] {
+                let e = p.unit_epsilon(groups, rows).unwrap();
+                let share = Privacy::new(e, p.noise()).unwrap().rho().unwrap();
+                let bound = rho / (groups as f64 * (rows * rows) as f64);
+                // never above the share, and not needlessly below it
+                assert!(
+                    share <= bound,
+                    "{epsilon} {groups} {rows}: {share} > {bound}"
+                );
+                assert!(share > bound * (1.0 - 1e-9), "{share} ≪ {bound}");
+                // the unit's total: groups × rows² × share ≤ ρ charged for the query
+                assert!(groups as f64 * (rows * rows) as f64 * share <= rho * (1.0 + 1e-12));
+            }
+        }
+        // noise grows as √groups × rows: σ ∝ 1/√ρ
+        let p = Privacy::new(1.0, Noise::Gaussian { delta: 1e-6 }).unwrap();
+        let sigma = |groups, rows| {
+            let e = p.unit_epsilon(groups, rows).unwrap();
+            match Privacy::new(e, p.noise())
+                .unwrap()
+                .mechanism(1, (1, 1))
+                .unwrap()
+            {
+                Mechanism::Gaussian(g) => g.sigma(),
+                Mechanism::Laplace(_) => unreachable!(),
+            }
+        };
+        let ratio = sigma(4, 3) / sigma(1, 1);
+        assert!((ratio - 6.0).abs() < 1e-6, "{ratio}");
     }
 }
