@@ -154,6 +154,69 @@ mod tests {
     }
 
     #[test]
+    fn privacy_unit_shares_pass_and_unscaled_ones_fail() {
+        use crate::dp::Privacy;
+        // Laplace: one unit adds 3 rows to the count; the aggregate runs with ε / 3
+        let eps = 1.0;
+        let count = |epsilon: f64, rows: u64| {
+            let mut d = DpCountAccumulator::new(epsilon).unwrap();
+            d.add(rows);
+            d
+        };
+        let share = Privacy::laplace(eps).unwrap().unit_epsilon(1, 3).unwrap();
+        let (d, d2) = (count(share, 100), count(share, 103));
+        let v = privacy_violation(
+            &draws(N, || d.release().unwrap()),
+            &draws(N, || d2.release().unwrap()),
+            eps,
+        );
+        assert!(v <= TOLERANCE, "violation {v}");
+        let (d, d2) = (count(eps, 100), count(eps, 103));
+        let v = privacy_violation(
+            &draws(N, || d.release().unwrap()),
+            &draws(N, || d2.release().unwrap()),
+            eps,
+        );
+        assert!(v > 3.0 * TOLERANCE, "unscaled Laplace passed: {v}");
+
+        // Gaussian: one unit adds 5 rows to each of 4 groups' counts. With equal shifts
+        // the sum of the four noisy counts is a sufficient statistic, so testing it
+        // tests the joint release.
+        let delta = 1e-6;
+        let gauss = Noise::Gaussian { delta };
+        let groups = |epsilon: f64, rows: u64| -> Vec<DpCountAccumulator> {
+            (0..4)
+                .map(|_| {
+                    let mut d = DpCountAccumulator::with_noise(epsilon, gauss).unwrap();
+                    d.add(rows);
+                    d
+                })
+                .collect()
+        };
+        let total = |ds: &[DpCountAccumulator], width: f64| {
+            bin(ds.iter().map(|d| d.release().unwrap() as f64).sum(), width)
+        };
+        let share = Privacy::new(eps, gauss)
+            .unwrap()
+            .unit_epsilon(4, 5)
+            .unwrap();
+        let (d, d2) = (groups(share, 100), groups(share, 105));
+        let v = privacy_violation(
+            &draws(N, || total(&d, 10.0)),
+            &draws(N, || total(&d2, 10.0)),
+            eps,
+        );
+        assert!(v <= TOLERANCE + delta, "violation {v}");
+        let (d, d2) = (groups(eps, 100), groups(eps, 105));
+        let v = privacy_violation(
+            &draws(N, || total(&d, 1.0)),
+            &draws(N, || total(&d2, 1.0)),
+            eps,
+        );
+        assert!(v > 3.0 * TOLERANCE, "unscaled Gaussian passed: {v}");
+    }
+
+    #[test]
     fn gaussian_mean_passes() {
         let eps = 1.0;
         let p = BoundedMean::with_noise(0.0, 10.0, eps, Noise::Gaussian { delta: 1e-6 }).unwrap();
