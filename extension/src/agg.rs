@@ -231,3 +231,33 @@ pub fn bounded_params(
         (l, u, e)
     }
 }
+
+/// Declares the combine, serial and deserial functions of an aggregate state `$acc` shipped
+/// between parallel workers as its byte encoding (`$usage`: where the aggregate may run).
+macro_rules! partial_state_functions {
+    ($acc:ty, $name:expr, $usage:expr, $combine:ident, $serial:ident, $deserial:ident) => {
+        #[pg_extern(immutable, parallel_safe)]
+        fn $combine(
+            left: pgrx::Internal,
+            right: pgrx::Internal,
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> pgrx::Internal {
+            $crate::agg::combine::<$acc>(left, right, fcinfo, $name, $usage)
+        }
+
+        #[pg_extern(immutable, parallel_safe, strict)]
+        fn $serial(state: pgrx::Internal) -> Vec<u8> {
+            $crate::agg::serialize::<$acc>(&state, $name)
+        }
+
+        #[pg_extern(immutable, parallel_safe, strict)]
+        fn $deserial(
+            bytes: &[u8],
+            _unused: pgrx::Internal,
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> pgrx::Internal {
+            $crate::agg::deserialize::<$acc>(bytes, fcinfo, $name, $usage)
+        }
+    };
+}
+pub(crate) use partial_state_functions;

@@ -16,6 +16,8 @@ use std::ffi::CStr;
 use std::rc::Rc;
 
 use pgrx::prelude::*;
+
+use crate::agg::partial_state_functions;
 use pgrx::{AnyElement, FromDatum, Internal, PgMemoryContexts};
 use veil_core::dp::{DpCountDistinctAccumulator, DpTopKAccumulator, PrivacyCost, TopK};
 use veil_core::VeilError;
@@ -98,28 +100,14 @@ fn dp_count_distinct_trans_default(
     dp_count_distinct_trans(state, value, Some(epsilon), fcinfo)
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn dp_count_distinct_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<DpCountDistinctAccumulator>(left, right, fcinfo, DISTINCT, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_count_distinct_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<DpCountDistinctAccumulator>(&state, DISTINCT)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_count_distinct_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<DpCountDistinctAccumulator>(bytes, fcinfo, DISTINCT, Use::AggregateOnly)
-}
+partial_state_functions!(
+    DpCountDistinctAccumulator,
+    DISTINCT,
+    Use::AggregateOnly,
+    dp_count_distinct_combine,
+    dp_count_distinct_serial,
+    dp_count_distinct_deserial
+);
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_count_distinct_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<i64> {
@@ -384,24 +372,14 @@ fn dp_top_k_trans(
     topk_trans(state, value, fcinfo, TOP_K)
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn dp_top_k_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    agg::combine::<TopKState>(left, right, fcinfo, TOP_K, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_top_k_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<TopKState>(&state, TOP_K)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_top_k_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<TopKState>(bytes, fcinfo, TOP_K, Use::AggregateOnly)
-}
+partial_state_functions!(
+    TopKState,
+    TOP_K,
+    Use::AggregateOnly,
+    dp_top_k_combine,
+    dp_top_k_serial,
+    dp_top_k_deserial
+);
 
 /// The final functions: the picks (a bare candidate for `dp_mode`, a JSON array for
 /// `dp_top_k`); without rows, a release from zero counts.

@@ -10,11 +10,11 @@
 
 use pgrx::prelude::*;
 use pgrx::Internal;
-use veil_core::dp::{
-    BoundedQuantile, BoundedVariance, DpQuantileAccumulator, DpVarianceAccumulator, Spread,
-};
+use veil_core::dp::{BoundedQuantile, DpQuantileAccumulator, DpVarianceAccumulator};
 
+use crate::agg::partial_state_functions;
 use crate::agg::{self, Use};
+use crate::bounded::bounded_dp_aggregate;
 use crate::error::OrRaise;
 use crate::guc;
 
@@ -24,216 +24,31 @@ use crate::guc;
 const VARIANCE: &str = "dp_variance";
 const STDDEV: &str = "dp_stddev";
 
-fn variance_params(
-    fcinfo: pg_sys::FunctionCallInfo,
-    function: &str,
-    spread: Spread,
-    lower: f64,
-    upper: f64,
-    epsilon: f64,
-) -> BoundedVariance {
-    BoundedVariance::new(
-        lower,
-        upper,
-        epsilon,
-        guc::Run::of(fcinfo).noise(function),
-        spread,
-    )
-    .or_raise(function)
-}
-
-/// The transition of `dp_variance` / `dp_stddev`; `epsilon` None reads `veil.epsilon` once
-/// per group.
-#[allow(clippy::too_many_arguments)]
-fn spread_trans(
-    function: &'static str,
-    spread: Spread,
-    mut state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    epsilon: Option<Option<f64>>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let lower = agg::required(function, "lower", lower);
-    let upper = agg::required(function, "upper", upper);
-    // SAFETY: these aggregates only ever store a DpVarianceAccumulator in their state.
-    let existing = unsafe { state.get::<DpVarianceAccumulator>() }.map(|a| a.params.epsilon());
-    let epsilon = match epsilon {
-        Some(e) => agg::required(function, "epsilon", e),
-        None => existing.unwrap_or_else(|| guc::Run::of(fcinfo).epsilon(function)),
-    };
-    if existing.is_none() {
-        let acc = DpVarianceAccumulator::new(variance_params(
-            fcinfo, function, spread, lower, upper, epsilon,
-        ));
-        state = agg::into_internal(acc, fcinfo, function, Use::AggregateOnly);
-    }
-    // SAFETY: as above.
-    let acc = unsafe { state.get_mut::<DpVarianceAccumulator>() }.expect("initialized above");
-    agg::same_for_every_row(function, "lower", acc.params.lower(), lower);
-    agg::same_for_every_row(function, "upper", acc.params.upper(), upper);
-    agg::same_for_every_row(function, "epsilon", acc.params.epsilon(), epsilon);
-    if let Some(v) = value {
-        acc.update(v);
-    }
-    state
-}
-
-/// The final function of `dp_variance` / `dp_stddev`.
-fn spread_release(
-    function: &'static str,
-    spread: Spread,
-    state: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-    epsilon_from_setting: bool,
-) -> Option<f64> {
-    // Refuses window use, then charges the query before anything is computed.
-    agg::memory_context(fcinfo, function, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, function);
-    // SAFETY: see spread_trans.
-    let released = match unsafe { state.get::<DpVarianceAccumulator>() } {
-        Some(acc) => acc.release(),
-        None => {
-            let (lower, upper, epsilon) =
-                agg::bounded_params(fcinfo, function, epsilon_from_setting);
-            DpVarianceAccumulator::new(variance_params(
-                fcinfo, function, spread, lower, upper, epsilon,
-            ))
-            .release()
-        }
-    };
-    Some(released.or_raise(function))
-}
-
-// Stable: reads `veil.noise` when a group starts.
-#[pg_extern(stable, parallel_safe)]
-fn dp_variance_trans(
-    state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    epsilon: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let e = Some(epsilon);
-    spread_trans(
-        VARIANCE,
-        Spread::Variance,
-        state,
-        value,
-        lower,
-        upper,
-        e,
-        fcinfo,
-    )
-}
-
-#[pg_extern(stable, parallel_safe)]
-fn dp_variance_trans_default(
-    state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    spread_trans(
-        VARIANCE,
-        Spread::Variance,
-        state,
-        value,
-        lower,
-        upper,
-        None,
-        fcinfo,
-    )
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_variance_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    spread_release(VARIANCE, Spread::Variance, state, fcinfo, false)
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_variance_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    spread_release(VARIANCE, Spread::Variance, state, fcinfo, true)
-}
-
-// Stable: reads `veil.noise` when a group starts.
-#[pg_extern(stable, parallel_safe)]
-fn dp_stddev_trans(
-    state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    epsilon: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let e = Some(epsilon);
-    spread_trans(
-        STDDEV,
-        Spread::StdDev,
-        state,
-        value,
-        lower,
-        upper,
-        e,
-        fcinfo,
-    )
-}
-
-#[pg_extern(stable, parallel_safe)]
-fn dp_stddev_trans_default(
-    state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    spread_trans(
-        STDDEV,
-        Spread::StdDev,
-        state,
-        value,
-        lower,
-        upper,
-        None,
-        fcinfo,
-    )
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_stddev_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    spread_release(STDDEV, Spread::StdDev, state, fcinfo, false)
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_stddev_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    spread_release(STDDEV, Spread::StdDev, state, fcinfo, true)
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn dp_variance_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<DpVarianceAccumulator>(left, right, fcinfo, VARIANCE, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_variance_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<DpVarianceAccumulator>(&state, VARIANCE)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_variance_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<DpVarianceAccumulator>(bytes, fcinfo, VARIANCE, Use::AggregateOnly)
-}
+bounded_dp_aggregate!(
+    DpVarianceAccumulator,
+    VARIANCE,
+    dp_variance_trans,
+    dp_variance_trans_default,
+    dp_variance_final,
+    dp_variance_final_default
+);
+bounded_dp_aggregate!(
+    DpVarianceAccumulator,
+    STDDEV,
+    dp_stddev_trans,
+    dp_stddev_trans_default,
+    dp_stddev_final,
+    dp_stddev_final_default
+);
+// One state for both: dp_stddev's aggregates use these too.
+partial_state_functions!(
+    DpVarianceAccumulator,
+    VARIANCE,
+    crate::agg::Use::AggregateOnly,
+    dp_variance_combine,
+    dp_variance_serial,
+    dp_variance_deserial
+);
 
 // ---------------------------------------------------------------------------------------
 // dp_quantile, dp_median
@@ -395,28 +210,14 @@ fn dp_median_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) ->
     quantile_release(MEDIAN, state, fcinfo, true)
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn dp_quantile_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<DpQuantileAccumulator>(left, right, fcinfo, QUANTILE, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_quantile_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<DpQuantileAccumulator>(&state, QUANTILE)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_quantile_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<DpQuantileAccumulator>(bytes, fcinfo, QUANTILE, Use::AggregateOnly)
-}
+partial_state_functions!(
+    DpQuantileAccumulator,
+    QUANTILE,
+    crate::agg::Use::AggregateOnly,
+    dp_quantile_combine,
+    dp_quantile_serial,
+    dp_quantile_deserial
+);
 
 extension_sql!(
     r#"

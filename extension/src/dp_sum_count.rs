@@ -4,9 +4,11 @@
 
 use pgrx::prelude::*;
 use pgrx::{AnyElement, Internal};
-use veil_core::dp::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
+use veil_core::dp::{DpCountAccumulator, DpSumAccumulator};
 
+use crate::agg::partial_state_functions;
 use crate::agg::{self, Use};
+use crate::bounded::bounded_dp_aggregate;
 use crate::error::OrRaise;
 use crate::guc;
 
@@ -15,105 +17,22 @@ use crate::guc;
 
 const SUM: &str = "dp_sum";
 
-// Stable: reads `veil.noise` when a group starts.
-#[pg_extern(stable, parallel_safe)]
-fn dp_sum_trans(
-    mut state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    epsilon: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let (lower, upper, epsilon) = (
-        agg::required(SUM, "lower", lower),
-        agg::required(SUM, "upper", upper),
-        agg::required(SUM, "epsilon", epsilon),
-    );
-    // SAFETY: this aggregate only ever stores a DpSumAccumulator in its state.
-    if unsafe { state.get::<DpSumAccumulator>() }.is_none() {
-        let acc = DpSumAccumulator::new(
-            BoundedSum::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(SUM))
-                .or_raise(SUM),
-        );
-        state = agg::into_internal(acc, fcinfo, SUM, Use::AggregateOnly);
-    }
-    // SAFETY: as above.
-    let acc = unsafe { state.get_mut::<DpSumAccumulator>() }.expect("initialized above");
-    agg::same_for_every_row(SUM, "lower", acc.params.lower(), lower);
-    agg::same_for_every_row(SUM, "upper", acc.params.upper(), upper);
-    agg::same_for_every_row(SUM, "epsilon", acc.params.epsilon(), epsilon);
-    if let Some(v) = value {
-        acc.update(v);
-    }
-    state
-}
-
-#[pg_extern(immutable, parallel_safe)]
-fn dp_sum_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    agg::combine::<DpSumAccumulator>(left, right, fcinfo, SUM, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_sum_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<DpSumAccumulator>(&state, SUM)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_sum_deserial(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    agg::deserialize::<DpSumAccumulator>(bytes, fcinfo, SUM, Use::AggregateOnly)
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_sum_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    sum_release(state, fcinfo, false)
-}
-
-/// `dp_sum(value, lower, upper)`: epsilon from `veil.epsilon`, read once per group.
-#[pg_extern(stable, parallel_safe)]
-fn dp_sum_trans_default(
-    state: Internal,
-    value: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    // SAFETY: see dp_sum_trans.
-    let epsilon = match unsafe { state.get::<DpSumAccumulator>() } {
-        Some(acc) => acc.params.epsilon(),
-        None => guc::Run::of(fcinfo).epsilon(SUM),
-    };
-    dp_sum_trans(state, value, lower, upper, Some(epsilon), fcinfo)
-}
-
-#[pg_extern(volatile, parallel_safe)]
-fn dp_sum_final_default(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    sum_release(state, fcinfo, true)
-}
-
-/// The final function; `epsilon_from_setting` for the call without epsilon.
-fn sum_release(
-    state: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-    epsilon_from_setting: bool,
-) -> Option<f64> {
-    // Refuses window use; then the query is charged before anything is computed.
-    agg::memory_context(fcinfo, SUM, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, SUM);
-    // SAFETY: see dp_sum_trans.
-    let released = match unsafe { state.get::<DpSumAccumulator>() } {
-        Some(acc) => acc.release(),
-        None => {
-            let (lower, upper, epsilon) = agg::bounded_params(fcinfo, SUM, epsilon_from_setting);
-            DpSumAccumulator::new(
-                BoundedSum::with_noise(lower, upper, epsilon, guc::Run::of(fcinfo).noise(SUM))
-                    .or_raise(SUM),
-            )
-            .release()
-        }
-    };
-    Some(released.or_raise(SUM))
-}
+bounded_dp_aggregate!(
+    DpSumAccumulator,
+    SUM,
+    dp_sum_trans,
+    dp_sum_trans_default,
+    dp_sum_final,
+    dp_sum_final_default
+);
+partial_state_functions!(
+    DpSumAccumulator,
+    SUM,
+    crate::agg::Use::AggregateOnly,
+    dp_sum_combine,
+    dp_sum_serial,
+    dp_sum_deserial
+);
 
 // ---------------------------------------------------------------------------------------
 // dp_count
@@ -144,24 +63,14 @@ fn dp_count_trans(
     state
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn dp_count_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    agg::combine::<DpCountAccumulator>(left, right, fcinfo, COUNT, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_count_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<DpCountAccumulator>(&state, COUNT)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn dp_count_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<DpCountAccumulator>(bytes, fcinfo, COUNT, Use::AggregateOnly)
-}
+partial_state_functions!(
+    DpCountAccumulator,
+    COUNT,
+    crate::agg::Use::AggregateOnly,
+    dp_count_combine,
+    dp_count_serial,
+    dp_count_deserial
+);
 
 #[pg_extern(volatile, parallel_safe)]
 fn dp_count_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<i64> {

@@ -3,6 +3,8 @@
 //! combine/serial/deserial. Arguments are text: cast other types (`age::text`).
 
 use pgrx::prelude::*;
+
+use crate::agg::partial_state_functions;
 use pgrx::{Internal, VariadicArray};
 use veil_core::kanon::ClassSizes;
 
@@ -42,28 +44,14 @@ fn k_anonymity_trans(
     state
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn k_anonymity_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<ClassSizes>(left, right, fcinfo, NAME, Use::AggregateOrWindow)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn k_anonymity_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<ClassSizes>(&state, NAME)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn k_anonymity_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<ClassSizes>(bytes, fcinfo, NAME, Use::AggregateOrWindow)
-}
+partial_state_functions!(
+    ClassSizes,
+    NAME,
+    Use::AggregateOrWindow,
+    k_anonymity_combine,
+    k_anonymity_serial,
+    k_anonymity_deserial
+);
 
 #[pg_extern(immutable, parallel_safe)]
 fn k_anonymity_final(state: Internal) -> Option<i64> {

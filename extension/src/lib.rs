@@ -4,6 +4,7 @@
 //! shared `.slt` suite in `tests/slt` runs against both.
 
 mod agg;
+mod bounded;
 mod budget;
 mod composition;
 mod dp_mean;

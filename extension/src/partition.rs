@@ -11,6 +11,8 @@
 //! 'veil'` makes the hook present from a session's first query.
 
 use pgrx::prelude::*;
+
+use crate::agg::partial_state_functions;
 use pgrx::Internal;
 use veil_core::dp::PartitionSelection;
 use veil_core::VeilError;
@@ -92,28 +94,14 @@ fn veil_partition_select_trans(
     state
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn veil_partition_select_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<SelectState>(left, right, fcinfo, NAME, Use::AggregateOnly)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn veil_partition_select_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<SelectState>(&state, NAME)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn veil_partition_select_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<SelectState>(bytes, fcinfo, NAME, Use::AggregateOnly)
-}
+partial_state_functions!(
+    SelectState,
+    NAME,
+    Use::AggregateOnly,
+    veil_partition_select_combine,
+    veil_partition_select_serial,
+    veil_partition_select_deserial
+);
 
 #[pg_extern(volatile, parallel_safe)]
 fn veil_partition_select_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {

@@ -2,6 +2,8 @@
 //! column; a parallel-safe aggregate with combine/serial/deserial.
 
 use pgrx::prelude::*;
+
+use crate::agg::partial_state_functions;
 use pgrx::{Internal, JsonB};
 use veil_core::pii::{Analyzer, EntitySummary, PiiOptions};
 
@@ -94,28 +96,14 @@ fn pii_entity_summary_trans_options(
     add(state, text, options.map(|j| j.0.to_string()), fcinfo)
 }
 
-#[pg_extern(immutable, parallel_safe)]
-fn pii_entity_summary_combine(
-    left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::combine::<State>(left, right, fcinfo, NAME, Use::AggregateOrWindow)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn pii_entity_summary_serial(state: Internal) -> Vec<u8> {
-    agg::serialize::<State>(&state, NAME)
-}
-
-#[pg_extern(immutable, parallel_safe, strict)]
-fn pii_entity_summary_deserial(
-    bytes: &[u8],
-    _unused: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    agg::deserialize::<State>(bytes, fcinfo, NAME, Use::AggregateOrWindow)
-}
+partial_state_functions!(
+    State,
+    NAME,
+    Use::AggregateOrWindow,
+    pii_entity_summary_combine,
+    pii_entity_summary_serial,
+    pii_entity_summary_deserial
+);
 
 #[pg_extern(immutable, parallel_safe)]
 fn pii_entity_summary_final(state: Internal) -> String {
