@@ -31,89 +31,50 @@ pub trait Bounded: PartialState {
     fn release(&self) -> Result<f64, VeilError>;
 }
 
-impl Bounded for DpSumAccumulator {
-    fn create(
-        function: &str,
-        lower: f64,
-        upper: f64,
-        epsilon: f64,
-        run: Run,
-    ) -> Result<Self, VeilError> {
-        BoundedSum::with_noise(lower, upper, epsilon, run.noise(function))
-            .map(DpSumAccumulator::new)
-    }
-    fn parameters(&self) -> (f64, f64, f64) {
-        (
-            self.params.lower(),
-            self.params.upper(),
-            self.params.epsilon(),
-        )
-    }
-    fn add(&mut self, value: f64) {
-        self.update(value)
-    }
-    fn release(&self) -> Result<f64, VeilError> {
-        DpSumAccumulator::release(self)
-    }
+/// Implements [`Bounded`] for a veil-core accumulator built (`new`) from the parameters
+/// `$make(function, lower, upper, epsilon, noise)` returns.
+macro_rules! impl_bounded {
+    ($acc:ty, $make:expr) => {
+        impl Bounded for $acc {
+            fn create(
+                function: &str,
+                lower: f64,
+                upper: f64,
+                epsilon: f64,
+                run: Run,
+            ) -> Result<Self, VeilError> {
+                let make = $make;
+                make(function, lower, upper, epsilon, run.noise(function)).map(<$acc>::new)
+            }
+            fn parameters(&self) -> (f64, f64, f64) {
+                let p = &self.params;
+                (p.lower(), p.upper(), p.epsilon())
+            }
+            fn add(&mut self, value: f64) {
+                self.update(value)
+            }
+            fn release(&self) -> Result<f64, VeilError> {
+                <$acc>::release(self)
+            }
+        }
+    };
 }
 
-impl Bounded for DpMeanAccumulator {
-    fn create(
-        function: &str,
-        lower: f64,
-        upper: f64,
-        epsilon: f64,
-        run: Run,
-    ) -> Result<Self, VeilError> {
-        BoundedMean::with_noise(lower, upper, epsilon, run.noise(function))
-            .map(DpMeanAccumulator::new)
-    }
-    fn parameters(&self) -> (f64, f64, f64) {
-        (
-            self.params.lower(),
-            self.params.upper(),
-            self.params.epsilon(),
-        )
-    }
-    fn add(&mut self, value: f64) {
-        self.update(value)
-    }
-    fn release(&self) -> Result<f64, VeilError> {
-        DpMeanAccumulator::release(self)
-    }
-}
-
-/// `dp_variance` and `dp_stddev` share this state; the function name picks the statistic.
-impl Bounded for DpVarianceAccumulator {
-    fn create(
-        function: &str,
-        lower: f64,
-        upper: f64,
-        epsilon: f64,
-        run: Run,
-    ) -> Result<Self, VeilError> {
-        let spread = if function == "dp_stddev" {
-            Spread::StdDev
-        } else {
-            Spread::Variance
-        };
-        BoundedVariance::new(lower, upper, epsilon, run.noise(function), spread)
-            .map(DpVarianceAccumulator::new)
-    }
-    fn parameters(&self) -> (f64, f64, f64) {
-        (
-            self.params.lower(),
-            self.params.upper(),
-            self.params.epsilon(),
-        )
-    }
-    fn add(&mut self, value: f64) {
-        self.update(value)
-    }
-    fn release(&self) -> Result<f64, VeilError> {
-        DpVarianceAccumulator::release(self)
-    }
-}
+impl_bounded!(DpSumAccumulator, |_: &str, l, u, e, noise| {
+    BoundedSum::with_noise(l, u, e, noise)
+});
+impl_bounded!(DpMeanAccumulator, |_: &str, l, u, e, noise| {
+    BoundedMean::with_noise(l, u, e, noise)
+});
+// `dp_variance` and `dp_stddev` share this state; the function name picks the statistic.
+impl_bounded!(DpVarianceAccumulator, |function: &str, l, u, e, noise| {
+    let spread = if function == "dp_stddev" {
+        Spread::StdDev
+    } else {
+        Spread::Variance
+    };
+    BoundedVariance::new(l, u, e, noise, spread)
+});
 
 /// The transition function: `epsilon` Some(ε) for the call with epsilon, None for the call
 /// without (`veil.epsilon`, read once per execution). The noise (`veil.noise`) is read when
