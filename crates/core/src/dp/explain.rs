@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{
     BoundedMean, BoundedQuantile, BoundedSum, BoundedVariance, DpCountAccumulator,
-    DpCountDistinctAccumulator, Noise, PrivacyCost, Spread, TopK,
+    DpCountDistinctAccumulator, Noise, Privacy, PrivacyCost, Spread, TopK, NOISE_CHOICE,
 };
 use crate::error::{Fallible, VeilError};
 
@@ -109,6 +109,16 @@ impl Explanation {
     }
 }
 
+/// Optional `params` keys of every [`explain_call`]: the session settings the call runs
+/// under (`veil.noise`, `veil.delta`, `veil.max_groups_contributed`,
+/// `veil.max_rows_contributed` with a privacy unit).
+const SETTINGS: [&str; 4] = [
+    "noise",
+    "delta",
+    "max_groups_contributed",
+    "max_rows_contributed",
+];
+
 /// The DP aggregates [`explain_call`] knows, with the `params` keys each one needs (all
 /// required; other keys are refused so that a misspelled or irrelevant key is not silently
 /// ignored).
@@ -128,8 +138,11 @@ const EXPLAINED: [(&str, &[&str]); 10] = [
 /// `dp_explain(function, params)`: the explanation, as JSON ([`Explanation::to_json`]), of
 /// calling DP aggregate `function` with `params`, a JSON object with the call's constant
 /// arguments (`lower`, `upper`, `epsilon`, `q`, `k`, `candidates` — an array of strings).
-/// Depends only on the arguments, never on data, so it costs no privacy. The noise is the
-/// aggregates' (discrete Laplace, or permute-and-flip for selections).
+/// Depends only on the arguments, never on data, so it costs no privacy. Optional keys
+/// give the session settings the call would run under ([`SETTINGS`]): `"noise":
+/// "gaussian"` with `"delta"` for the aggregates that offer it, and the privacy unit's
+/// `max_groups_contributed` / `max_rows_contributed` (the scales are then those each group
+/// runs with, the cost the query's).
 pub fn explain_call(function: &str, params: &str) -> Fallible<String> {
     let Some(&(name, keys)) = EXPLAINED.iter().find(|(n, _)| *n == function) else {
         let known: Vec<&str> = EXPLAINED.iter().map(|(n, _)| *n).collect();
@@ -149,10 +162,14 @@ pub fn explain_call(function: &str, params: &str) -> Fallible<String> {
         }
     };
     for key in params.keys() {
-        if !keys.contains(&key.as_str()) {
+        if !keys.contains(&key.as_str()) && !SETTINGS.contains(&key.as_str()) {
             return Err(VeilError::invalid(
                 format!("params.{key}"),
-                format!("{name} takes only {}", keys.join(", ")),
+                format!(
+                    "{name} takes only {}, and the settings {}",
+                    keys.join(", "),
+                    SETTINGS.join(", ")
+                ),
             ));
         }
     }
@@ -171,37 +188,87 @@ pub fn explain_call(function: &str, params: &str) -> Fallible<String> {
     };
     // Argument errors of the mechanisms name `epsilon`, `lower`, …: report them as keys.
     let in_params = |e: VeilError| match e {
-        VeilError::InvalidArgument { argument, rule } => VeilError::InvalidArgument {
-            argument: format!("params.{argument}").into(),
-            rule,
-        },
+        VeilError::InvalidArgument { argument, rule } if !argument.starts_with("params") => {
+            VeilError::InvalidArgument {
+                argument: format!("params.{argument}").into(),
+                rule,
+            }
+        }
         other => other,
     };
     let epsilon = number("epsilon")?;
-    let explanation =
-        match name {
-            "dp_count" => DpCountAccumulator::new(epsilon).and_then(|a| a.explain()),
-            "dp_count_distinct" => {
-                DpCountDistinctAccumulator::new(epsilon, Noise::Laplace).and_then(|a| a.explain())
+    // The session settings the call would run under (defaults: Laplace, one row per person).
+    let noise = match params.get("noise") {
+        None => {
+            if params.contains_key("delta") {
+                return Err(VeilError::invalid(
+                    "params.delta",
+                    "is the δ of Gaussian noise: give it with \"noise\": \"gaussian\"",
+                ));
             }
-            "dp_sum" => BoundedSum::new(number("lower")?, number("upper")?, epsilon)
+            Noise::Laplace
+        }
+        Some(Value::String(n)) => {
+            let delta = match params.get("delta") {
+                None => None,
+                Some(_) => Some(number("delta")?),
+            };
+            let noise = Noise::parse(n, delta).map_err(in_params)?;
+            if noise != Noise::Laplace && !NOISE_CHOICE.contains(&name) {
+                return Err(VeilError::invalid(
+                    "params.noise",
+                    format!("{name} uses the exponential mechanism whatever veil.noise says"),
+                ));
+            }
+            if noise == Noise::Laplace && delta.is_some() {
+                return Err(VeilError::invalid(
+                    "params.delta",
+                    "is the δ of Gaussian noise: give it with \"noise\": \"gaussian\"",
+                ));
+            }
+            noise
+        }
+        Some(_) => return Err(VeilError::invalid("params.noise", "must be a string")),
+    };
+    let contributions = |key: &'static str| -> Fallible<u64> {
+        match params.get(key) {
+            None => Ok(1),
+            Some(_) => {
+                let v = number(key)?;
+                if v.fract() != 0.0 || !(1.0..=1e6).contains(&v) {
+                    return Err(VeilError::invalid(
+                        format!("params.{key}"),
+                        format!("must be a whole number from 1 to 1000000, got {v}"),
+                    ));
+                }
+                Ok(v as u64)
+            }
+        }
+    };
+    let (groups, rows) = (
+        contributions("max_groups_contributed")?,
+        contributions("max_rows_contributed")?,
+    );
+    let explain_at = |epsilon: f64| -> Fallible<Explanation> {
+        match name {
+            "dp_count" => DpCountAccumulator::with_noise(epsilon, noise).and_then(|a| a.explain()),
+            "dp_count_distinct" => {
+                DpCountDistinctAccumulator::new(epsilon, noise).and_then(|a| a.explain())
+            }
+            "dp_sum" => BoundedSum::with_noise(number("lower")?, number("upper")?, epsilon, noise)
                 .and_then(|m| m.explain()),
-            "dp_mean" => BoundedMean::new(number("lower")?, number("upper")?, epsilon)
-                .and_then(|m| m.explain()),
+            "dp_mean" => {
+                BoundedMean::with_noise(number("lower")?, number("upper")?, epsilon, noise)
+                    .and_then(|m| m.explain())
+            }
             "dp_variance" | "dp_stddev" => {
                 let spread = if name == "dp_variance" {
                     Spread::Variance
                 } else {
                     Spread::StdDev
                 };
-                BoundedVariance::new(
-                    number("lower")?,
-                    number("upper")?,
-                    epsilon,
-                    Noise::Laplace,
-                    spread,
-                )
-                .and_then(|m| m.explain())
+                BoundedVariance::new(number("lower")?, number("upper")?, epsilon, noise, spread)
+                    .and_then(|m| m.explain())
             }
             "dp_median" => BoundedQuantile::median(number("lower")?, number("upper")?, epsilon)
                 .and_then(|m| m.explain()),
@@ -225,8 +292,21 @@ pub fn explain_call(function: &str, params: &str) -> Fallible<String> {
                 };
                 TopK::from_sql(&candidates, k, epsilon).and_then(|t| t.explain())
             }
-        };
-    let mut explanation = explanation.map_err(in_params)?;
+        }
+    };
+    let mut explanation = explain_at(epsilon).map_err(in_params)?;
+    if (groups, rows) != (1, 1) {
+        // Each group's aggregate runs with the unit's share; the query is charged ε.
+        let share = Privacy::new(epsilon, noise)
+            .and_then(|p| p.unit_epsilon(groups, rows))
+            .map_err(in_params)?;
+        let charged = explanation.cost;
+        explanation = explain_at(share).map_err(in_params)?;
+        explanation.cost = charged;
+        explanation.meaning.push_str(&format!(
+            " With a privacy unit contributing up to {rows} row(s) to each of up to {groups} group(s), each group's noise is that of epsilon {share} (the scales above); the cost is the query's, per unit."
+        ));
+    }
     explanation.function = name;
     Ok(explanation.to_json())
 }
@@ -307,5 +387,57 @@ mod tests {
             msg("dp_top_k", r#"{"candidates":["a"],"k":1.5,"epsilon":1}"#).contains("`params.k`")
         );
         assert!(msg("dp_mode", r#"{"candidates":"a","epsilon":1}"#).contains("`params.candidates`"));
+    }
+
+    #[test]
+    fn session_settings_give_the_noise_and_unit_scales_the_call_runs_with() {
+        // Laplace with a unit of 3 rows: each group runs with ε / 3, the cost stays ε
+        let c = json("dp_count", r#"{"epsilon":0.5,"max_rows_contributed":3}"#);
+        assert!((c["parts"][0]["scale"].as_f64().unwrap() - 6.0).abs() < 1e-9);
+        assert_eq!(c["cost"]["epsilon"], 0.5);
+        assert!(c["meaning"].as_str().unwrap().contains("privacy unit"));
+        let g = json(
+            "dp_count",
+            r#"{"epsilon":1,"max_groups_contributed":2,"max_rows_contributed":3}"#,
+        );
+        assert!((g["parts"][0]["scale"].as_f64().unwrap() - 6.0).abs() < 1e-9);
+
+        // Gaussian: σ from ρ, charged (ε, δ, ρ); with a unit σ grows by √groups × rows
+        let gauss = json(
+            "dp_sum",
+            r#"{"lower":0,"upper":10,"epsilon":1,"noise":"gaussian","delta":1e-6}"#,
+        );
+        assert_eq!(gauss["parts"][0]["mechanism"], "discrete Gaussian");
+        assert_eq!(gauss["cost"]["delta"], 1e-6);
+        assert!(gauss["cost"]["rho"].as_f64().unwrap() > 0.0);
+        let unit = json(
+            "dp_sum",
+            r#"{"lower":0,"upper":10,"epsilon":1,"noise":"gaussian","delta":1e-6,"max_groups_contributed":4,"max_rows_contributed":3}"#,
+        );
+        let ratio = unit["parts"][0]["scale"].as_f64().unwrap()
+            / gauss["parts"][0]["scale"].as_f64().unwrap();
+        assert!((ratio - 6.0).abs() < 1e-3, "{ratio}");
+        assert_eq!(unit["cost"], gauss["cost"]);
+
+        let err = |f: &str, p: &str| explain_call(f, p).unwrap_err().to_string();
+        assert!(err("dp_count", r#"{"epsilon":1,"noise":"gaussian"}"#).contains("delta"));
+        assert!(err("dp_count", r#"{"epsilon":1,"delta":1e-6}"#).contains("params.delta"));
+        assert!(err(
+            "dp_count",
+            r#"{"epsilon":1,"noise":"laplace","delta":1e-6}"#
+        )
+        .contains("params.delta"));
+        assert!(err("dp_count", r#"{"epsilon":1,"noise":"cauchy"}"#).contains("params.noise"));
+        assert!(err(
+            "dp_median",
+            r#"{"lower":0,"upper":1,"epsilon":1,"noise":"gaussian","delta":1e-6}"#
+        )
+        .contains("exponential mechanism"));
+        assert!(err("dp_count", r#"{"epsilon":1,"max_rows_contributed":0}"#)
+            .contains("params.max_rows_contributed"));
+        assert!(
+            err("dp_count", r#"{"epsilon":1,"max_groups_contributed":1.5}"#)
+                .contains("params.max_groups_contributed")
+        );
     }
 }

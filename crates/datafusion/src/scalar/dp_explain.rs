@@ -34,7 +34,7 @@ what these numbers mean. NULL in, NULL out. Same name and arguments in PostgreSQ
     ),
     argument(
         name = "params",
-        description = "JSON object with the call's constant arguments, exactly those the function takes: `epsilon`, and `lower`/`upper`, `q`, `k`, `candidates` (an array of strings)."
+        description = "JSON object with the call's constant arguments, exactly those the function takes: `epsilon`, and `lower`/`upper`, `q`, `k`, `candidates` (an array of strings); optionally the session settings it runs under: `noise` (\"gaussian\" with `delta`) and a privacy unit's `max_groups_contributed` / `max_rows_contributed`."
     )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
