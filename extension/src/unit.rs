@@ -31,7 +31,9 @@ use veil_core::VeilError;
 use crate::budget::{dp_name, epsilon_position, list_ptrs};
 use crate::error::raise;
 use crate::guc::Run;
-use veil_core::dp::{Noise, Privacy, NOISE_CHOICE};
+use veil_core::dp::{
+    applicable_unit, parse_privacy_units, Noise, Privacy, UnitColumn, NOISE_CHOICE,
+};
 
 pub const SHARE: &str = "veil_unit_share";
 
@@ -45,7 +47,7 @@ pub static MAX_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub fn register() {
     GucRegistry::define_string_guc(
         c"veil.privacy_unit",
-        c"Privacy unit: the column whose rows belong to one individual (e.g. user_id).",
+        c"Privacy unit: the column whose rows belong to one individual (e.g. user_id), or one per table ('visits.user_id, orders.customer_id').",
         c"Unset or empty: each row is one individual. DP aggregations then bound each unit's contribution.",
         &PRIVACY_UNIT,
         GucContext::Userset,
@@ -73,7 +75,8 @@ pub fn register() {
     );
 }
 
-/// The declared unit column, if any.
+/// The `veil.privacy_unit` setting (a unit column, or a list of `table.column` per table;
+/// see [`veil_core::dp::parse_privacy_units`]), if set.
 pub fn privacy_unit() -> Option<String> {
     PRIVACY_UNIT
         .get()
@@ -433,12 +436,17 @@ unsafe fn state_epsilon(aggref: *mut pg_sys::Aggref, name: &'static str) {
 /// Bounds each unit's contribution at one query level whose DP Aggrefs are `dp` (the
 /// partition selection included); see the module docs.
 pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
-    let Some(unit) = privacy_unit() else {
+    let Some(setting) = privacy_unit() else {
         return;
     };
     if dp.is_empty() {
         return;
     }
+    let units = match parse_privacy_units(&setting) {
+        Ok(Some(units)) => units,
+        Ok(None) => return,
+        Err(e) => raise("veil", e),
+    };
     let noise = Run::now().noise("veil.noise");
     let (Some(share), Some(gaussian)) = (share_oid(), gaussian_share_oid()) else {
         return; // not veil's aggregates: the extension is not installed in this database
@@ -466,13 +474,17 @@ pub unsafe fn bound_units(q: *mut pg_sys::Query, dp: &[*mut pg_sys::Aggref]) {
         refuse("TABLESAMPLE cannot be combined with DP aggregates over privacy units");
     }
     let relid = (*rte).relid;
-    let unit_c = CString::new(unit.clone()).unwrap_or_default();
-    if pg_sys::get_attnum(relid, unit_c.as_ptr()) <= 0 {
-        let rel = cstr(pg_sys::get_rel_name(relid));
-        refuse(&format!(
-            "the DP aggregation's input has no column `{unit}` (table {rel}); SET veil.privacy_unit = '' to count each row as one individual"
-        ));
-    }
+    // The declaration for this table (or view): `table.column` for it, else a bare column.
+    let rel = cstr(pg_sys::get_rel_name(relid));
+    let has = |u: &UnitColumn| {
+        let column = CString::new(u.column.as_str()).unwrap_or_default();
+        u.table.as_deref().is_none_or(|t| t == rel)
+            && pg_sys::get_attnum(relid, column.as_ptr()) > 0
+    };
+    let unit = match applicable_unit(&units, has) {
+        Ok(u) => u.column.clone(),
+        Err(e) => raise("veil", e),
+    };
     let mut check = VarCheck {
         depth: 0,
         bad: None,

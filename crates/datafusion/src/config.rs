@@ -33,8 +33,9 @@ extensions_options! {
         /// 'laplace' (unset: the default, ε-DP) or 'gaussian' ((ε, δ)-DP with δ from
         /// `veil.delta`; composes in ρ under zCDP budgets).
         pub noise: Option<String>, default = None
-        /// Privacy unit: the column whose rows belong to one individual (`user_id`); unset or
-        /// empty: each row is one individual. See `veil_datafusion::unit`.
+        /// Privacy unit: the column whose rows belong to one individual (`user_id`), or one
+        /// per table (`visits.user_id, orders.customer_id`); unset or empty: each row is one
+        /// individual. See `veil_datafusion::unit`.
         pub privacy_unit: Option<String>, default = None
         /// With a privacy unit: the most groups of one GROUP BY a unit may contribute to.
         pub max_groups_contributed: u64, default = 1

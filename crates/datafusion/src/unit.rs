@@ -18,12 +18,13 @@
 //! (ε / L0, δ / L0) per group, (ε, δ) over the groups one unit touches (basic composition).
 //!
 //! The unit column must be a column of the aggregation's input: `column`, or `table.column`
-//! to pick one side of a join. Ambiguous or missing names are refused, so a misspelled unit
+//! to pick one side of a join; a comma-separated list declares a unit per table
+//! (`'visits.user_id, orders.customer_id'`), and exactly one declaration must apply. Ambiguous or missing names are refused, so a misspelled unit
 //! never silently falls back to rows.
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::common::{plan_err, Column, Result, ScalarValue};
 use datafusion::functions::expr_fn::random;
 use datafusion::functions_aggregate::min_max::min_udaf;
 use datafusion::functions_window::expr_fn::{dense_rank, row_number};
@@ -37,7 +38,9 @@ use std::sync::Arc;
 use crate::charge::{call_epsilon, dp_call, epsilon_position, number, session_noise, SELECT};
 use crate::config::VeilConfig;
 use crate::to_df_error;
-use veil_core::dp::{Noise, Privacy, NOISE_CHOICE};
+use veil_core::dp::{
+    applicable_unit, parse_privacy_units, Noise, Privacy, UnitColumn, NOISE_CHOICE,
+};
 
 /// Column of the bounded input: whether the row is its unit's first row in its group.
 const FIRST: &str = "__veil_unit_first";
@@ -51,7 +54,9 @@ pub const MAX_CONTRIBUTIONS: u64 = 1_000_000;
 /// The session's privacy unit and contribution bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitBounds {
-    pub column: String,
+    /// The declarations of `veil.privacy_unit` (`column` or `table.column`, see
+    /// [`veil_core::dp::parse_privacy_units`]).
+    pub units: Vec<UnitColumn>,
     pub max_groups: u64,
     pub max_rows: u64,
 }
@@ -61,9 +66,10 @@ pub fn unit_bounds(config: &ConfigOptions) -> Result<Option<UnitBounds>> {
     let Some(veil) = config.extensions.get::<VeilConfig>() else {
         return Ok(None);
     };
-    let column = match veil.privacy_unit.as_deref().map(str::trim) {
-        None | Some("") => return Ok(None),
-        Some(c) => c.to_string(),
+    let units = match parse_privacy_units(veil.privacy_unit.as_deref().unwrap_or("")) {
+        Ok(Some(units)) => units,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(to_df_error("veil", e)),
     };
     for (name, value) in [
         ("veil.max_groups_contributed", veil.max_groups_contributed),
@@ -76,7 +82,7 @@ pub fn unit_bounds(config: &ConfigOptions) -> Result<Option<UnitBounds>> {
         }
     }
     Ok(Some(UnitBounds {
-        column,
+        units,
         max_groups: veil.max_groups_contributed,
         max_rows: veil.max_rows_contributed,
     }))
@@ -106,27 +112,24 @@ fn bound_aggregate(
     if input_schema.has_column_with_unqualified_name(FIRST) {
         return plan_err!("veil: the input of a DP aggregation was already bounded per unit");
     }
-    // `table.column` picks one side of a join; a bare name must be unambiguous.
-    let candidates = match bounds.column.rsplit_once('.') {
-        Some((table, name)) => input_schema
-            .columns_with_unqualified_name(name)
-            .into_iter()
-            .filter(|c| c.relation.as_ref().is_some_and(|r| r.table() == table))
-            .collect(),
-        None => input_schema.columns_with_unqualified_name(&bounds.column),
-    };
-    let unit = match candidates.as_slice() {
-        [c] => Expr::Column(c.clone()),
-        [] => {
-            return plan_err!(
-                "veil: invalid setting `veil.privacy_unit`: the DP aggregation's input has no column `{}` (SET veil.privacy_unit = '' to count each row as one individual)",
-                bounds.column
-            )
+    // The input's columns a declaration names: `table.column` picks one side of a join.
+    let columns_of = |u: &UnitColumn| -> Vec<Column> {
+        let named = input_schema.columns_with_unqualified_name(&u.column);
+        match &u.table {
+            Some(table) => named
+                .into_iter()
+                .filter(|c| c.relation.as_ref().is_some_and(|r| r.table() == table))
+                .collect(),
+            None => named,
         }
+    };
+    let declared = applicable_unit(&bounds.units, |u| !columns_of(u).is_empty())
+        .map_err(|e| to_df_error("veil", e))?;
+    let unit = match columns_of(declared).as_slice() {
+        [c] => Expr::Column(c.clone()),
         _ => {
             return plan_err!(
-                "veil: invalid setting `veil.privacy_unit`: column `{}` is ambiguous in the DP aggregation's input (several tables have it; qualify it, e.g. 'table.column')",
-                bounds.column
+                "veil: invalid setting `veil.privacy_unit`: column `{declared}` is ambiguous in the DP aggregation's input (several tables have it; qualify it, e.g. 'table.column')"
             )
         }
     };

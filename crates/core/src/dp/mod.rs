@@ -24,6 +24,7 @@ mod select;
 mod sum_count;
 pub mod tester;
 mod top_k;
+mod unit;
 mod variance;
 
 pub use cost::PrivacyCost;
@@ -38,6 +39,7 @@ pub use quantile::{
 };
 pub use sum_count::{BoundedSum, DpCountAccumulator, DpSumAccumulator};
 pub use top_k::{parse_candidates, DpTopKAccumulator, TopK, MAX_CANDIDATES};
+pub use unit::{applicable_unit, parse_privacy_units, UnitColumn};
 pub use variance::{BoundedVariance, DpVarianceAccumulator, Spread, VarianceState};
 
 use crate::error::{Fallible, VeilError};
