@@ -605,7 +605,7 @@ impl ContextWords {
         if !near.is_ascii() {
             return None;
         }
-        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'#';
+        let is_word = |b: u8| WORD_BYTES[usize::from(b)];
         // The first word at or after `i`, as (start, end).
         let next_word = |mut i: usize| -> Option<(usize, usize)> {
             while i < near.len() && !is_word(near[i]) {
@@ -663,6 +663,17 @@ impl ContextWords {
         Some(false)
     }
 }
+
+/// The bytes of [`normalize_words`]'s words: ASCII letters and digits, and `#`.
+static WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'#' as usize;
+        b += 1;
+    }
+    t
+};
 
 /// Whether `word` (one or more words joined by single spaces) occurs in `near` (normalized:
 /// words separated by single spaces, a space at both ends) as whole words.
