@@ -265,6 +265,8 @@ pub struct Windows {
     class: [bool; 256],
     keep: fn(&[u8]) -> bool,
     min_digits: usize,
+    /// Runs shorter than this are skipped without calling `keep` (which rejects them).
+    min_len: usize,
 }
 
 impl Windows {
@@ -278,7 +280,16 @@ impl Windows {
             class: table,
             keep,
             min_digits: 0,
+            min_len: 0,
         }
+    }
+
+    /// Skips runs shorter than `n` bytes without calling `keep`, saving a call on the many
+    /// short runs (single digit groups): `keep` must reject every run shorter than `n`
+    /// (checked in tests on every run seen).
+    pub fn min_len(mut self, n: usize) -> Windows {
+        self.min_len = n;
+        self
     }
 
     /// Skips texts with fewer than `n` characters that may be digits ([`Scan::digits`]):
@@ -308,6 +319,11 @@ impl Windows {
                 end += 1;
             }
             covered = end;
+            if end - start < self.min_len {
+                #[cfg(test)]
+                assert!(!(self.keep)(&b[start..end]), "min_len {}", self.min_len);
+                continue;
+            }
             if (self.keep)(&b[start..end]) {
                 search(start, end);
             }
@@ -327,7 +343,14 @@ pub(crate) fn maybe_digits_at_least(run: &[u8], n: usize) -> bool {
 
 /// Whether `run` has at least `n` ASCII digits.
 pub(crate) fn ascii_digits_at_least(run: &[u8], n: usize) -> bool {
-    run.iter().filter(|b| b.is_ascii_digit()).take(n).count() == n
+    let mut missing = n;
+    for &b in run {
+        if missing == 0 {
+            break;
+        }
+        missing -= usize::from(b.is_ascii_digit());
+    }
+    missing == 0
 }
 
 /// Checks a regex match and returns the span to report (possibly narrower than the match)

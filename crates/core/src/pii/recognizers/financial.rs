@@ -40,7 +40,8 @@ pub fn credit_card() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b' ' || b == b'-',
             |run| ascii_digits_at_least(run, 12),
         )
-        .min_digits(12),
+        .min_digits(12)
+        .min_len(12),
     )
 }
 
@@ -123,7 +124,8 @@ pub fn iban_code() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 15,
         )
-        .min_digits(2),
+        .min_digits(2)
+        .min_len(15),
     )
 }
 
@@ -255,7 +257,8 @@ pub fn crypto() -> PatternRecognizer {
             |b| b.is_ascii_alphanumeric(),
             |run| run.len() >= 11,
         )
-        .min_digits(1),
+        .min_digits(1)
+        .min_len(11),
     )
 }
 
@@ -290,7 +293,8 @@ pub fn us_bank_number() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| maybe_digits_at_least(run, 8),
         )
-        .min_digits(8),
+        .min_digits(8)
+        .min_len(8),
     )
 }
 
@@ -314,7 +318,8 @@ pub fn aba_routing_number() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b'-',
             |run| ascii_digits_at_least(run, 9),
         )
-        .min_digits(9),
+        .min_digits(9)
+        .min_len(9),
     )
 }
 

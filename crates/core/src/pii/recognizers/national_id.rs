@@ -20,6 +20,7 @@ fn digit_windows(seeds: u16, n: usize) -> Windows {
         keep,
     )
     .min_digits(n)
+    .min_len(n)
 }
 
 /// Nine digits as `ddd-dd-dddd`, `ddd dd dddd` or bare; separators must agree.
@@ -116,7 +117,8 @@ pub fn us_npi() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| ascii_digits_at_least(run, 10),
         )
-        .min_digits(10),
+        .min_digits(10)
+        .min_len(10),
     )
 }
 
@@ -144,7 +146,8 @@ pub fn us_passport() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 9,
         )
-        .min_digits(8),
+        .min_digits(8)
+        .min_len(9),
     )
 }
 
@@ -169,7 +172,8 @@ pub fn us_driver_license() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 5,
         )
-        .min_digits(4),
+        .min_digits(4)
+        .min_len(5),
     )
 }
 
@@ -220,7 +224,8 @@ pub fn uk_nino() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 9,
         )
-        .min_digits(6),
+        .min_digits(6)
+        .min_len(9),
     )
 }
 
