@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use phonenumber::country::Id as Country;
 use phonenumber::metadata::{Descriptor, DATABASE};
@@ -112,7 +113,10 @@ fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 ///   0.35 otherwise, so a context word ("phone", "call", …) is needed to report it.
 fn phone_score(candidate: &str) -> Option<f64> {
     // digits of the number itself, not of an extension ("x459", "ext. 12")
-    let main = candidate.split(['x', 'e']).next().unwrap_or(candidate);
+    let main = candidate
+        .bytes()
+        .position(|b| b == b'x' || b == b'e')
+        .map_or(candidate, |i| &candidate[..i]);
     let digits = main.bytes().filter(u8::is_ascii_digit).count();
     if !(7..=15).contains(&digits) || looks_like_date(candidate) {
         return None;
@@ -138,10 +142,10 @@ fn phone_score(candidate: &str) -> Option<f64> {
         // Country calling codes are 1-3 digits; none is a prefix of another.
         let split = (1..=3.min(number.len())).find_map(|n| {
             let code: u16 = number[..n].parse().ok()?;
-            DATABASE.by_code(&code).map(|metas| (metas, &number[n..]))
+            regions_of(code).map(|metas| (metas, &number[n..]))
         });
         return match split {
-            Some((metas, national)) if valid_national(&metas, national) => Some(0.75),
+            Some((metas, national)) if valid_national(metas, national) => Some(0.75),
             Some(_) if digits >= 8 => Some(0.5),
             _ => None,
         };
@@ -150,21 +154,16 @@ fn phone_score(candidate: &str) -> Option<f64> {
         digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
     if nanp_length {
         let national = &all[all.len() - 10..];
-        if DATABASE
-            .by_code(&1)
-            .is_some_and(|metas| valid_national(&metas, national))
-        {
+        if regions_of(1).is_some_and(|metas| valid_national(metas, national)) {
             return Some(if formatted { 0.6 } else { 0.4 });
         }
     }
     let national_zero = candidate.trim_start_matches('(').starts_with('0');
     if national_zero
         && digits >= 10
-        && NATIONAL_ZERO_REGIONS.iter().any(|r| {
-            DATABASE
-                .by_id(r.as_ref())
-                .is_some_and(|m| valid_national(&[m], &all[1..]))
-        })
+        && national_zero_regions()
+            .iter()
+            .any(|m| m.is_some_and(|m| valid_national(&[m], &all[1..])))
     {
         return Some(if formatted { 0.6 } else { 0.4 });
     }
@@ -230,6 +229,27 @@ fn descriptor_match(d: &Descriptor, national: &str) -> bool {
             .map(|re| re.find(national).is_some_and(|m| m.start() == 0))
     });
     own.unwrap_or_else(|| d.is_match(national))
+}
+
+/// `DATABASE.by_code(&code)`, looked up once per process for every code below 1000 (calling
+/// codes have at most three digits) instead of collecting a new list per candidate.
+fn regions_of(code: u16) -> Option<&'static [&'static Metadata]> {
+    static BY_CODE: OnceLock<Vec<Option<Vec<&'static Metadata>>>> = OnceLock::new();
+    BY_CODE
+        .get_or_init(|| (0..1000u16).map(|c| DATABASE.by_code(&c)).collect())
+        .get(usize::from(code))?
+        .as_deref()
+}
+
+/// `DATABASE.by_id` of each of [`NATIONAL_ZERO_REGIONS`], looked up once per process.
+fn national_zero_regions() -> &'static [Option<&'static Metadata>] {
+    static REGIONS: OnceLock<Vec<Option<&'static Metadata>>> = OnceLock::new();
+    REGIONS.get_or_init(|| {
+        NATIONAL_ZERO_REGIONS
+            .iter()
+            .map(|r| DATABASE.by_id(r.as_ref()))
+            .collect()
+    })
 }
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.

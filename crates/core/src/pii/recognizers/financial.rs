@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::{matched, neighbours};
 use crate::pii::checksum::{
-    aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
+    aba_valid, base58check_decode, bech32_valid, iban_mod97_valid, luhn_valid,
 };
 use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
 use crate::pii::shape;
@@ -324,10 +324,14 @@ pub fn aba_routing_number() -> PatternRecognizer {
 }
 
 fn validate_aba(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
-    let d = digits(&matched(text, &m).replace('-', ""))?;
+    let mut buf = [0u8; 32];
+    let d = super::national_id::digits_skipping(matched(text, &m), b"-", &mut buf)?;
+    if d.len() < 2 {
+        return None; // never from the pattern, which has nine digits
+    }
     let prefix = d[0] * 10 + d[1];
     let known = matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80);
-    (known && aba_valid(&d)).then_some((m, 0.3))
+    (known && aba_valid(d)).then_some((m, 0.3))
 }
 
 #[cfg(test)]
