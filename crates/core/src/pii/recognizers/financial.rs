@@ -53,22 +53,36 @@ fn validate_credit_card(text: &str, m: Range<usize>) -> Option<(Range<usize>, f6
         }
     }
     // A grouped match may run into a following number ("… 1111 2024"): try the longest
-    // prefix of whole groups first, then shorter ones.
-    let group_ends = value
-        .char_indices()
-        .filter(|&(_, c)| !c.is_ascii_digit())
-        .map(|(i, _)| i)
-        .chain(std::iter::once(value.len()))
-        .collect::<Vec<_>>();
-    for &end in group_ends.iter().rev() {
-        let d: Vec<u8> = value[..end]
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| b - b'0')
-            .collect();
-        if let Some(score) = issuer_score(&d) {
-            if luhn_valid(&d) {
-                return Some((m.start..m.start + end, score));
+    // prefix of whole groups first, then shorter ones. The prefixes end where a character
+    // other than an ASCII digit starts, and at the end; the digits before each are the
+    // first `n` of all the match's ASCII digits.
+    // No issuer uses more than 19 digits, so only the first 19 are kept.
+    let v = value.as_bytes();
+    let mut d = [0u8; 19];
+    let mut n = 0;
+    for &b in v {
+        if b.is_ascii_digit() {
+            if let Some(x) = d.get_mut(n) {
+                *x = b - b'0';
+            }
+            n += 1;
+        }
+    }
+    let try_prefix = |end: usize, n: usize| {
+        let d = d.get(..n)?;
+        issuer_score(d)
+            .filter(|_| luhn_valid(d))
+            .map(|score| (m.start..m.start + end, score))
+    };
+    if let Some(found) = try_prefix(v.len(), n) {
+        return Some(found);
+    }
+    for end in (0..v.len()).rev() {
+        if v[end].is_ascii_digit() {
+            n -= 1;
+        } else if value.is_char_boundary(end) {
+            if let Some(found) = try_prefix(end, n) {
+                return Some(found);
             }
         }
     }
@@ -338,6 +352,76 @@ fn validate_aba(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// [`validate_credit_card`] as first written, collecting the group ends and digits.
+    fn validate_credit_card_reference(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+        let value = matched(text, &m);
+        if let Some(sep) = value.bytes().find(|b| !b.is_ascii_digit()) {
+            if value.bytes().any(|b| !b.is_ascii_digit() && b != sep) {
+                return None;
+            }
+        }
+        let group_ends = value
+            .char_indices()
+            .filter(|&(_, c)| !c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .chain(std::iter::once(value.len()))
+            .collect::<Vec<_>>();
+        for &end in group_ends.iter().rev() {
+            let d: Vec<u8> = value[..end]
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .map(|b| b - b'0')
+                .collect();
+            if let Some(score) = issuer_score(&d) {
+                if luhn_valid(&d) {
+                    return Some((m.start..m.start + end, score));
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn card_validation_agrees_with_the_collecting_version() {
+        let mut next = crate::pii::recognizers::test_util::xorshift(0xC4AD_5EED_0042_1177);
+        const GROUPS: &[&str] = &[
+            "4111",
+            "1111",
+            "5555",
+            "4444",
+            "3782",
+            "822463",
+            "10005",
+            "2024",
+            "12",
+            "630427373398",
+            "4111111111111111",
+            "٤١١١",
+            "0",
+            "6011",
+            "0000",
+            "1800",
+            "2131",
+        ];
+        const SEPS: &[&str] = &[" ", " ", "-", "-", "", "\u{a0}"];
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut v = String::from("pay ");
+            let start = v.len();
+            for i in 0..(next() % 6 + 1) {
+                if i > 0 {
+                    v.push_str(SEPS[(next() % SEPS.len() as u64) as usize]);
+                }
+                v.push_str(GROUPS[(next() % GROUPS.len() as u64) as usize]);
+            }
+            let m = start..v.len();
+            let want = validate_credit_card_reference(&v, m.clone());
+            assert_eq!(validate_credit_card(&v, m), want, "{v:?}");
+            accepted += usize::from(want.is_some());
+        }
+        assert!(accepted > 500, "{accepted}");
+    }
 
     #[test]
     fn credit_cards_valid_and_invalid() {
