@@ -129,36 +129,26 @@ impl Analyzer {
         allow: &[String],
     ) -> Vec<PiiSpan> {
         thread_local! {
-            /// The marks and candidates buffers, reused across texts.
-            static BUFFERS: RefCell<(Vec<Mark>, Vec<Candidate>)> =
-                const { RefCell::new((Vec::new(), Vec::new())) };
+            static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers::new()) };
         }
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
-        let (mut marks, mut candidates) = BUFFERS.with(|m| m.take());
-        candidates.clear();
-        let spans = self.find_scanned(
-            text,
-            &mut marks,
-            &mut candidates,
-            extra,
-            wants,
-            threshold,
-            allow,
-        );
-        BUFFERS.with(|m| m.replace((marks, candidates)));
+        let mut buffers = BUFFERS.with(|m| m.take());
+        buffers.candidates.clear();
+        let spans = self.find_scanned(text, &mut buffers, extra, wants, threshold, allow);
+        BUFFERS.with(|m| m.replace(buffers));
         spans
     }
 
     fn find_scanned(
         &self,
         text: &str,
-        marks: &mut Vec<Mark>,
-        candidates: &mut Vec<Candidate>,
+        buffers: &mut Buffers,
         extra: &[Box<dyn Recognizer>],
         wants: impl Fn(EntityType) -> bool,
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
+        let Buffers { marks, candidates } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
         for (i, (r, e)) in self.recognizers.iter().zip(&self.entities).enumerate() {
@@ -196,6 +186,22 @@ impl Analyzer {
         }
         kept.sort_by_key(|c| c.range.start);
         to_spans(text, kept)
+    }
+}
+
+/// The marks and candidates of one text, reused across texts (per thread).
+#[derive(Default)]
+struct Buffers {
+    marks: Vec<Mark>,
+    candidates: Vec<Candidate>,
+}
+
+impl Buffers {
+    const fn new() -> Buffers {
+        Buffers {
+            marks: Vec::new(),
+            candidates: Vec::new(),
+        }
     }
 }
 
