@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use phonenumber::country::Id as Country;
 use phonenumber::metadata::{Descriptor, DATABASE};
 use phonenumber::{Metadata, Type};
-use regex::{Regex, RegexBuilder};
+use regex_automata::util::syntax;
+use regex_automata::{meta, Anchored, Input};
 
 use super::is_space;
 use super::{matched, neighbours};
@@ -202,12 +203,14 @@ fn valid_national(metas: &[&Metadata], national: &str) -> bool {
 /// crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex, keyed by the
 /// pattern text (hashed with SipHash on every call), which cost more than the matching.
 /// Same options as that cache (whitespace ignored), same rule: a possible length, and a
-/// leftmost match that starts at 0.
+/// leftmost match that starts at 0 — that is, some match starting at 0 (the leftmost match
+/// starts where the first match does), which an anchored search answers without finding
+/// where the match ends or starts.
 fn descriptor_match(d: &Descriptor, national: &str) -> bool {
     thread_local! {
         /// Compiled patterns by the address and length of their text in the static
         /// metadata database (`None`: did not compile here; ask the crate).
-        static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>, FnvBuild>> =
+        static COMPILED: RefCell<HashMap<(usize, usize), Option<meta::Regex>, FnvBuild>> =
             RefCell::new(HashMap::default());
     }
     let lengths = d.possible_length();
@@ -220,13 +223,13 @@ fn descriptor_match(d: &Descriptor, national: &str) -> bool {
         let mut c = c.borrow_mut();
         c.entry(key)
             .or_insert_with(|| {
-                RegexBuilder::new(source)
-                    .ignore_whitespace(true)
-                    .build()
+                meta::Regex::builder()
+                    .syntax(syntax::Config::new().ignore_whitespace(true))
+                    .build(source)
                     .ok()
             })
             .as_ref()
-            .map(|re| re.find(national).is_some_and(|m| m.start() == 0))
+            .map(|re| re.is_match(Input::new(national).anchored(Anchored::Yes)))
     });
     own.unwrap_or_else(|| d.is_match(national))
 }
@@ -324,6 +327,46 @@ fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// The compiled, anchored descriptor check answers what `Descriptor::is_match` (the
+    /// crate's own) answers, for every number type of the regions the validator asks.
+    #[test]
+    fn descriptor_match_agrees_with_the_crate() {
+        let mut next = super::super::test_util::xorshift(0xD1A1_7E57_0000_0001);
+        let mut metas: Vec<&Metadata> = Vec::new();
+        for code in [1, 44, 49, 33, 91, 61, 34, 7, 86] {
+            metas.extend(regions_of(code).unwrap_or_default());
+        }
+        metas.extend(national_zero_regions().iter().flatten());
+        let (mut checked, mut matched) = (0, 0);
+        for m in metas {
+            let d = m.descriptors();
+            for t in [
+                Type::Unknown,
+                Type::FixedLine,
+                Type::Mobile,
+                Type::TollFree,
+                Type::Voip,
+            ] {
+                let Some(desc) = d.get(t) else { continue };
+                for _ in 0..300 {
+                    let len = 6 + (next() % 8) as usize;
+                    let mut n: String = (0..len)
+                        .map(|_| char::from(b'0' + (next() % 10) as u8))
+                        .collect();
+                    // A real-looking start now and then: the pattern's own first digits.
+                    if next() % 2 == 0 {
+                        n.replace_range(..1, ["2", "7", "3", "6", "9"][(next() % 5) as usize]);
+                    }
+                    let want = desc.is_match(&n);
+                    assert_eq!(descriptor_match(desc, &n), want, "{:?} {t:?} {n}", m.id());
+                    checked += 1;
+                    matched += usize::from(want);
+                }
+            }
+        }
+        assert!(checked > 10_000 && matched > 200, "{matched} of {checked}");
+    }
 
     #[test]
     fn emails() {
