@@ -355,7 +355,7 @@ mod tests {
                         .map(|_| char::from(b'0' + (next() % 10) as u8))
                         .collect();
                     // A real-looking start now and then: the pattern's own first digits.
-                    if next() % 2 == 0 {
+                    if next().is_multiple_of(2) {
                         n.replace_range(..1, ["2", "7", "3", "6", "9"][(next() % 5) as usize]);
                     }
                     let want = desc.is_match(&n);
