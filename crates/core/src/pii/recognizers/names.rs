@@ -480,8 +480,8 @@ impl PersonRecognizer {
 struct Places {
     /// Every place name, leftmost-longest, for anchored searches.
     automaton: AhoCorasick,
-    /// The first byte of every place name: where a match can start.
-    first: ByteSet,
+    /// Whether each byte is the first byte of a place name: where a match can start.
+    first: [bool; 256],
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
@@ -499,7 +499,7 @@ impl Places {
         let mut pos = 0;
         std::iter::from_fn(move || {
             while pos < b.len() {
-                let s = pos + b[pos..].iter().position(|&c| self.first.contains(c))?;
+                let s = pos + b[pos..].iter().position(|&c| self.first[usize::from(c)])?;
                 let input = aho_corasick::Input::new(text)
                     .span(s..b.len())
                     .anchored(Anchored::Yes);
@@ -538,10 +538,10 @@ fn places() -> &'static Places {
             .start_kind(StartKind::Anchored)
             .build(&patterns)
             .expect("place automaton builds");
-        let mut first = ByteSet::default();
+        let mut first = [false; 256];
         for p in &patterns {
             if let Some(&b) = p.as_bytes().first() {
-                first.insert(b);
+                first[usize::from(b)] = true;
             }
         }
         Places {
@@ -689,7 +689,12 @@ impl Recognizer for LocationRecognizer {
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
-        if !text.bytes().any(|b| b.is_ascii_uppercase()) && text.is_ascii() {
+        // No ASCII capital and no byte of a non-ASCII character: read from the scan's
+        // byte set instead of two passes over the text.
+        static UPPER_OR_NON_ASCII: OnceLock<ByteSet> = OnceLock::new();
+        let wanted = UPPER_OR_NON_ASCII
+            .get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80));
+        if !scan.bytes.intersects(wanted) {
             return;
         }
         let p = places();
