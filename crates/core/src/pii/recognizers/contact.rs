@@ -84,15 +84,15 @@ const NATIONAL_ZERO_REGIONS: [Country; 5] = [
 fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     // Score the whole candidate and every shorter prefix ending before a space, and keep
     // the best (the longer on ties): "call 555-123-4567 2024" must still find the number.
-    let (before, _) = neighbours(text, &m);
+    let before = text[..m.start].chars().next_back();
     if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
         return None; // inside a longer token ("ID-555-123-4567", "ab5551234567")
     }
     let value = matched(text, &m);
-    let ends = value
-        .char_indices()
-        .filter(|&(i, c)| c == ' ' && i > 0 && value.as_bytes()[i - 1].is_ascii_digit())
-        .map(|(i, _)| i)
+    // (A space byte is always the character ' ', so bytes are read, not characters.)
+    let v = value.as_bytes();
+    let ends = (1..v.len())
+        .filter(|&i| v[i] == b' ' && v[i - 1].is_ascii_digit())
         .chain(std::iter::once(value.len()));
     let mut best: Option<(f64, usize)> = None;
     for end in ends {
