@@ -33,6 +33,8 @@ impl PiiSpan {
 /// Runs a set of recognizers over texts.
 pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
+    /// `recognizers[i].entity()`, read once here rather than by a call per text.
+    entities: Vec<EntityType>,
     threshold: f64,
     /// One multi-pattern pass over the text that tells which regex recognizers can match
     /// at all; the others are skipped without running their own search. Recognizers that
@@ -79,6 +81,7 @@ impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
         Analyzer {
             gate: Gate::new(&recognizers),
+            entities: recognizers.iter().map(|r| r.entity()).collect(),
             recognizers,
             threshold,
         }
@@ -126,39 +129,39 @@ impl Analyzer {
         allow: &[String],
     ) -> Vec<PiiSpan> {
         thread_local! {
-            /// The marks buffer, reused across texts.
-            static MARKS: RefCell<Vec<Mark>> = const { RefCell::new(Vec::new()) };
+            static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers::new()) };
         }
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
-        let mut marks = MARKS.with(|m| m.take());
-        let spans = self.find_scanned(text, &mut marks, extra, wants, threshold, allow);
-        MARKS.with(|m| m.replace(marks));
+        let mut buffers = BUFFERS.with(|m| m.take());
+        buffers.candidates.clear();
+        let spans = self.find_scanned(text, &mut buffers, extra, wants, threshold, allow);
+        BUFFERS.with(|m| m.replace(buffers));
         spans
     }
 
     fn find_scanned(
         &self,
         text: &str,
-        marks: &mut Vec<Mark>,
+        buffers: &mut Buffers,
         extra: &[Box<dyn Recognizer>],
         wants: impl Fn(EntityType) -> bool,
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
-        let mut candidates: Vec<Candidate> = Vec::new();
+        let Buffers { marks, candidates } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
-        for (i, r) in self.recognizers.iter().enumerate() {
+        for (i, (r, e)) in self.recognizers.iter().zip(&self.entities).enumerate() {
             let gated_out = match (&self.gate, &hits) {
                 (Some(g), Some(h)) => g.slot[i].is_some_and(|j| !h.matched(j)),
                 _ => false,
             };
-            if !gated_out && wants(r.entity()) {
-                r.find_in(text, &scan, &mut candidates);
+            if !gated_out && wants(*e) {
+                r.find_in(text, &scan, candidates);
             }
         }
         for r in extra.iter().filter(|r| wants(r.entity())) {
-            r.find_in(text, &scan, &mut candidates);
+            r.find_in(text, &scan, candidates);
         }
         candidates.retain(|c| {
             c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])
@@ -173,7 +176,7 @@ impl Analyzer {
                 .then(a.range.start.cmp(&b.range.start))
         });
         let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for c in candidates {
+        for c in candidates.drain(..) {
             if kept
                 .iter()
                 .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
@@ -183,6 +186,22 @@ impl Analyzer {
         }
         kept.sort_by_key(|c| c.range.start);
         to_spans(text, kept)
+    }
+}
+
+/// The marks and candidates of one text, reused across texts (per thread).
+#[derive(Default)]
+struct Buffers {
+    marks: Vec<Mark>,
+    candidates: Vec<Candidate>,
+}
+
+impl Buffers {
+    const fn new() -> Buffers {
+        Buffers {
+            marks: Vec::new(),
+            candidates: Vec::new(),
+        }
     }
 }
 

@@ -107,9 +107,13 @@ pub struct Mark {
     pub kinds: u16,
 }
 
-/// The [`seed`] kind of each ASCII byte (digits get their extra bits when runs are built).
-const fn ascii_kinds() -> [u16; 128] {
-    let mut t = [0u16; 128];
+/// Set in [`BYTE_KINDS`] for the bytes of non-ASCII characters (which may be numerics).
+const NON_ASCII: u16 = 1 << 15;
+
+/// The [`seed`] kind of each byte: ASCII digits with their extra bits (a run's kinds are
+/// those of its digits), the marked punctuation, and [`NON_ASCII`] for bytes >= 0x80.
+const fn byte_kinds() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut b = b'0';
     while b <= b'9' {
         t[b as usize] = seed::DIGITS;
@@ -124,9 +128,14 @@ const fn ascii_kinds() -> [u16; 128] {
     t[b'.' as usize] = seed::DOT;
     t[b'-' as usize] = seed::DASH;
     t[b'y' as usize] = seed::Y;
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] = NON_ASCII;
+        b += 1;
+    }
     t
 }
-const ASCII_KINDS: [u16; 128] = ascii_kinds();
+static BYTE_KINDS: [u16; 256] = byte_kinds();
 
 /// Facts about one text, computed in one pass by the analyzer and shared by every
 /// recognizer: the bytes it contains and its [`Mark`]s in order.
@@ -141,36 +150,77 @@ pub struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     /// Scans `text`, keeping the marks in `buf` (cleared first; reused across texts).
+    ///
+    /// Per byte: a store into a table of the ASCII bytes seen and one lookup of its kind;
+    /// bytes of no kind (most letters and spaces) need nothing more. A digit starts an
+    /// inner loop over its run; a non-ASCII character is decoded and tested with
+    /// `char::is_numeric`.
     pub fn new(text: &str, buf: &'a mut Vec<Mark>) -> Scan<'a> {
         buf.clear();
-        let mut bytes = ByteSet::default();
-        let mut digits = 0;
         let b = text.as_bytes();
+        // seen[c] = 1 for each ASCII byte c of the text, packed into bits at the end.
+        // (256 entries so that indexing with a byte needs no bounds check; only ASCII
+        // bytes are stored.)
+        let mut seen = [0u8; 256];
+        let mut high = ByteSet::default();
+        let mut digits = 0;
         let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if c < 0x80 {
-                bytes.insert(c);
-                let k = ASCII_KINDS[c as usize];
-                if k != 0 {
-                    digits += usize::from(k & seed::DIGITS != 0);
-                    push_mark(buf, i, i + 1, k);
-                }
+        loop {
+            // Bytes of no kind, in a tight loop.
+            while i < b.len() && BYTE_KINDS[usize::from(b[i])] == 0 {
+                seen[usize::from(b[i])] = 1;
                 i += 1;
-            } else {
+            }
+            if i >= b.len() {
+                break;
+            }
+            let c = b[i];
+            let k = BYTE_KINDS[usize::from(c)];
+            if k & NON_ASCII != 0 {
                 let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
                 let len = ch.len_utf8();
-                for &x in &b[i..i + len] {
-                    bytes.insert(x);
+                for &x in &b[i..(i + len).min(b.len())] {
+                    high.insert(x);
                 }
                 if ch.is_numeric() {
                     digits += 1;
                     push_mark(buf, i, i + len, seed::DIGITS);
                 }
                 i += len;
+                continue;
             }
+            if k & seed::DIGITS != 0 {
+                let start = i;
+                let mut kinds = 0;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    kinds |= BYTE_KINDS[usize::from(b[i])];
+                    seen[usize::from(b[i])] = 1;
+                    i += 1;
+                }
+                digits += i - start;
+                push_mark(buf, start, i, kinds);
+                continue;
+            }
+            seen[usize::from(c)] = 1;
+            buf.push(Mark {
+                start: i,
+                end: i + 1,
+                kinds: k,
+            });
+            i += 1;
         }
         let kinds = buf.iter().fold(0, |k, m| k | m.kinds);
+        let mut bytes = high;
+        for (w, chunk) in seen[..128].chunks_exact(64).enumerate() {
+            for (j, eight) in chunk.chunks_exact(8).enumerate() {
+                let mut x = [0u8; 8];
+                x.copy_from_slice(eight);
+                // Bytes of 0 or 1 to bits: byte j of `x` lands in bit 56 + j of the
+                // product, with nothing carried into those bits.
+                let packed = u64::from_le_bytes(x).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+                bytes.0[w] |= packed << (8 * j);
+            }
+        }
         Scan {
             bytes,
             digits,
@@ -215,6 +265,8 @@ pub struct Windows {
     class: [bool; 256],
     keep: fn(&[u8]) -> bool,
     min_digits: usize,
+    /// Runs shorter than this are skipped without calling `keep` (which rejects them).
+    min_len: usize,
 }
 
 impl Windows {
@@ -228,7 +280,16 @@ impl Windows {
             class: table,
             keep,
             min_digits: 0,
+            min_len: 0,
         }
+    }
+
+    /// Skips runs shorter than `n` bytes without calling `keep`, saving a call on the many
+    /// short runs (single digit groups): `keep` must reject every run shorter than `n`
+    /// (checked in tests on every run seen).
+    pub fn min_len(mut self, n: usize) -> Windows {
+        self.min_len = n;
+        self
     }
 
     /// Skips texts with fewer than `n` characters that may be digits ([`Scan::digits`]):
@@ -258,6 +319,11 @@ impl Windows {
                 end += 1;
             }
             covered = end;
+            if end - start < self.min_len {
+                #[cfg(test)]
+                assert!(!(self.keep)(&b[start..end]), "min_len {}", self.min_len);
+                continue;
+            }
             if (self.keep)(&b[start..end]) {
                 search(start, end);
             }
@@ -277,7 +343,14 @@ pub(crate) fn maybe_digits_at_least(run: &[u8], n: usize) -> bool {
 
 /// Whether `run` has at least `n` ASCII digits.
 pub(crate) fn ascii_digits_at_least(run: &[u8], n: usize) -> bool {
-    run.iter().filter(|b| b.is_ascii_digit()).take(n).count() == n
+    let mut missing = n;
+    for &b in run {
+        if missing == 0 {
+            break;
+        }
+        missing -= usize::from(b.is_ascii_digit());
+    }
+    missing == 0
 }
 
 /// Checks a regex match and returns the span to report (possibly narrower than the match)
@@ -555,7 +628,7 @@ impl ContextWords {
         if !near.is_ascii() {
             return None;
         }
-        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'#';
+        let is_word = |b: u8| WORD_BYTES[usize::from(b)];
         // The first word at or after `i`, as (start, end).
         let next_word = |mut i: usize| -> Option<(usize, usize)> {
             while i < near.len() && !is_word(near[i]) {
@@ -613,6 +686,17 @@ impl ContextWords {
         Some(false)
     }
 }
+
+/// The bytes of [`normalize_words`]'s words: ASCII letters and digits, and `#`.
+static WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'#' as usize;
+        b += 1;
+    }
+    t
+};
 
 /// Whether `word` (one or more words joined by single spaces) occurs in `near` (normalized:
 /// words separated by single spaces, a space at both ends) as whole words.
@@ -716,6 +800,67 @@ mod tests {
             assert_eq!(
                 Scan::new(text, &mut buf).bytes,
                 ByteSet::of(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// The scan as first written, one byte and one `push_mark` at a time: what
+    /// [`Scan::new`] is compared with.
+    fn scan_reference(text: &str) -> (ByteSet, usize, Vec<Mark>) {
+        let mut marks = Vec::new();
+        let mut digits = 0;
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c < 0x80 {
+                let k = BYTE_KINDS[usize::from(c)];
+                if k != 0 {
+                    digits += usize::from(k & seed::DIGITS != 0);
+                    push_mark(&mut marks, i, i + 1, k);
+                }
+                i += 1;
+            } else {
+                let ch = text[i..].chars().next().unwrap();
+                if ch.is_numeric() {
+                    digits += 1;
+                    push_mark(&mut marks, i, i + ch.len_utf8(), seed::DIGITS);
+                }
+                i += ch.len_utf8();
+            }
+        }
+        (ByteSet::of(text), digits, marks)
+    }
+
+    #[test]
+    fn scan_agrees_with_reference() {
+        let mut texts = random_texts(3000, 0x0DDB_1A5E_5BAD_5EED);
+        texts.extend(random_texts(300, 11).iter().map(|t| t.replace(' ', "")));
+        texts.push((0u8..128).map(char::from).collect());
+        texts.extend(
+            [
+                "",
+                "٤1١2",
+                "12٣",
+                "x²³y",
+                "Ⅻ 4",
+                "\u{10FFFF}9",
+                "yy..--@@::",
+                "9",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            let mut buf = Vec::new();
+            let scan = Scan::new(text, &mut buf);
+            let (bytes, digits, marks) = scan_reference(text);
+            assert_eq!(scan.bytes, bytes, "{text:?}");
+            assert_eq!(scan.digits, digits, "{text:?}");
+            assert_eq!(scan.marks(), &marks[..], "{text:?}");
+            assert_eq!(
+                scan.kinds,
+                marks.iter().fold(0, |k, m| k | m.kinds),
                 "{text:?}"
             );
         }

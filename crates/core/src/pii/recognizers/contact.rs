@@ -4,11 +4,13 @@ use std::ops::Range;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use phonenumber::country::Id as Country;
 use phonenumber::metadata::{Descriptor, DATABASE};
 use phonenumber::{Metadata, Type};
-use regex::{Regex, RegexBuilder};
+use regex_automata::util::syntax;
+use regex_automata::{meta, Anchored, Input};
 
 use super::is_space;
 use super::{matched, neighbours};
@@ -68,7 +70,7 @@ pub fn phone_number() -> PatternRecognizer {
                 || matches!(b, b'+' | b'(' | b')' | b'.' | b'-' | b'e' | b'x' | b't')
         },
         |run| ascii_digits_at_least(run, 7),
-    ).min_digits(7))
+    ).min_digits(7).min_len(7))
 }
 
 const NATIONAL_ZERO_REGIONS: [Country; 5] = [
@@ -82,15 +84,15 @@ const NATIONAL_ZERO_REGIONS: [Country; 5] = [
 fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     // Score the whole candidate and every shorter prefix ending before a space, and keep
     // the best (the longer on ties): "call 555-123-4567 2024" must still find the number.
-    let (before, _) = neighbours(text, &m);
+    let before = text[..m.start].chars().next_back();
     if before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '/') {
         return None; // inside a longer token ("ID-555-123-4567", "ab5551234567")
     }
     let value = matched(text, &m);
-    let ends = value
-        .char_indices()
-        .filter(|&(i, c)| c == ' ' && i > 0 && value.as_bytes()[i - 1].is_ascii_digit())
-        .map(|(i, _)| i)
+    // (A space byte is always the character ' ', so bytes are read, not characters.)
+    let v = value.as_bytes();
+    let ends = (1..v.len())
+        .filter(|&i| v[i] == b' ' && v[i - 1].is_ascii_digit())
         .chain(std::iter::once(value.len()));
     let mut best: Option<(f64, usize)> = None;
     for end in ends {
@@ -112,7 +114,10 @@ fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 ///   0.35 otherwise, so a context word ("phone", "call", …) is needed to report it.
 fn phone_score(candidate: &str) -> Option<f64> {
     // digits of the number itself, not of an extension ("x459", "ext. 12")
-    let main = candidate.split(['x', 'e']).next().unwrap_or(candidate);
+    let main = candidate
+        .bytes()
+        .position(|b| b == b'x' || b == b'e')
+        .map_or(candidate, |i| &candidate[..i]);
     let digits = main.bytes().filter(u8::is_ascii_digit).count();
     if !(7..=15).contains(&digits) || looks_like_date(candidate) {
         return None;
@@ -138,10 +143,10 @@ fn phone_score(candidate: &str) -> Option<f64> {
         // Country calling codes are 1-3 digits; none is a prefix of another.
         let split = (1..=3.min(number.len())).find_map(|n| {
             let code: u16 = number[..n].parse().ok()?;
-            DATABASE.by_code(&code).map(|metas| (metas, &number[n..]))
+            regions_of(code).map(|metas| (metas, &number[n..]))
         });
         return match split {
-            Some((metas, national)) if valid_national(&metas, national) => Some(0.75),
+            Some((metas, national)) if valid_national(metas, national) => Some(0.75),
             Some(_) if digits >= 8 => Some(0.5),
             _ => None,
         };
@@ -150,21 +155,16 @@ fn phone_score(candidate: &str) -> Option<f64> {
         digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
     if nanp_length {
         let national = &all[all.len() - 10..];
-        if DATABASE
-            .by_code(&1)
-            .is_some_and(|metas| valid_national(&metas, national))
-        {
+        if regions_of(1).is_some_and(|metas| valid_national(metas, national)) {
             return Some(if formatted { 0.6 } else { 0.4 });
         }
     }
     let national_zero = candidate.trim_start_matches('(').starts_with('0');
     if national_zero
         && digits >= 10
-        && NATIONAL_ZERO_REGIONS.iter().any(|r| {
-            DATABASE
-                .by_id(r.as_ref())
-                .is_some_and(|m| valid_national(&[m], &all[1..]))
-        })
+        && national_zero_regions()
+            .iter()
+            .any(|m| m.is_some_and(|m| valid_national(&[m], &all[1..])))
     {
         return Some(if formatted { 0.6 } else { 0.4 });
     }
@@ -203,12 +203,14 @@ fn valid_national(metas: &[&Metadata], national: &str) -> bool {
 /// crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex, keyed by the
 /// pattern text (hashed with SipHash on every call), which cost more than the matching.
 /// Same options as that cache (whitespace ignored), same rule: a possible length, and a
-/// leftmost match that starts at 0.
+/// leftmost match that starts at 0 — that is, some match starting at 0 (the leftmost match
+/// starts where the first match does), which an anchored search answers without finding
+/// where the match ends or starts.
 fn descriptor_match(d: &Descriptor, national: &str) -> bool {
     thread_local! {
         /// Compiled patterns by the address and length of their text in the static
         /// metadata database (`None`: did not compile here; ask the crate).
-        static COMPILED: RefCell<HashMap<(usize, usize), Option<Regex>, FnvBuild>> =
+        static COMPILED: RefCell<HashMap<(usize, usize), Option<meta::Regex>, FnvBuild>> =
             RefCell::new(HashMap::default());
     }
     let lengths = d.possible_length();
@@ -221,15 +223,36 @@ fn descriptor_match(d: &Descriptor, national: &str) -> bool {
         let mut c = c.borrow_mut();
         c.entry(key)
             .or_insert_with(|| {
-                RegexBuilder::new(source)
-                    .ignore_whitespace(true)
-                    .build()
+                meta::Regex::builder()
+                    .syntax(syntax::Config::new().ignore_whitespace(true))
+                    .build(source)
                     .ok()
             })
             .as_ref()
-            .map(|re| re.find(national).is_some_and(|m| m.start() == 0))
+            .map(|re| re.is_match(Input::new(national).anchored(Anchored::Yes)))
     });
     own.unwrap_or_else(|| d.is_match(national))
+}
+
+/// `DATABASE.by_code(&code)`, looked up once per process for every code below 1000 (calling
+/// codes have at most three digits) instead of collecting a new list per candidate.
+fn regions_of(code: u16) -> Option<&'static [&'static Metadata]> {
+    static BY_CODE: OnceLock<Vec<Option<Vec<&'static Metadata>>>> = OnceLock::new();
+    BY_CODE
+        .get_or_init(|| (0..1000u16).map(|c| DATABASE.by_code(&c)).collect())
+        .get(usize::from(code))?
+        .as_deref()
+}
+
+/// `DATABASE.by_id` of each of [`NATIONAL_ZERO_REGIONS`], looked up once per process.
+fn national_zero_regions() -> &'static [Option<&'static Metadata>] {
+    static REGIONS: OnceLock<Vec<Option<&'static Metadata>>> = OnceLock::new();
+    REGIONS.get_or_init(|| {
+        NATIONAL_ZERO_REGIONS
+            .iter()
+            .map(|r| DATABASE.by_id(r.as_ref()))
+            .collect()
+    })
 }
 
 /// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
@@ -304,6 +327,46 @@ fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// The compiled, anchored descriptor check answers what `Descriptor::is_match` (the
+    /// crate's own) answers, for every number type of the regions the validator asks.
+    #[test]
+    fn descriptor_match_agrees_with_the_crate() {
+        let mut next = super::super::test_util::xorshift(0xD1A1_7E57_0000_0001);
+        let mut metas: Vec<&Metadata> = Vec::new();
+        for code in [1, 44, 49, 33, 91, 61, 34, 7, 86] {
+            metas.extend(regions_of(code).unwrap_or_default());
+        }
+        metas.extend(national_zero_regions().iter().flatten());
+        let (mut checked, mut matched) = (0, 0);
+        for m in metas {
+            let d = m.descriptors();
+            for t in [
+                Type::Unknown,
+                Type::FixedLine,
+                Type::Mobile,
+                Type::TollFree,
+                Type::Voip,
+            ] {
+                let Some(desc) = d.get(t) else { continue };
+                for _ in 0..300 {
+                    let len = 6 + (next() % 8) as usize;
+                    let mut n: String = (0..len)
+                        .map(|_| char::from(b'0' + (next() % 10) as u8))
+                        .collect();
+                    // A real-looking start now and then: the pattern's own first digits.
+                    if next().is_multiple_of(2) {
+                        n.replace_range(..1, ["2", "7", "3", "6", "9"][(next() % 5) as usize]);
+                    }
+                    let want = desc.is_match(&n);
+                    assert_eq!(descriptor_match(desc, &n), want, "{:?} {t:?} {n}", m.id());
+                    checked += 1;
+                    matched += usize::from(want);
+                }
+            }
+        }
+        assert!(checked > 10_000 && matched > 200, "{matched} of {checked}");
+    }
 
     #[test]
     fn emails() {

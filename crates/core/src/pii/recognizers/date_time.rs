@@ -43,7 +43,8 @@ pub fn date_time() -> PatternRecognizer {
             },
             |run| ascii_digits_at_least(run, 4),
         )
-        .min_digits(4),
+        .min_digits(4)
+        .min_len(4),
     )
 }
 
@@ -59,11 +60,14 @@ pub fn weekday() -> PatternRecognizer {
     .expect("built-in weekday pattern compiles")
     .with_shape(&shape::WEEKDAY)
     .with_required_byte(|b| b == b'y')
-    .with_windows(Windows::new(
-        seed::Y,
-        |b| b.is_ascii_alphabetic(),
-        |run| run.windows(3).any(|w| w == b"day"),
-    ))
+    .with_windows(
+        Windows::new(
+            seed::Y,
+            |b| b.is_ascii_alphabetic(),
+            |run| run.windows(3).any(|w| w == b"day"),
+        )
+        .min_len(3),
+    )
 }
 
 /// Words that, right before a four-digit number from 1900 to 2099, make it a year.
@@ -95,7 +99,8 @@ pub fn year() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| run.len() >= 4,
         )
-        .min_digits(4),
+        .min_digits(4)
+        .min_len(4),
     )
 }
 

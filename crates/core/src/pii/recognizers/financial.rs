@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::{matched, neighbours};
 use crate::pii::checksum::{
-    aba_valid, base58check_decode, bech32_valid, digits, iban_mod97_valid, luhn_valid,
+    aba_valid, base58check_decode, bech32_valid, iban_mod97_valid, luhn_valid,
 };
 use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
 use crate::pii::shape;
@@ -40,7 +40,8 @@ pub fn credit_card() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b' ' || b == b'-',
             |run| ascii_digits_at_least(run, 12),
         )
-        .min_digits(12),
+        .min_digits(12)
+        .min_len(12),
     )
 }
 
@@ -52,22 +53,36 @@ fn validate_credit_card(text: &str, m: Range<usize>) -> Option<(Range<usize>, f6
         }
     }
     // A grouped match may run into a following number ("… 1111 2024"): try the longest
-    // prefix of whole groups first, then shorter ones.
-    let group_ends = value
-        .char_indices()
-        .filter(|&(_, c)| !c.is_ascii_digit())
-        .map(|(i, _)| i)
-        .chain(std::iter::once(value.len()))
-        .collect::<Vec<_>>();
-    for &end in group_ends.iter().rev() {
-        let d: Vec<u8> = value[..end]
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| b - b'0')
-            .collect();
-        if let Some(score) = issuer_score(&d) {
-            if luhn_valid(&d) {
-                return Some((m.start..m.start + end, score));
+    // prefix of whole groups first, then shorter ones. The prefixes end where a character
+    // other than an ASCII digit starts, and at the end; the digits before each are the
+    // first `n` of all the match's ASCII digits.
+    // No issuer uses more than 19 digits, so only the first 19 are kept.
+    let v = value.as_bytes();
+    let mut d = [0u8; 19];
+    let mut n = 0;
+    for &b in v {
+        if b.is_ascii_digit() {
+            if let Some(x) = d.get_mut(n) {
+                *x = b - b'0';
+            }
+            n += 1;
+        }
+    }
+    let try_prefix = |end: usize, n: usize| {
+        let d = d.get(..n)?;
+        issuer_score(d)
+            .filter(|_| luhn_valid(d))
+            .map(|score| (m.start..m.start + end, score))
+    };
+    if let Some(found) = try_prefix(v.len(), n) {
+        return Some(found);
+    }
+    for end in (0..v.len()).rev() {
+        if v[end].is_ascii_digit() {
+            n -= 1;
+        } else if value.is_char_boundary(end) {
+            if let Some(found) = try_prefix(end, n) {
+                return Some(found);
             }
         }
     }
@@ -123,7 +138,8 @@ pub fn iban_code() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 15,
         )
-        .min_digits(2),
+        .min_digits(2)
+        .min_len(15),
     )
 }
 
@@ -255,7 +271,8 @@ pub fn crypto() -> PatternRecognizer {
             |b| b.is_ascii_alphanumeric(),
             |run| run.len() >= 11,
         )
-        .min_digits(1),
+        .min_digits(1)
+        .min_len(11),
     )
 }
 
@@ -290,7 +307,8 @@ pub fn us_bank_number() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| maybe_digits_at_least(run, 8),
         )
-        .min_digits(8),
+        .min_digits(8)
+        .min_len(8),
     )
 }
 
@@ -314,21 +332,96 @@ pub fn aba_routing_number() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b'-',
             |run| ascii_digits_at_least(run, 9),
         )
-        .min_digits(9),
+        .min_digits(9)
+        .min_len(9),
     )
 }
 
 fn validate_aba(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
-    let d = digits(&matched(text, &m).replace('-', ""))?;
+    let mut buf = [0u8; 32];
+    let d = super::national_id::digits_skipping(matched(text, &m), b"-", &mut buf)?;
+    if d.len() < 2 {
+        return None; // never from the pattern, which has nine digits
+    }
     let prefix = d[0] * 10 + d[1];
     let known = matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80);
-    (known && aba_valid(&d)).then_some((m, 0.3))
+    (known && aba_valid(d)).then_some((m, 0.3))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// [`validate_credit_card`] as first written, collecting the group ends and digits.
+    fn validate_credit_card_reference(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+        let value = matched(text, &m);
+        if let Some(sep) = value.bytes().find(|b| !b.is_ascii_digit()) {
+            if value.bytes().any(|b| !b.is_ascii_digit() && b != sep) {
+                return None;
+            }
+        }
+        let group_ends = value
+            .char_indices()
+            .filter(|&(_, c)| !c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .chain(std::iter::once(value.len()))
+            .collect::<Vec<_>>();
+        for &end in group_ends.iter().rev() {
+            let d: Vec<u8> = value[..end]
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .map(|b| b - b'0')
+                .collect();
+            if let Some(score) = issuer_score(&d) {
+                if luhn_valid(&d) {
+                    return Some((m.start..m.start + end, score));
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn card_validation_agrees_with_the_collecting_version() {
+        let mut next = crate::pii::recognizers::test_util::xorshift(0xC4AD_5EED_0042_1177);
+        const GROUPS: &[&str] = &[
+            "4111",
+            "1111",
+            "5555",
+            "4444",
+            "3782",
+            "822463",
+            "10005",
+            "2024",
+            "12",
+            "630427373398",
+            "4111111111111111",
+            "٤١١١",
+            "0",
+            "6011",
+            "0000",
+            "1800",
+            "2131",
+        ];
+        const SEPS: &[&str] = &[" ", " ", "-", "-", "", "\u{a0}"];
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut v = String::from("pay ");
+            let start = v.len();
+            for i in 0..(next() % 6 + 1) {
+                if i > 0 {
+                    v.push_str(SEPS[(next() % SEPS.len() as u64) as usize]);
+                }
+                v.push_str(GROUPS[(next() % GROUPS.len() as u64) as usize]);
+            }
+            let m = start..v.len();
+            let want = validate_credit_card_reference(&v, m.clone());
+            assert_eq!(validate_credit_card(&v, m), want, "{v:?}");
+            accepted += usize::from(want.is_some());
+        }
+        assert!(accepted > 500, "{accepted}");
+    }
 
     #[test]
     fn credit_cards_valid_and_invalid() {

@@ -9,7 +9,7 @@
 //! LOCATION: known countries, regions and cities as whole, capitalized words, and US-style
 //! street addresses ("1600 Pennsylvania Avenue", "12 Baker St., Apt 4").
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -229,30 +229,53 @@ const NOT_NAME_PARTS: &[&str] = &[
     "Square",
 ];
 
-type WordSet = HashSet<&'static str, FnvBuild>;
+/// Bits of [`NameTables::kinds`]: the lists a word is in.
+const FIRST: u8 = 1;
+const LAST: u8 = 1 << 1;
+const TITLE: u8 = 1 << 2;
+const NOT_PART: u8 = 1 << 3;
+/// In a [`PersonRecognizer::find_words`] memo: not looked up yet.
+const UNKNOWN: u8 = 1 << 7;
 
-fn set(items: &'static [&'static str]) -> WordSet {
-    items.iter().copied().collect()
+/// The lists of [`NameTables::kinds`], with their bits.
+fn name_lists() -> [(&'static [&'static str], u8); 4] {
+    [
+        (dictionaries::first_names(), FIRST),
+        (dictionaries::last_names(), LAST),
+        (TITLES, TITLE),
+        (NOT_NAME_PARTS, NOT_PART),
+    ]
 }
 
 struct NameTables {
-    first: WordSet,
-    last: WordSet,
-    titles: WordSet,
-    not_parts: WordSet,
+    /// For every word in one of the given-name, surname, title and not-a-name lists, the
+    /// bits of the lists it is in: one lookup answers all four.
+    kinds: HashMap<&'static str, u8, FnvBuild>,
     person_context: ContextWords,
     location_context: ContextWords,
 }
 
+impl NameTables {
+    /// The list bits of `word` (0: in none).
+    fn kinds(&self, word: &str) -> u8 {
+        self.kinds.get(word).copied().unwrap_or(0)
+    }
+}
+
 fn tables() -> &'static NameTables {
     static T: OnceLock<NameTables> = OnceLock::new();
-    T.get_or_init(|| NameTables {
-        first: set(dictionaries::first_names()),
-        last: set(dictionaries::last_names()),
-        titles: set(TITLES),
-        not_parts: set(NOT_NAME_PARTS),
-        person_context: ContextWords::new(PERSON_CONTEXT),
-        location_context: ContextWords::new(LOCATION_CONTEXT),
+    T.get_or_init(|| {
+        let mut kinds: HashMap<&'static str, u8, FnvBuild> = HashMap::default();
+        for (list, bit) in name_lists() {
+            for w in list {
+                *kinds.entry(w).or_default() |= bit;
+            }
+        }
+        NameTables {
+            kinds,
+            person_context: ContextWords::new(PERSON_CONTEXT),
+            location_context: ContextWords::new(LOCATION_CONTEXT),
+        }
     })
 }
 
@@ -391,28 +414,38 @@ impl Recognizer for PersonRecognizer {
 
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         thread_local! {
-            /// The words buffer, reused across texts.
-            static WORDS: std::cell::RefCell<Vec<Word>> = const { std::cell::RefCell::new(Vec::new()) };
+            /// The words buffer and its list-bits memo, reused across texts.
+            static WORDS: std::cell::RefCell<(Vec<Word>, Vec<u8>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
-        let mut ws = WORDS.with(|w| w.take());
+        let (mut ws, mut memo) = WORDS.with(|w| w.take());
         ws.clear();
         words(text, &mut ws);
-        self.find_words(text, &ws, out);
-        WORDS.with(|w| w.replace(ws));
+        memo.clear();
+        memo.resize(ws.len(), UNKNOWN);
+        self.find_words(text, &ws, &mut memo, out);
+        WORDS.with(|w| w.replace((ws, memo)));
     }
 }
 
 impl PersonRecognizer {
-    fn find_words(&self, text: &str, ws: &[Word], out: &mut Vec<Candidate>) {
+    /// `memo` (one entry per word, [`UNKNOWN`] at first) keeps the list bits of the words
+    /// looked up, so that each word is hashed once however many lists are asked about it.
+    fn find_words(&self, text: &str, ws: &[Word], memo: &mut [u8], out: &mut Vec<Candidate>) {
         let t = tables();
         let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
+        // The list bits of word `k`.
+        let mut kinds = |k: usize| {
+            if memo[k] == UNKNOWN {
+                memo[k] = t.kinds(word(&ws[k]));
+            }
+            memo[k]
+        };
         let mut i = 0;
         while i < ws.len() {
             let w = ws[i];
-            let name = word(&w);
-            if !w.capitalized || w.initial || t.not_parts.contains(name) || t.titles.contains(name)
-            {
+            if !w.capitalized || w.initial || kinds(i) & (NOT_PART | TITLE) != 0 {
                 i += 1;
                 continue;
             }
@@ -420,17 +453,16 @@ impl PersonRecognizer {
             let after_title = i > 0 && {
                 let p = ws[i - 1];
                 let gap = &text[p.end..w.start];
-                t.titles.contains(word(&p)) && matches!(gap, " " | ". " | "  ")
+                kinds(i - 1) & TITLE != 0 && matches!(gap, " " | ". " | "  ")
             };
-            let is_first = t.first.contains(name);
+            let is_first = kinds(i) & FIRST != 0;
             // Extend over following name parts: capitalized words or initials.
             let mut j = i + 1;
             while j < ws.len() && j < i + 4 {
                 let n = ws[j];
-                let part = word(&n);
                 if !adjacent(text, &ws[j - 1], &n)
                     || !n.capitalized
-                    || (!n.initial && (t.not_parts.contains(part) || t.titles.contains(part)))
+                    || (!n.initial && kinds(j) & (NOT_PART | TITLE) != 0)
                 {
                     break;
                 }
@@ -441,7 +473,7 @@ impl PersonRecognizer {
                 j -= 1;
             }
             let parts = j - i;
-            let ends_in_surname = parts >= 2 && t.last.contains(word(&ws[j - 1]));
+            let ends_in_surname = parts >= 2 && kinds(j - 1) & LAST != 0;
             // A capital at a sentence start says nothing; inside a sentence it marks a name.
             let mid_sentence = !sentence_start(text, w.start);
             let score = if is_first && ends_in_surname {
@@ -453,7 +485,7 @@ impl PersonRecognizer {
             } else if parts == 2 && ends_in_surname {
                 // An unknown capitalized word, then a known surname.
                 0.6
-            } else if parts == 1 && (is_first || t.last.contains(name)) {
+            } else if parts == 1 && (is_first || kinds(i) & LAST != 0) {
                 // A known name alone.
                 if mid_sentence {
                     0.5
@@ -480,8 +512,8 @@ impl PersonRecognizer {
 struct Places {
     /// Every place name, leftmost-longest, for anchored searches.
     automaton: AhoCorasick,
-    /// The first byte of every place name: where a match can start.
-    first: ByteSet,
+    /// Whether each byte is the first byte of a place name: where a match can start.
+    first: [bool; 256],
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
@@ -499,7 +531,7 @@ impl Places {
         let mut pos = 0;
         std::iter::from_fn(move || {
             while pos < b.len() {
-                let s = pos + b[pos..].iter().position(|&c| self.first.contains(c))?;
+                let s = pos + b[pos..].iter().position(|&c| self.first[usize::from(c)])?;
                 let input = aho_corasick::Input::new(text)
                     .span(s..b.len())
                     .anchored(Anchored::Yes);
@@ -538,10 +570,10 @@ fn places() -> &'static Places {
             .start_kind(StartKind::Anchored)
             .build(&patterns)
             .expect("place automaton builds");
-        let mut first = ByteSet::default();
+        let mut first = [false; 256];
         for p in &patterns {
             if let Some(&b) = p.as_bytes().first() {
-                first.insert(b);
+                first[usize::from(b)] = true;
             }
         }
         Places {
@@ -689,7 +721,12 @@ impl Recognizer for LocationRecognizer {
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
-        if !text.bytes().any(|b| b.is_ascii_uppercase()) && text.is_ascii() {
+        // No ASCII capital and no byte of a non-ASCII character: read from the scan's
+        // byte set instead of two passes over the text.
+        static UPPER_OR_NON_ASCII: OnceLock<ByteSet> = OnceLock::new();
+        let wanted = UPPER_OR_NON_ASCII
+            .get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80));
+        if !scan.bytes.intersects(wanted) {
             return;
         }
         let p = places();
@@ -735,6 +772,25 @@ mod tests {
             .filter(|(_, score)| *score >= 0.5)
             .map(|(v, _)| v)
             .collect()
+    }
+
+    /// One lookup of a word's list bits answers, for each list, whether it holds the word.
+    #[test]
+    fn word_kinds_agree_with_the_lists() {
+        let t = tables();
+        let mut words: Vec<String> = Vec::new();
+        for (list, _) in name_lists() {
+            words.extend(list.iter().map(|w| w.to_string()));
+        }
+        words.extend(words.clone().iter().map(|w| w.to_lowercase()));
+        words.extend(["", "Zzyzx", "MR", "Dr.", "O'Brien"].map(String::from));
+        for w in &words {
+            let kinds = t.kinds(w);
+            for (list, bit) in name_lists() {
+                assert_eq!(kinds & bit != 0, list.contains(&w.as_str()), "{w:?} {bit}");
+            }
+            assert_eq!(kinds & UNKNOWN, 0);
+        }
     }
 
     /// Skipping texts where no street shape is possible loses nothing.

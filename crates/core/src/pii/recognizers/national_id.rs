@@ -20,6 +20,7 @@ fn digit_windows(seeds: u16, n: usize) -> Windows {
         keep,
     )
     .min_digits(n)
+    .min_len(n)
 }
 
 /// Nine digits as `ddd-dd-dddd`, `ddd dd dddd` or bare; separators must agree.
@@ -27,17 +28,51 @@ const NINE_DIGITS: &str = r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b";
 
 /// Splits a nine-digit match into (area, group, serial) and the score its formatting
 /// earns: dashes 0.85, spaces 0.6, bare 0.4; None for inconsistent separators.
+/// (Read in one pass without allocating; [`tests::nine_digit_parts_reference`] is the
+/// collecting version it is tested against.)
 fn nine_digit_parts(value: &str) -> Option<((u32, u32, u32), f64)> {
-    let seps: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_digit()).collect();
-    let score = match seps.as_slice() {
-        [] => 0.4,
-        [b'-', b'-'] => 0.85,
-        [b' ', b' '] => 0.6,
+    let (mut seps, mut n_seps) = ([0u8; 2], 0);
+    let (mut d, mut n_digits) = ([0u32; 9], 0);
+    for b in value.bytes() {
+        if b.is_ascii_digit() {
+            if let Some(x) = d.get_mut(n_digits) {
+                *x = u32::from(b - b'0');
+            }
+            n_digits += 1;
+        } else {
+            if let Some(x) = seps.get_mut(n_seps) {
+                *x = b;
+            }
+            n_seps += 1;
+        }
+    }
+    let score = match (n_seps, seps) {
+        (0, _) => 0.4,
+        (2, [b'-', b'-']) => 0.85,
+        (2, [b' ', b' ']) => 0.6,
         _ => return None,
     };
-    let d = digits(&value.replace(['-', ' '], ""))?;
-    let n = |r: Range<usize>| d[r].iter().fold(0u32, |acc, &x| acc * 10 + x as u32);
+    if n_digits < 9 {
+        return None; // never from the pattern, which has nine digits
+    }
+    let n = |r: Range<usize>| d[r].iter().fold(0, |acc, &x| acc * 10 + x);
     Some(((n(0..3), n(3..5), n(5..9)), score))
+}
+
+/// The ASCII digits of `value` with the bytes in `skip` left out, written into `buf`: what
+/// `digits(&value.replace(skip, ""))` gives, without allocating. `None` when another byte
+/// remains, and for more digits than `buf` holds (the callers' checks want fewer).
+pub(super) fn digits_skipping<'a>(value: &str, skip: &[u8], buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    let mut n = 0;
+    for b in value.bytes() {
+        if b.is_ascii_digit() {
+            *buf.get_mut(n)? = b - b'0';
+            n += 1;
+        } else if !skip.contains(&b) {
+            return None;
+        }
+    }
+    Some(&buf[..n])
 }
 
 /// US_SSN: `AAA-GG-SSSS` (dashes, spaces or none, used consistently). Numbers the SSA never
@@ -116,7 +151,8 @@ pub fn us_npi() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| ascii_digits_at_least(run, 10),
         )
-        .min_digits(10),
+        .min_digits(10)
+        .min_len(10),
     )
 }
 
@@ -144,7 +180,8 @@ pub fn us_passport() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 9,
         )
-        .min_digits(8),
+        .min_digits(8)
+        .min_len(9),
     )
 }
 
@@ -169,7 +206,8 @@ pub fn us_driver_license() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 5,
         )
-        .min_digits(4),
+        .min_digits(4)
+        .min_len(5),
     )
 }
 
@@ -179,8 +217,9 @@ pub fn uk_nhs() -> PatternRecognizer {
         EntityType::UkNhs,
         r"\b\d{3}[- ]?\d{3}[- ]?\d{4}\b",
         |text, m| {
-            let d = digits(&matched(text, &m).replace(['-', ' '], ""))?;
-            nhs_valid(&d).then_some((m, 0.4))
+            let mut buf = [0u8; 32];
+            let d = digits_skipping(matched(text, &m), b"- ", &mut buf)?;
+            nhs_valid(d).then_some((m, 0.4))
         },
         &["nhs", "health service", "national health", "patient"],
         0.45,
@@ -220,7 +259,8 @@ pub fn uk_nino() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 9,
         )
-        .min_digits(6),
+        .min_digits(6)
+        .min_len(9),
     )
 }
 
@@ -228,6 +268,82 @@ pub fn uk_nino() -> PatternRecognizer {
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// [`nine_digit_parts`] as first written, collecting the separators and digits.
+    pub(super) fn nine_digit_parts_reference(value: &str) -> Option<((u32, u32, u32), f64)> {
+        let seps: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_digit()).collect();
+        let score = match seps.as_slice() {
+            [] => 0.4,
+            [b'-', b'-'] => 0.85,
+            [b' ', b' '] => 0.6,
+            _ => return None,
+        };
+        let d = digits(&value.replace(['-', ' '], ""))?;
+        let n = |r: Range<usize>| d[r].iter().fold(0u32, |acc, &x| acc * 10 + x as u32);
+        Some(((n(0..3), n(3..5), n(5..9)), score))
+    }
+
+    /// Nine digits in groups of 3, 2 and 4 with every kind of separator, ASCII and other
+    /// digits, and the digit counts of the NHS and ABA shapes.
+    fn digit_group_values() -> Vec<String> {
+        let mut next = crate::pii::recognizers::test_util::xorshift(0x5EED_0FD1_6175_0042);
+        const DIGITS: &[&str] = &["0", "1", "5", "9", "3", "٣", "７"];
+        const SEPS: &[&str] = &["", "", "-", " ", ".", "/", "\u{a0}", "x"];
+        let mut out = Vec::new();
+        for groups in [[3, 2, 4], [3, 3, 4], [4, 4, 1], [3, 2, 5], [2, 2, 4]] {
+            for _ in 0..2000 {
+                let mut v = String::new();
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        v.push_str(SEPS[(next() % SEPS.len() as u64) as usize]);
+                    }
+                    for _ in 0..*g {
+                        // Mostly ASCII digits, so that many values pass.
+                        let k = (next() % 40) as usize;
+                        v.push_str(
+                            DIGITS
+                                .get(k)
+                                .copied()
+                                .unwrap_or(["2", "4", "6", "7", "8"][k % 5]),
+                        );
+                    }
+                }
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn allocation_free_digit_readers_agree_with_collecting_ones() {
+        let values = digit_group_values();
+        let mut parsed = 0;
+        for v in &values {
+            // The reference indexes nine digits (the pattern always has them): it is asked
+            // only when the value has nine or more; with fewer, the one-pass reader refuses.
+            if v.bytes().filter(u8::is_ascii_digit).count() >= 9 {
+                let want = nine_digit_parts_reference(v);
+                assert_eq!(nine_digit_parts(v), want, "{v:?}");
+                parsed += usize::from(want.is_some());
+            } else {
+                assert_eq!(nine_digit_parts(v), None, "{v:?}");
+            }
+            for skip in [&b"- "[..], b"-"] {
+                let text: String = v
+                    .chars()
+                    .filter(|c| !skip.contains(&(*c as u8)) || !c.is_ascii())
+                    .collect();
+                let want = digits(&text);
+                let mut buf = [0u8; 32];
+                assert_eq!(
+                    digits_skipping(v, skip, &mut buf).map(<[u8]>::to_vec),
+                    want,
+                    "{v:?}"
+                );
+            }
+        }
+        assert!(parsed > 300, "{parsed}");
+    }
 
     #[test]
     fn ssn_rules_and_context() {

@@ -21,14 +21,17 @@ pub fn ip_address() -> PatternRecognizer {
     .with_required_byte(|b| b == b'.' || b == b':')
     // Letters, digits, `:.%`. IPv6 matches have a ':' and the validator wants two; IPv4
     // ones have digits, and parsing wants three dots and four ASCII digits.
-    .with_windows(Windows::new(
-        seed::DIGITS | seed::COLON,
-        |b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'%'),
-        |run| {
-            let count = |c: u8| run.iter().filter(|&&b| b == c).count();
-            count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits_at_least(run, 4))
-        },
-    ))
+    .with_windows(
+        Windows::new(
+            seed::DIGITS | seed::COLON,
+            |b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'%'),
+            |run| {
+                let count = |c: u8| run.iter().filter(|&&b| b == c).count();
+                count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits_at_least(run, 4))
+            },
+        )
+        .min_len(2),
+    )
 }
 
 fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -75,7 +78,7 @@ pub fn mac_address() -> PatternRecognizer {
         seed::COLON | seed::DASH | seed::DOT,
         |b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'),
         |run| run.len() >= 14,
-    ))
+    ).min_len(14))
 }
 
 fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
