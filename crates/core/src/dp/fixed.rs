@@ -93,11 +93,11 @@ fn add_grouped_with<const COUNT: bool>(
         counts
     };
     for (&x, &g) in xs.iter().zip(groups) {
-        let keep = !x.is_nan();
+        let keep = i64::from(!x.is_nan()); // 1, or 0 for NaN
         let u = round_small(x.clamp(lower, upper) * f);
-        partials[g] += if keep { u } else { 0 };
+        partials[g] += u & -keep;
         if COUNT {
-            counts[g] += u64::from(keep);
+            counts[g] += keep as u64;
         }
     }
 }
