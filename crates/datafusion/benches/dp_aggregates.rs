@@ -1,7 +1,8 @@
 //! DP aggregates against their exact counterparts over 10,000,000 rows, in one run:
 //! `count`/`dp_count`, `sum`/`dp_sum`, `avg`/`dp_mean`, ungrouped and with 1,000 groups
 //! (grouped DP queries include DP partition selection, as users get them). Two partitions
-//! (this machine's cores), in-memory ledger. Report the ratios DP / exact.
+//! (this machine's cores), in-memory ledger. Report the ratios DP / exact: criterion's
+//! times, then medians of alternating runs (see [`paired`]), which hold on a shared machine.
 //!
 //! `cargo bench -p veil-datafusion --bench dp_aggregates`
 
@@ -15,6 +16,82 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tokio::runtime::Runtime;
 
 const ROWS: usize = 10_000_000;
+
+/// Each exact query and its DP counterpart, named after the exact one.
+const PAIRS: [(&str, &str, &str); 6] = [
+    (
+        "count",
+        "SELECT count(x) FROM t",
+        "SELECT dp_count(x, 1.0) FROM t",
+    ),
+    (
+        "sum",
+        "SELECT sum(x) FROM t",
+        "SELECT dp_sum(x, 0, 1000, 1.0) FROM t",
+    ),
+    (
+        "avg",
+        "SELECT avg(x) FROM t",
+        "SELECT dp_mean(x, 0, 1000, 1.0) FROM t",
+    ),
+    (
+        "count_by_g",
+        "SELECT g, count(x) FROM t GROUP BY g",
+        "SELECT g, dp_count(x, 1.0) FROM t GROUP BY g",
+    ),
+    (
+        "sum_by_g",
+        "SELECT g, sum(x) FROM t GROUP BY g",
+        "SELECT g, dp_sum(x, 0, 1000, 1.0) FROM t GROUP BY g",
+    ),
+    (
+        "avg_by_g",
+        "SELECT g, avg(x) FROM t GROUP BY g",
+        "SELECT g, dp_mean(x, 0, 1000, 1.0) FROM t GROUP BY g",
+    ),
+];
+
+/// The criterion name of a pair's DP query.
+fn dp_name(exact: &str) -> &'static str {
+    match exact {
+        "count" => "dp_count",
+        "sum" => "dp_sum",
+        "avg" => "dp_mean",
+        "count_by_g" => "dp_count_by_g",
+        "sum_by_g" => "dp_sum_by_g",
+        _ => "dp_mean_by_g",
+    }
+}
+
+/// Rounds of [`paired`].
+const PAIRED_ROUNDS: usize = 21;
+
+/// Ratios that hold on a shared machine: criterion measures one query after the other, so
+/// load that comes and goes skews a ratio; here every round runs the exact query and then
+/// its DP counterpart, and the medians over the rounds are compared.
+async fn paired(ctx: &SessionContext) {
+    println!("paired medians over {PAIRED_ROUNDS} alternating rounds (after 2 warm-up rounds):");
+    for (name, exact, dp) in PAIRS {
+        let mut times = [Vec::new(), Vec::new()];
+        for round in 0..PAIRED_ROUNDS + 2 {
+            for (i, sql) in [exact, dp].into_iter().enumerate() {
+                let start = std::time::Instant::now();
+                ctx.sql(sql).await.unwrap().collect().await.unwrap();
+                if round >= 2 {
+                    times[i].push(start.elapsed());
+                }
+            }
+        }
+        let [e, d] = times.map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        });
+        println!(
+            "  {name:<12} exact {e:>10.2?}  DP {d:>10.2?}  ratio {:.2}",
+            d.as_secs_f64() / e.as_secs_f64()
+        );
+    }
+}
 
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().expect("tokio runtime");
@@ -71,32 +148,14 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("dp_10m");
     g.sample_size(10);
-    for (name, sql) in [
-        ("count", "SELECT count(x) FROM t"),
-        ("dp_count", "SELECT dp_count(x, 1.0) FROM t"),
-        ("sum", "SELECT sum(x) FROM t"),
-        ("dp_sum", "SELECT dp_sum(x, 0, 1000, 1.0) FROM t"),
-        ("avg", "SELECT avg(x) FROM t"),
-        ("dp_mean", "SELECT dp_mean(x, 0, 1000, 1.0) FROM t"),
-        ("count_by_g", "SELECT g, count(x) FROM t GROUP BY g"),
-        (
-            "dp_count_by_g",
-            "SELECT g, dp_count(x, 1.0) FROM t GROUP BY g",
-        ),
-        ("sum_by_g", "SELECT g, sum(x) FROM t GROUP BY g"),
-        (
-            "dp_sum_by_g",
-            "SELECT g, dp_sum(x, 0, 1000, 1.0) FROM t GROUP BY g",
-        ),
-        ("avg_by_g", "SELECT g, avg(x) FROM t GROUP BY g"),
-        (
-            "dp_mean_by_g",
-            "SELECT g, dp_mean(x, 0, 1000, 1.0) FROM t GROUP BY g",
-        ),
-    ] {
+    for (name, sql) in PAIRS
+        .iter()
+        .flat_map(|&(name, exact, dp)| [(name, exact), (dp_name(name), dp)])
+    {
         g.bench_function(name, |b| b.to_async(&rt).iter(run(sql)));
     }
     g.finish();
+    rt.block_on(paired(&ctx));
 
     // The fixed cost of a query (planning, charging the ledger, drawing noise) on one row.
     rt.block_on(async {

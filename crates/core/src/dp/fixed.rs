@@ -69,22 +69,37 @@ fn sum_units_avx2(lower: f64, upper: f64, f: f64, xs: &[f64]) -> (u64, i128) {
     sum_units_with(lower, upper, f, xs)
 }
 
-/// The unit [`FixedPoint::units_into`] gives NaN (no real value quantizes to it: units
-/// fit in 42 bits with a normal-range factor).
-pub const NAN_UNITS: i64 = i64::MIN;
+/// How many units sum in an i64 without overflow: every unit is at most 2^41 in magnitude
+/// (Δ ≤ 2^41, see `sensitivity_covers_the_largest_bound`), and 2^21 · 2^41 = 2^62.
+pub const UNITS_PER_I64: usize = 1 << 21;
 
+/// [`FixedPoint::add_grouped`] with a normal-range factor `f`: one pass, each value
+/// quantized as `to_units` does and added to its group's partial (NaN skipped,
+/// branch-free); with `COUNT`, non-NaN values are counted per group too.
 #[inline(always)]
-fn units_into_with(lower: f64, upper: f64, f: f64, xs: &[f64], out: &mut [i64]) {
-    for (o, &x) in out.iter_mut().zip(xs) {
+fn add_grouped_with<const COUNT: bool>(
+    lower: f64,
+    upper: f64,
+    f: f64,
+    xs: &[f64],
+    groups: &[usize],
+    partials: &mut [i64],
+    counts: &mut [u64],
+) {
+    // counts as long as partials (or empty): one bounds check per value covers both
+    let counts = if COUNT {
+        &mut counts[..partials.len()]
+    } else {
+        counts
+    };
+    for (&x, &g) in xs.iter().zip(groups) {
+        let keep = i64::from(!x.is_nan()); // 1, or 0 for NaN
         let u = round_small(x.clamp(lower, upper) * f);
-        *o = if x.is_nan() { NAN_UNITS } else { u };
+        partials[g] += u & -keep;
+        if COUNT {
+            counts[g] += keep as u64;
+        }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn units_into_avx2(lower: f64, upper: f64, f: f64, xs: &[f64], out: &mut [i64]) {
-    units_into_with(lower, upper, f, xs, out)
 }
 
 impl FixedPoint {
@@ -153,23 +168,27 @@ impl FixedPoint {
         sum_units_with(self.lower, self.upper, f, xs)
     }
 
-    /// `to_units` of each value into `out` (replacing its contents), with
-    /// [`NAN_UNITS`] for NaN, in one vectorizable pass; false (and `out` untouched) for
-    /// extreme bounds, whose quanta need the slow path. For GROUP BY: quantize a batch, then
-    /// add each unit to its group.
-    pub fn units_into(&self, xs: &[f64], out: &mut Vec<i64>) -> bool {
+    /// GROUP BY in one pass: adds `to_units(xs[i])` to `partials[groups[i]]` and, with
+    /// `counts`, 1 to `counts[groups[i]]`, for every value that is not NaN. Partials are
+    /// i64: the caller joins them into i128 sums before [`UNITS_PER_I64`] values have
+    /// reached any one. Every group index must be below `partials.len()`, and `counts` as
+    /// long as `partials` (else this panics: a caller bug). False (nothing added) for extreme
+    /// bounds, whose quanta need the slow path (`to_units`).
+    pub fn add_grouped(
+        &self,
+        xs: &[f64],
+        groups: &[usize],
+        partials: &mut [i64],
+        counts: Option<&mut [u64]>,
+    ) -> bool {
         let Some(f) = self.factor else {
             return false;
         };
-        out.clear();
-        out.resize(xs.len(), 0);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { units_into_avx2(self.lower, self.upper, f, xs, out) };
-            return true;
+        let (lower, upper) = (self.lower, self.upper);
+        match counts {
+            Some(c) => add_grouped_with::<true>(lower, upper, f, xs, groups, partials, c),
+            None => add_grouped_with::<false>(lower, upper, f, xs, groups, partials, &mut []),
         }
-        units_into_with(self.lower, self.upper, f, xs, out);
         true
     }
 
@@ -209,6 +228,12 @@ mod tests {
     }
 
     #[test]
+    fn units_per_i64_cannot_overflow_an_i64() {
+        let max_unit = 1i128 << (FIXED_POINT_BITS + 1);
+        assert!(UNITS_PER_I64 as i128 * max_unit <= i64::MAX as i128);
+    }
+
+    #[test]
     fn fast_and_general_quantization_agree() {
         for (lo, hi) in [(0.0, 100.0), (-7.5, 3.0), (1e-300, 2e-300), (-1e300, 1e308)] {
             let p = FixedPoint::new(lo, hi).unwrap();
@@ -241,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn batch_quantizing_matches_value_by_value() {
+    fn grouped_adding_matches_value_by_value() {
         let fp = FixedPoint::new(-3.5, 1000.0).unwrap();
         let xs: Vec<f64> = (0..1000)
             .map(|i| match i % 7 {
@@ -251,19 +276,26 @@ mod tests {
                 _ => (i as f64) * 0.731 - 40.0,
             })
             .collect();
-        let mut out = vec![42; 3];
-        assert!(fp.units_into(&xs, &mut out));
-        assert_eq!(out.len(), xs.len());
-        for (&x, &u) in xs.iter().zip(&out) {
-            if x.is_nan() {
-                assert_eq!(u, NAN_UNITS);
-            } else {
-                assert_eq!(u as i128, fp.to_units(x), "{x}");
-            }
+        let groups: Vec<usize> = (0..1000).map(|i| (i * 13 + i / 5) % 6).collect();
+        let (mut partials, mut counts) = (vec![5i64; 6], vec![2u64; 6]);
+        assert!(fp.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)));
+        let mut sums_only = vec![0i64; 6];
+        assert!(fp.add_grouped(&xs, &groups, &mut sums_only, None));
+        for g in 0..6 {
+            let mine = xs
+                .iter()
+                .zip(&groups)
+                .filter(|&(x, &h)| h == g && !x.is_nan());
+            let expected: i128 = mine.clone().map(|(&x, _)| fp.to_units(x)).sum();
+            assert_eq!(partials[g] as i128, 5 + expected, "{g}");
+            assert_eq!(sums_only[g] as i128, expected, "{g}");
+            assert_eq!(counts[g], 2 + mine.count() as u64, "{g}");
         }
         // bounds so tiny that 2^-exp is not a normal float take the slow path
         let tiny = FixedPoint::new(-1e-300, 1e-300).unwrap();
-        assert!(!tiny.units_into(&xs, &mut out));
+        let before = partials.clone();
+        assert!(!tiny.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)));
+        assert_eq!(partials, before);
     }
 
     #[test]

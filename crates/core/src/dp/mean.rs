@@ -154,17 +154,27 @@ impl DpMeanAccumulator {
         self.params.accumulate(&mut self.state, x);
     }
 
-    /// Quantizes values for [`DpMeanAccumulator::add_units`], as
-    /// [`super::DpSumAccumulator::quantize`] does.
-    pub fn quantize(&self, xs: &[f64], out: &mut Vec<i64>) -> bool {
-        self.params.fixed.units_into(xs, out)
+    /// The fixed-point units `update(x)` adds to the sum (and 1 to the count); None for NaN,
+    /// which it skips. At most 2^41 in magnitude, so [`super::UNITS_PER_I64`] of them sum in
+    /// an i64.
+    #[inline]
+    pub fn units(&self, x: f64) -> Option<i64> {
+        (!x.is_nan()).then(|| self.params.fixed.to_units(x) as i64)
     }
 
-    /// Adds one value quantized by [`DpMeanAccumulator::quantize`] (not NaN's marker).
-    #[inline]
-    pub fn add_units(&mut self, units: i64) {
-        self.state.count = self.state.count.saturating_add(1);
-        self.state.sum = self.state.sum.saturating_add(units as i128);
+    /// GROUP BY in one pass: adds [`DpMeanAccumulator::units`] of `xs[i]` to
+    /// `partials[groups[i]]` and 1 to `counts[groups[i]]` (NaN skipped), as
+    /// [`super::DpSumAccumulator::add_grouped`] does.
+    pub fn add_grouped(
+        &self,
+        xs: &[f64],
+        groups: &[usize],
+        partials: &mut [i64],
+        counts: &mut [u64],
+    ) -> bool {
+        self.params
+            .fixed
+            .add_grouped(xs, groups, partials, Some(counts))
     }
 
     /// Adds many values at once (NaN skipped): same result as `update` on each, faster.

@@ -30,7 +30,7 @@ mod variance;
 pub use cost::PrivacyCost;
 pub use count_distinct::DpCountDistinctAccumulator;
 pub use explain::{explain_call, Explanation, NoisePart};
-pub use fixed::NAN_UNITS;
+pub use fixed::UNITS_PER_I64;
 pub use mean::{BoundedMean, DpMeanAccumulator, MeanState};
 pub use noise::{DiscreteGaussian, DiscreteLaplace, Noise, Privacy, NOISE_CHOICE};
 pub use partition::PartitionSelection;

@@ -101,17 +101,19 @@ impl DpSumAccumulator {
         self.sum = self.sum.saturating_add(self.params.fixed.sum_units(xs).1);
     }
 
-    /// Quantizes values for [`DpSumAccumulator::add_units`] (see `FixedPoint::units_into`):
-    /// `update(x)` is `add_units(u)` for each u that is not [`super::NAN_UNITS`]. False when
-    /// the bounds need the slow path (then use `update`).
-    pub fn quantize(&self, xs: &[f64], out: &mut Vec<i64>) -> bool {
-        self.params.fixed.units_into(xs, out)
+    /// GROUP BY in one pass: adds [`DpSumAccumulator::units`] of `xs[i]` to
+    /// `partials[groups[i]]` (NaN skipped). The caller joins the i64 partials into i128
+    /// sums before [`super::UNITS_PER_I64`] values have reached any one. False (nothing
+    /// added) when the bounds need the slow path (then use `units`).
+    pub fn add_grouped(&self, xs: &[f64], groups: &[usize], partials: &mut [i64]) -> bool {
+        self.params.fixed.add_grouped(xs, groups, partials, None)
     }
 
-    /// Adds one value quantized by [`DpSumAccumulator::quantize`] (not NaN's marker).
+    /// The fixed-point units `update(x)` adds to the sum; None for NaN, which it skips.
+    /// At most 2^41 in magnitude, so [`super::UNITS_PER_I64`] of them sum in an i64.
     #[inline]
-    pub fn add_units(&mut self, units: i64) {
-        self.sum = self.sum.saturating_add(units as i128);
+    pub fn units(&self, x: f64) -> Option<i64> {
+        (!x.is_nan()).then(|| self.params.fixed.to_units(x) as i64)
     }
 
     pub fn merge(&mut self, other: &DpSumAccumulator) -> Fallible<()> {
@@ -331,6 +333,26 @@ mod tests {
         let other = DpSumAccumulator::new(BoundedSum::new(0.0, 11.0, 1.0).unwrap());
         assert!(a.merge(&other).is_err());
         assert!(BoundedSum::new(0.0, 1.0, 0.0).is_err());
+    }
+
+    #[test]
+    fn units_are_what_update_adds() {
+        for (lo, hi) in [(0.0, 10.0), (-7.5, 3.0), (-1e300, 1e308), (1e-300, 2e-300)] {
+            let p = BoundedSum::new(lo, hi, 1.0).unwrap();
+            let m = crate::dp::BoundedMean::new(lo, hi, 1.0).unwrap();
+            for x in [lo, hi, (lo + hi) / 3.0, f64::INFINITY, -5.5, f64::NAN] {
+                let mut a = DpSumAccumulator::new(p.clone());
+                a.update(x);
+                let u = a.units(x);
+                assert_eq!(u.is_none(), x.is_nan(), "{x}");
+                assert_eq!(u.map_or(0, i128::from), a.sum, "{lo} {hi} {x}");
+                assert!(u.unwrap_or(0).unsigned_abs() <= 1 << 41);
+                let mut mean = crate::dp::DpMeanAccumulator::new(m.clone());
+                mean.update(x);
+                assert_eq!(mean.units(x), u);
+                assert_eq!(mean.state.count, u64::from(u.is_some()));
+            }
+        }
     }
 
     #[test]

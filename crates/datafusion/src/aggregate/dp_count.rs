@@ -94,7 +94,7 @@ impl AggregateUDFImpl for DpCount {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::groups::DpGroups::new(
+        Ok(Box::new(super::flat_groups::FlatGroups::new(
             "dp_count",
             prototype(&args, self.noise.get())?,
         )))

@@ -103,7 +103,7 @@ impl AggregateUDFImpl for DpMean {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::groups::DpGroups::new(
+        Ok(Box::new(super::flat_groups::FlatGroups::new(
             "dp_mean",
             prototype(&args, self.noise.get())?,
         )))

@@ -102,7 +102,7 @@ impl AggregateUDFImpl for DpSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::groups::DpGroups::new(
+        Ok(Box::new(super::flat_groups::FlatGroups::new(
             "dp_sum",
             prototype(&args, self.noise.get())?,
         )))

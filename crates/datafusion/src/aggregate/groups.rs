@@ -1,20 +1,18 @@
 //! A `GroupsAccumulator` for veil's DP aggregates: one veil-core accumulator per group in a
 //! vector indexed by group, so GROUP BY updates rows in place instead of going through one
-//! boxed `Accumulator` per group. Partial states use the same Binary encoding as the
+//! boxed `Accumulator` per group (`dp_count`, `dp_sum` and `dp_mean`, whose state is only a
+//! count and a sum, keep flat columns instead: [`super::flat_groups`]). Partial states use the same Binary encoding as the
 //! one-group accumulators (see [`super::binary_state`]), so both kinds merge with each other.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array,
 };
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
-use veil_core::dp::{
-    DpCountAccumulator, DpMeanAccumulator, DpQuantileAccumulator, DpSumAccumulator,
-    DpVarianceAccumulator,
-};
+use veil_core::dp::{DpQuantileAccumulator, DpVarianceAccumulator};
 
 use super::binary_state::BinaryState;
 use crate::to_df_error;
@@ -78,52 +76,11 @@ fn f64_values(values: &ArrayRef) -> &datafusion::arrow::array::PrimitiveArray<Fl
     values.as_primitive::<Float64Type>()
 }
 
-thread_local! {
-    /// Scratch for a batch's quantized values (one per thread, reused across batches).
-    static UNITS: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// GROUP BY fast path of sums and means: the batch is quantized in one vectorized pass,
-/// then each unit added to its group (same result as `update` row by row). False when it
-/// does not apply (NULLs, a filter, or bounds that need the slow path).
-macro_rules! quantized_add_rows {
-    ($groups:expr, $values:expr, $group_indices:expr, $filter:expr) => {{
-        let v = f64_values($values);
-        v.null_count() == 0
-            && $filter.is_none()
-            && !$groups.is_empty()
-            && UNITS.with(|units| {
-                let mut units = units.borrow_mut();
-                if !$groups[0].quantize(v.values(), &mut units) {
-                    return false;
-                }
-                for (&u, &g) in units.iter().zip($group_indices) {
-                    if u != veil_core::dp::NAN_UNITS {
-                        $groups[g].add_units(u);
-                    }
-                }
-                true
-            })
-    }};
-}
-
 macro_rules! bounded_group_state {
     ($t:ty) => {
-        bounded_group_state!($t, heap_bytes = |_: &$t| 0, fast = |_, _, _, _| false);
-    };
-    ($t:ty, quantized) => {
-        bounded_group_state!(
-            $t,
-            heap_bytes = |_: &$t| 0,
-            fast = |groups: &mut [$t], values, group_indices, filter: Option<&BooleanArray>| {
-                quantized_add_rows!(groups, values, group_indices, filter)
-            }
-        );
+        bounded_group_state!($t, heap_bytes = |_: &$t| 0);
     };
     ($t:ty, heap_bytes = $heap:expr) => {
-        bounded_group_state!($t, heap_bytes = $heap, fast = |_, _, _, _| false);
-    };
-    ($t:ty, heap_bytes = $heap:expr, fast = $fast:expr) => {
         impl GroupState for $t {
             fn heap_bytes(&self) -> usize {
                 $heap(self)
@@ -140,11 +97,6 @@ macro_rules! bounded_group_state {
                 group_indices: &[usize],
                 filter: Option<&BooleanArray>,
             ) {
-                let fast: fn(&mut [Self], &ArrayRef, &[usize], Option<&BooleanArray>) -> bool =
-                    $fast;
-                if fast(groups, values, group_indices, filter) {
-                    return;
-                }
                 let v = f64_values(values);
                 if v.null_count() == 0 && filter.is_none() {
                     for (&x, &g) in v.values().iter().zip(group_indices) {
@@ -178,45 +130,11 @@ macro_rules! bounded_group_state {
     };
 }
 
-bounded_group_state!(DpMeanAccumulator, quantized);
-bounded_group_state!(DpSumAccumulator, quantized);
 bounded_group_state!(DpVarianceAccumulator);
 bounded_group_state!(
     DpQuantileAccumulator,
     heap_bytes = |a: &DpQuantileAccumulator| a.counts.capacity() * std::mem::size_of::<u64>()
 );
-
-impl GroupState for DpCountAccumulator {
-    fn add_row(&mut self, values: &ArrayRef, row: usize) {
-        if values.is_valid(row) {
-            self.add(1);
-        }
-    }
-    fn add_rows(
-        groups: &mut [Self],
-        values: &ArrayRef,
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-    ) {
-        let no_nulls = values.logical_null_count() == 0;
-        for (row, &g) in group_indices.iter().enumerate() {
-            if passes(filter, row) && (no_nulls || values.is_valid(row)) {
-                groups[g].add(1);
-            }
-        }
-    }
-    fn add_all(&mut self, values: &ArrayRef) {
-        self.add((values.len() - values.logical_null_count()) as u64);
-    }
-    fn release_all(groups: &[Self], function: &str) -> Result<ArrayRef> {
-        let out = groups
-            .iter()
-            .map(|g| g.release().map(Some))
-            .collect::<Result<Int64Array, _>>()
-            .map_err(|e| to_df_error(function, e))?;
-        Ok(Arc::new(out))
-    }
-}
 
 /// The one-group `Accumulator` of a DP aggregate call over any [`GroupState`] (used
 /// without GROUP BY); its partial state is the same Binary encoding as [`DpGroups`].
@@ -384,34 +302,33 @@ impl<T: GroupState> GroupsAccumulator for DpGroups<T> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::BinaryArray;
-    use veil_core::dp::BoundedSum;
+    use veil_core::dp::{BoundedVariance, Noise, Spread};
 
     use super::*;
 
+    fn fresh() -> DpVarianceAccumulator {
+        DpVarianceAccumulator::new(
+            BoundedVariance::new(0.0, 10.0, 1.0, Noise::Laplace, Spread::Variance).unwrap(),
+        )
+    }
+
     #[test]
     fn grouped_states_merge_to_the_one_pass_states() {
-        let params = BoundedSum::new(0.0, 10.0, 1.0).unwrap();
         let values: ArrayRef = Arc::new(Float64Array::from(
             (0..300)
-                .map(|i| {
-                    if i % 11 == 0 {
-                        None
-                    } else {
-                        Some((i % 13) as f64)
-                    }
-                })
+                .map(|i| (i % 11 != 0).then_some((i % 13) as f64))
                 .collect::<Vec<_>>(),
         ));
         let groups: Vec<usize> = (0..300).map(|i| i % 4).collect();
         // One pass.
-        let mut whole = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+        let mut whole = DpGroups::new("dp_variance", fresh());
         whole
             .update_batch(std::slice::from_ref(&values), &groups, None, 4)
             .unwrap();
         // Two halves, states merged.
-        let mut merged = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+        let mut merged = DpGroups::new("dp_variance", fresh());
         for half in [0..150, 150..300] {
-            let mut part = DpGroups::new("dp_sum", DpSumAccumulator::new(params.clone()));
+            let mut part = DpGroups::new("dp_variance", fresh());
             part.update_batch(
                 &[values.slice(half.start, half.len())],
                 &groups[half.clone()],
@@ -428,7 +345,7 @@ mod tests {
         assert_eq!(a, b);
         // And each group equals a one-group accumulator fed that group's rows.
         for g in 0..4 {
-            let mut single = DpSumAccumulator::new(params.clone());
+            let mut single = fresh();
             let v = f64_values(&values);
             for row in (0..300).filter(|r| r % 4 == g) {
                 if v.is_valid(row) {
@@ -440,17 +357,22 @@ mod tests {
     }
 
     #[test]
-    fn filter_skips_rows_and_count_groups() {
-        let mut c = DpGroups::new("dp_count", DpCountAccumulator::new(1.0).unwrap());
-        let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4)]));
+    fn filter_skips_rows() {
+        let mut c = DpGroups::new("dp_variance", fresh());
+        let values: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            None,
+            Some(3.0),
+            Some(4.0),
+        ]));
         let filter = BooleanArray::from(vec![Some(true), Some(true), Some(false), None]);
         c.update_batch(&[values], &[0, 0, 1, 1], Some(&filter), 2)
             .unwrap();
         let s = c.state(EmitTo::All).unwrap();
         let s = s[0].as_binary::<i32>();
-        let mut one = DpCountAccumulator::new(1.0).unwrap();
-        one.add(1);
+        let mut one = fresh();
+        one.update(1.0);
         assert_eq!(s.value(0), one.encode());
-        assert_eq!(s.value(1), DpCountAccumulator::new(1.0).unwrap().encode());
+        assert_eq!(s.value(1), fresh().encode());
     }
 }

@@ -11,6 +11,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
     TypeSignature, Volatility,
 };
+use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate_indices;
 use datafusion_macros::user_doc;
 use std::sync::Arc;
 use veil_core::dp::PartitionSelection;
@@ -138,11 +139,9 @@ impl GroupsAccumulator for SelectGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.rows.resize(total_num_groups.max(self.rows.len()), 0);
-        for (row, &g) in group_indices.iter().enumerate() {
-            if opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
-                self.rows[g] += 1;
-            }
-        }
+        // Every row counts (NULLs too): the selection protects the group keys.
+        let rows = &mut self.rows;
+        accumulate_indices(group_indices, None, opt_filter, |g| rows[g] += 1);
         Ok(())
     }
 
@@ -240,5 +239,56 @@ impl Accumulator for SelectAcc {
             self.rows = self.rows.saturating_add(v);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+
+    use super::*;
+
+    fn groups() -> SelectGroups {
+        SelectGroups {
+            selection: PartitionSelection::new(1.0, 1e-6).unwrap(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn rows(acc: &mut SelectGroups) -> Vec<u64> {
+        let s = acc.state(EmitTo::All).unwrap();
+        s[0].as_primitive::<UInt64Type>().values().to_vec()
+    }
+
+    /// Rows are counted per group whatever their values (NULLs too), filtered rows not, and
+    /// states merge by adding.
+    #[test]
+    fn counts_rows_per_group_and_merges() {
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), None]));
+        let mut a = groups();
+        a.update_batch(std::slice::from_ref(&values), &[0, 0, 2, 0], None, 3)
+            .unwrap();
+        assert_eq!(rows(&mut a), vec![3, 0, 1]);
+        let filter = BooleanArray::from(vec![Some(true), None, Some(false), Some(true)]);
+        let mut b = groups();
+        b.update_batch(&[values], &[1, 1, 1, 0], Some(&filter), 2)
+            .unwrap();
+        // (b holds [1, 1]; state() would take the rows)
+        let state: ArrayRef = Arc::new(UInt64Array::from(vec![Some(5), None, Some(7)]));
+        b.merge_batch(&[state], &[1, 0, 2], 3).unwrap();
+        assert_eq!(rows(&mut b), vec![1, 6, 7]);
+    }
+
+    /// Large groups are kept, empty ones dropped (threshold ≈ 15 at ε = 1, δ = 10⁻⁶).
+    #[test]
+    fn keeps_large_groups_only() {
+        let mut acc = groups();
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![0; 1000]));
+        let g: Vec<usize> = (0..1000).map(|i| usize::from(i == 0)).collect();
+        acc.update_batch(&[values], &g, None, 3).unwrap();
+        let keep = acc.evaluate(EmitTo::All).unwrap();
+        let keep = keep.as_boolean();
+        assert!(keep.value(0));
+        assert!(!keep.value(2));
     }
 }
