@@ -217,6 +217,35 @@ mod tests {
     }
 
     #[test]
+    fn partition_selection_passes_and_one_without_its_threshold_fails() {
+        use crate::dp::PartitionSelection;
+        let (eps, delta) = (1.0, 0.05);
+        let s = PartitionSelection::new(eps, delta).unwrap();
+        // A group of one row against no group at all (never released): the δ part
+        let absent = vec![0i64; N];
+        let one = draws(N, || i64::from(s.keep(1).unwrap()));
+        let v = privacy_violation(&one, &absent, eps);
+        assert!(v <= delta + TOLERANCE, "violation {v}");
+        // Neighbouring counts of a group: the ε part
+        let three = draws(N, || i64::from(s.keep(3).unwrap()));
+        let four = draws(N, || i64::from(s.keep(4).unwrap()));
+        let v = privacy_violation(&three, &four, eps);
+        assert!(v <= delta + TOLERANCE, "violation {v}");
+
+        // Broken: releasing every group whose noisy count reaches 1 (no δ threshold) shows
+        // a one-row group most of the time
+        let noise = DiscreteLaplace::new(1, eps).unwrap();
+        let broken = draws(N, || {
+            i64::from(noise.add_noise(IBig::from(1)).unwrap() >= IBig::from(1))
+        });
+        let v = privacy_violation(&broken, &absent, eps);
+        assert!(
+            v > delta + 3.0 * TOLERANCE,
+            "a broken mechanism passed: violation {v}"
+        );
+    }
+
+    #[test]
     fn gaussian_mean_passes() {
         let eps = 1.0;
         let p = BoundedMean::with_noise(0.0, 10.0, eps, Noise::Gaussian { delta: 1e-6 }).unwrap();
