@@ -62,6 +62,17 @@ pub trait FlatState: BinaryState + Clone + Send + 'static {
     fn release_all(&mut self, counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef>;
 }
 
+/// Adds a batch of floats to a one-group accumulator: as one slice without NULLs, else
+/// value by value.
+fn add_floats<T>(acc: &mut T, values: &ArrayRef, slice: fn(&mut T, &[f64]), one: fn(&mut T, f64)) {
+    let v = values.as_primitive::<Float64Type>();
+    if v.null_count() == 0 {
+        slice(acc, v.values());
+    } else {
+        v.iter().flatten().for_each(|x| one(acc, x));
+    }
+}
+
 impl FlatState for DpCountAccumulator {
     const COUNT: bool = true;
     const SUM: bool = false;
@@ -109,12 +120,7 @@ impl FlatState for DpSumAccumulator {
         self.sum = sum;
     }
     fn add_all(&mut self, values: &ArrayRef) {
-        let v = values.as_primitive::<Float64Type>();
-        if v.null_count() == 0 {
-            self.update_slice(v.values());
-        } else {
-            v.iter().flatten().for_each(|x| self.update(x));
-        }
+        add_floats(self, values, Self::update_slice, Self::update);
     }
     fn add_rows(
         &self,
@@ -160,12 +166,7 @@ impl FlatState for DpMeanAccumulator {
         self.state = MeanState { count, sum };
     }
     fn add_all(&mut self, values: &ArrayRef) {
-        let v = values.as_primitive::<Float64Type>();
-        if v.null_count() == 0 {
-            self.update_slice(v.values());
-        } else {
-            v.iter().flatten().for_each(|x| self.update(x));
-        }
+        add_floats(self, values, Self::update_slice, Self::update);
     }
     fn add_rows(
         &self,
