@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use veil_core::dp::{
@@ -46,6 +46,28 @@ pub fn merge_batch<T: BinaryState>(acc: &mut T, states: &[ArrayRef], function: &
         let other = T::decode(bytes).map_err(|e| to_df_error(function, e))?;
         acc.merge_with(&other)
             .map_err(|e| to_df_error(function, e))?;
+    }
+    Ok(())
+}
+
+/// `GroupsAccumulator::merge_batch` body for binary-encoded states: decodes each non-NULL
+/// state row and hands it to `merge` with its group index.
+pub fn merge_group_states<T: BinaryState>(
+    states: &[ArrayRef],
+    group_indices: &[usize],
+    function: &str,
+    mut merge: impl FnMut(usize, &T) -> Result<()>,
+) -> Result<()> {
+    let Some(states) = states.first() else {
+        return exec_err!("{function}: missing partial state");
+    };
+    let states = states.as_binary::<i32>();
+    for (row, &g) in group_indices.iter().enumerate() {
+        if states.is_null(row) {
+            continue;
+        }
+        let other = T::decode(states.value(row)).map_err(|e| to_df_error(function, e))?;
+        merge(g, &other)?;
     }
     Ok(())
 }

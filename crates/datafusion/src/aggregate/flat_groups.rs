@@ -25,8 +25,8 @@ use veil_core::dp::{
     DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator, MeanState, UNITS_PER_I64,
 };
 
-use super::binary_state::BinaryState;
-use super::groups::passes;
+use super::binary_state::{merge_group_states, BinaryState};
+use super::groups::{passes, single_group};
 use crate::to_df_error;
 
 /// The per-group columns a batch is added to: counts and i64 partial sums (each empty when
@@ -323,12 +323,7 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
             return exec_err!("{}: missing argument `value`", self.function);
         };
         self.grow(total_num_groups);
-        // One group for the whole batch (common after sorting or with few groups).
-        if opt_filter.is_none()
-            && !group_indices.is_empty()
-            && group_indices.iter().all(|&g| g == group_indices[0])
-        {
-            let g = group_indices[0];
+        if let Some(g) = single_group(group_indices, opt_filter) {
             self.prototype.set_parts(0, 0);
             self.prototype.add_all(values);
             let (count, sum) = self.prototype.parts();
@@ -377,26 +372,19 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(states) = values.first() else {
-            return exec_err!("{}: missing partial state", self.function);
-        };
         self.grow(total_num_groups);
-        let states = states.as_binary::<i32>();
-        for (row, &g) in group_indices.iter().enumerate() {
-            if states.is_null(row) {
-                continue;
-            }
-            let other = T::decode(states.value(row)).map_err(|e| to_df_error(self.function, e))?;
+        let function = self.function;
+        merge_group_states::<T>(values, group_indices, function, |g, other| {
             let (count, sum) = self.group_parts(g);
             self.prototype.set_parts(count, sum);
             // veil-core's merge: refuses a state with other parameters
             self.prototype
-                .merge_with(&other)
-                .map_err(|e| to_df_error(self.function, e))?;
+                .merge_with(other)
+                .map_err(|e| to_df_error(function, e))?;
             let merged = self.prototype.parts();
             self.set_group_parts(g, merged);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Each row as its own group's state (when pre-aggregation does not pay off).

@@ -14,7 +14,7 @@ use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use veil_core::dp::{DpQuantileAccumulator, DpVarianceAccumulator};
 
-use super::binary_state::BinaryState;
+use super::binary_state::{merge_group_states, BinaryState};
 use crate::to_df_error;
 
 /// The three accumulator methods of a DP aggregate whose state is a [`GroupState`]:
@@ -206,6 +206,16 @@ impl<T: GroupState> DpGroups<T> {
     }
 }
 
+/// The one group of a whole unfiltered batch, if all its rows are in one (common after
+/// sorting or with few groups): the batch can then be added as a whole.
+pub(super) fn single_group(
+    group_indices: &[usize],
+    filter: Option<&BooleanArray>,
+) -> Option<usize> {
+    let &first = group_indices.first()?;
+    (filter.is_none() && group_indices.iter().all(|&g| g == first)).then_some(first)
+}
+
 pub(super) fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
@@ -222,12 +232,8 @@ impl<T: GroupState> GroupsAccumulator for DpGroups<T> {
             return exec_err!("{}: missing argument `value`", self.function);
         };
         self.grow(total_num_groups);
-        // One group for the whole batch (common after sorting or with few groups).
-        if opt_filter.is_none()
-            && !group_indices.is_empty()
-            && group_indices.iter().all(|&g| g == group_indices[0])
-        {
-            self.groups[group_indices[0]].add_all(values);
+        if let Some(g) = single_group(group_indices, opt_filter) {
+            self.groups[g].add_all(values);
             return Ok(());
         }
         T::add_rows(&mut self.groups, values, group_indices, opt_filter);
@@ -254,21 +260,13 @@ impl<T: GroupState> GroupsAccumulator for DpGroups<T> {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(states) = values.first() else {
-            return exec_err!("{}: missing partial state", self.function);
-        };
         self.grow(total_num_groups);
-        let states = states.as_binary::<i32>();
-        for (row, &g) in group_indices.iter().enumerate() {
-            if states.is_null(row) {
-                continue;
-            }
-            let other = T::decode(states.value(row)).map_err(|e| to_df_error(self.function, e))?;
+        let function = self.function;
+        merge_group_states::<T>(values, group_indices, function, |g, other| {
             self.groups[g]
-                .merge_with(&other)
-                .map_err(|e| to_df_error(self.function, e))?;
-        }
-        Ok(())
+                .merge_with(other)
+                .map_err(|e| to_df_error(function, e))
+        })
     }
 
     /// Each row as its own group's state (when pre-aggregation does not pay off).
