@@ -209,6 +209,46 @@ impl PartialState for veil_core::dp::DpQuantileAccumulator {
     }
 }
 
+/// The body of a DP aggregate's final function: refuses window use, charges the query
+/// before anything is computed, then releases the state, or without rows (no state)
+/// `empty()`, built from the call's constant arguments — a release must not depend on
+/// whether rows exist.
+///
+/// # Safety
+/// `state` must be empty or hold a `T` (the aggregate only ever stores a `T`).
+pub unsafe fn release_final<T: 'static, R>(
+    function: &str,
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    release: impl FnOnce(&T) -> Result<R, VeilError>,
+    empty: impl FnOnce() -> Result<R, VeilError>,
+) -> Option<R> {
+    memory_context(fcinfo, function, Use::AggregateOnly);
+    crate::budget::ensure_charged(fcinfo, function);
+    let released = match state.get::<T>() {
+        Some(acc) => release(acc),
+        None => empty(),
+    };
+    match released {
+        Ok(r) => Some(r),
+        Err(e) => raise(function, e),
+    }
+}
+
+/// The epsilon of a call `f(value [, epsilon])` that saw no rows: its constant argument, or
+/// `veil.epsilon` for the call without it.
+pub fn count_epsilon(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    epsilon_from_setting: bool,
+) -> f64 {
+    if epsilon_from_setting {
+        crate::guc::Run::of(fcinfo).epsilon(function)
+    } else {
+        constant_f64_args(fcinfo, function, 2, [(1, "epsilon")])[0]
+    }
+}
+
 /// `(lower, upper, epsilon)` of a bounded DP aggregate `f(value, lower, upper [, epsilon])`
 /// (`dp_mean`, `dp_sum`, `dp_variance`, `dp_stddev`, `dp_median`) that saw no
 /// rows, read from the call's constant arguments; epsilon from `veil.epsilon` when the call

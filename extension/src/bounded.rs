@@ -121,18 +121,12 @@ pub fn release<T: Bounded>(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<f64> {
-    agg::memory_context(fcinfo, function, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, function);
-    // SAFETY: see trans.
-    let released = match unsafe { state.get::<T>() } {
-        Some(acc) => acc.release(),
-        None => {
-            let (lower, upper, epsilon) =
-                agg::bounded_params(fcinfo, function, epsilon_from_setting);
-            T::create(function, lower, upper, epsilon, Run::of(fcinfo)).and_then(|a| a.release())
-        }
+    let empty = || {
+        let (lower, upper, epsilon) = agg::bounded_params(fcinfo, function, epsilon_from_setting);
+        T::create(function, lower, upper, epsilon, Run::of(fcinfo)).and_then(|a| a.release())
     };
-    Some(released.or_raise(function))
+    // SAFETY: see trans.
+    unsafe { agg::release_final::<T, _>(function, state, fcinfo, |a| a.release(), empty) }
 }
 
 /// Declares the four support functions of one bounded DP aggregate `$name` over state `$acc`:

@@ -127,23 +127,21 @@ fn distinct_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<i64> {
-    // Refuses window use; then the query is charged before anything is computed.
-    agg::memory_context(fcinfo, DISTINCT, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, DISTINCT);
-    // SAFETY: see dp_count_distinct_trans.
-    let released = match unsafe { state.get::<DpCountDistinctAccumulator>() } {
-        Some(acc) => acc.release(),
-        None => {
-            let epsilon = if epsilon_from_setting {
-                guc::Run::of(fcinfo).epsilon(DISTINCT)
-            } else {
-                agg::constant_f64_args(fcinfo, DISTINCT, 2, [(1, "epsilon")])[0]
-            };
-            DpCountDistinctAccumulator::new(epsilon, guc::Run::of(fcinfo).noise(DISTINCT))
-                .and_then(|a| a.release())
-        }
+    let empty = || {
+        let epsilon = agg::count_epsilon(fcinfo, DISTINCT, epsilon_from_setting);
+        DpCountDistinctAccumulator::new(epsilon, guc::Run::of(fcinfo).noise(DISTINCT))
+            .and_then(|a| a.release())
     };
-    Some(released.or_raise(DISTINCT))
+    // SAFETY: see dp_count_distinct_trans.
+    unsafe {
+        agg::release_final::<DpCountDistinctAccumulator, _>(
+            DISTINCT,
+            state,
+            fcinfo,
+            |a| a.release(),
+            empty,
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -388,35 +386,37 @@ fn topk_release(
     fcinfo: pg_sys::FunctionCallInfo,
     function: &'static str,
 ) -> Option<String> {
-    // Refuses window use; then the query is charged before anything is computed.
-    agg::memory_context(fcinfo, function, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, function);
-    // SAFETY: see topk_trans.
-    let (params, counts) = match unsafe { state.get::<TopKState>() } {
-        Some(s) => (Rc::clone(&s.params), s.counts.clone()),
-        None => {
-            // SAFETY: the Aggref of this final function's call.
-            let params = unsafe {
-                topk_params(
-                    running_aggref(fcinfo, function),
-                    function,
-                    Parameter::Effective,
-                    guc::Run::of(fcinfo),
-                )
-            }
-            .or_raise(function);
-            let counts = vec![0; params.candidates().len()];
-            (Rc::new(params), counts)
+    let release = |params: &TopK, counts: &[u64]| {
+        if function == TOP_K {
+            params.release_json(counts)
+        } else {
+            params
+                .release(counts)
+                .map(|picks| picks.into_iter().next().unwrap_or_default())
         }
     };
-    let out = if function == TOP_K {
-        params.release_json(&counts)
-    } else {
-        params
-            .release(&counts)
-            .map(|picks| picks.into_iter().next().unwrap_or_default())
+    let empty = || {
+        // SAFETY: the Aggref of this final function's call.
+        let params = unsafe {
+            topk_params(
+                running_aggref(fcinfo, function),
+                function,
+                Parameter::Effective,
+                guc::Run::of(fcinfo),
+            )
+        }?;
+        release(&params, &vec![0; params.candidates().len()])
     };
-    Some(out.or_raise(function))
+    // SAFETY: see topk_trans.
+    unsafe {
+        agg::release_final::<TopKState, _>(
+            function,
+            state,
+            fcinfo,
+            |s| release(&s.params, &s.counts),
+            empty,
+        )
+    }
 }
 
 #[pg_extern(volatile, parallel_safe)]

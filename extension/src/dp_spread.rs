@@ -105,39 +105,37 @@ fn quantile_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<f64> {
-    // Refuses window use, then charges the query before anything is computed.
-    agg::memory_context(fcinfo, function, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, function);
-    // SAFETY: see quantile_trans.
-    let released = match unsafe { state.get::<DpQuantileAccumulator>() } {
-        Some(acc) => acc.release(),
-        None => {
-            // No rows: the parameters come from the call's constant arguments.
-            let params = if function == MEDIAN {
-                let (lower, upper, epsilon) =
-                    agg::bounded_params(fcinfo, function, epsilon_from_setting);
-                BoundedQuantile::median(lower, upper, epsilon)
-            } else if epsilon_from_setting {
-                let [q, lower, upper] = agg::constant_f64_args(
-                    fcinfo,
-                    function,
-                    4,
-                    [(1, "q"), (2, "lower"), (3, "upper")],
-                );
-                BoundedQuantile::new(q, lower, upper, guc::Run::of(fcinfo).epsilon(function))
-            } else {
-                let [q, lower, upper, epsilon] = agg::constant_f64_args(
-                    fcinfo,
-                    function,
-                    5,
-                    [(1, "q"), (2, "lower"), (3, "upper"), (4, "epsilon")],
-                );
-                BoundedQuantile::new(q, lower, upper, epsilon)
-            };
-            DpQuantileAccumulator::new(params.or_raise(function)).release()
-        }
+    // No rows: the parameters come from the call's constant arguments.
+    let empty = || {
+        let params = if function == MEDIAN {
+            let (lower, upper, epsilon) =
+                agg::bounded_params(fcinfo, function, epsilon_from_setting);
+            BoundedQuantile::median(lower, upper, epsilon)
+        } else if epsilon_from_setting {
+            let [q, lower, upper] =
+                agg::constant_f64_args(fcinfo, function, 4, [(1, "q"), (2, "lower"), (3, "upper")]);
+            BoundedQuantile::new(q, lower, upper, guc::Run::of(fcinfo).epsilon(function))
+        } else {
+            let [q, lower, upper, epsilon] = agg::constant_f64_args(
+                fcinfo,
+                function,
+                5,
+                [(1, "q"), (2, "lower"), (3, "upper"), (4, "epsilon")],
+            );
+            BoundedQuantile::new(q, lower, upper, epsilon)
+        };
+        DpQuantileAccumulator::new(params?).release()
     };
-    Some(released.or_raise(function))
+    // SAFETY: see quantile_trans.
+    unsafe {
+        agg::release_final::<DpQuantileAccumulator, _>(
+            function,
+            state,
+            fcinfo,
+            |a| a.release(),
+            empty,
+        )
+    }
 }
 
 #[pg_extern(immutable, parallel_safe)]

@@ -103,24 +103,15 @@ fn count_release(
     fcinfo: pg_sys::FunctionCallInfo,
     epsilon_from_setting: bool,
 ) -> Option<i64> {
-    // Refuses window use; then the query is charged before anything is computed.
-    agg::memory_context(fcinfo, COUNT, Use::AggregateOnly);
-    crate::budget::ensure_charged(fcinfo, COUNT);
-    // SAFETY: see dp_count_trans.
-    let released = match unsafe { state.get::<DpCountAccumulator>() } {
-        Some(acc) => acc.release(),
-        None => {
-            let epsilon = if epsilon_from_setting {
-                guc::Run::of(fcinfo).epsilon(COUNT)
-            } else {
-                agg::constant_f64_args(fcinfo, COUNT, 2, [(1, "epsilon")])[0]
-            };
-            DpCountAccumulator::with_noise(epsilon, guc::Run::of(fcinfo).noise(COUNT))
-                .or_raise(COUNT)
-                .release()
-        }
+    let empty = || {
+        let epsilon = agg::count_epsilon(fcinfo, COUNT, epsilon_from_setting);
+        DpCountAccumulator::with_noise(epsilon, guc::Run::of(fcinfo).noise(COUNT))
+            .and_then(|a| a.release())
     };
-    Some(released.or_raise(COUNT))
+    // SAFETY: see dp_count_trans.
+    unsafe {
+        agg::release_final::<DpCountAccumulator, _>(COUNT, state, fcinfo, |a| a.release(), empty)
+    }
 }
 
 extension_sql!(

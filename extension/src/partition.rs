@@ -105,18 +105,23 @@ partial_state_functions!(
 
 #[pg_extern(volatile, parallel_safe)]
 fn veil_partition_select_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {
-    agg::memory_context(fcinfo, NAME, Use::AggregateOnly); // refuses window use
-    crate::budget::ensure_charged(fcinfo, NAME);
-    // SAFETY: as in the transition function.
-    let (rows, epsilon, delta) = match unsafe { state.get::<SelectState>() } {
-        Some(s) => (s.rows, s.epsilon, s.delta),
-        None => {
-            let [e, d] = agg::constant_f64_args(fcinfo, NAME, 2, [(0, "epsilon"), (1, "delta")]);
-            (0, e, d)
-        }
+    let keep = |rows: u64, epsilon: f64, delta: f64| {
+        PartitionSelection::new(epsilon, delta).and_then(|s| s.keep(rows))
     };
-    let selection = PartitionSelection::new(epsilon, delta).or_raise(NAME);
-    Some(selection.keep(rows).or_raise(NAME))
+    let empty = || {
+        let [e, d] = agg::constant_f64_args(fcinfo, NAME, 2, [(0, "epsilon"), (1, "delta")]);
+        keep(0, e, d)
+    };
+    // SAFETY: as in the transition function.
+    unsafe {
+        agg::release_final::<SelectState, _>(
+            NAME,
+            state,
+            fcinfo,
+            |s| keep(s.rows, s.epsilon, s.delta),
+            empty,
+        )
+    }
 }
 
 extension_sql!(
