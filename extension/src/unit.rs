@@ -1,6 +1,13 @@
 //! Privacy units in PostgreSQL: `veil.privacy_unit`, `veil.max_groups_contributed`,
 //! `veil.max_rows_contributed`.
 //!
+//! `veil.privacy_unit` is superuser-only (PGC_SUSET, like the keys): the unit is what the
+//! guarantee protects, so it is declared by whoever manages the data — per role or per
+//! database with `ALTER ROLE analyst SET veil.privacy_unit = 'visits.user_id'` — and an
+//! analyst cannot SET, RESET or `set_config` it to a finer unit (e.g. rows) to learn more
+//! about one person. The contribution bounds stay user-settable: any value is sound, since
+//! the noise scales with them.
+//!
 //! Same semantics as in DataFusion (`veil_datafusion::unit`): with a unit column declared,
 //! each unit keeps at most `max_groups` groups of a GROUP BY and at most `max_rows` rows per
 //! group (chosen at random); every DP aggregate then runs with ε / (max_rows × L0) (L0 =
@@ -48,9 +55,9 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"veil.privacy_unit",
         c"Privacy unit: the column whose rows belong to one individual (e.g. user_id), or one per table ('visits.user_id, orders.customer_id').",
-        c"Unset or empty: each row is one individual. DP aggregations then bound each unit's contribution.",
+        c"Unset or empty: each row is one individual. DP aggregations then bound each unit's contribution. Only superusers set it (ALTER ROLE / ALTER DATABASE ... SET), so an analyst cannot weaken the unit.",
         &PRIVACY_UNIT,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
