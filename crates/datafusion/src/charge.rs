@@ -409,9 +409,13 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
         };
         let input = agg.input.schema();
         let group_len = agg.group_expr_len()?;
+        let fused = fusable_selection(agg);
         let mut changed = false;
         let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
         for (i, e) in agg.aggr_expr.iter().enumerate() {
+            if fused.as_ref().is_some_and(|(s, _, _)| *s == i) {
+                continue;
+            }
             let call = dp_call(e);
             // The selection only counts rows: any input column stands in for its value.
             let selection = call.is_some_and(|f| f.func.name() == SELECT);
@@ -437,8 +441,12 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
             };
             let value_type = value.get_type(input)?;
             let mut f = f.clone();
+            let func = match &fused {
+                Some((_, h, carrier)) if *h == i => Arc::clone(carrier),
+                _ => Arc::clone(&f.func),
+            };
             f.func = Arc::new(AggregateUDF::from(ConstArgs::new(
-                Arc::clone(&f.func),
+                func,
                 vec![value_type],
                 constants,
             )));
@@ -451,11 +459,71 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
         if !changed {
             return Ok(Transformed::no(node));
         }
-        Ok(Transformed::yes(LogicalPlan::Aggregate(
-            Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?,
-        )))
+        let rewritten = LogicalPlan::Aggregate(Aggregate::try_new(
+            Arc::clone(&agg.input),
+            agg.group_expr.clone(),
+            aggr_expr,
+        )?);
+        let Some((s, h, _)) = fused else {
+            return Ok(Transformed::yes(rewritten));
+        };
+        // The selection's column comes back as "the carrier's release is not NULL", so the
+        // Filter above keeps exactly the groups the selection keeps.
+        let columns = agg.schema.columns();
+        let carrier = Expr::Column(columns[group_len + h].clone());
+        let exprs: Vec<Expr> = columns
+            .into_iter()
+            .enumerate()
+            .map(|(j, c)| {
+                if j == group_len + s {
+                    carrier.clone().is_not_null().alias(c.name)
+                } else {
+                    Expr::Column(c)
+                }
+            })
+            .collect();
+        Ok(Transformed::yes(
+            LogicalPlanBuilder::from(rewritten)
+                .project(exprs)?
+                .build()?,
+        ))
     })
     .map(|t| t.data)
+}
+
+/// The partition selection of a GROUP BY that a `dp_count` or `dp_mean` call of the same
+/// aggregation can carry ([`crate::aggregate::flat_groups`]: one count per row instead of
+/// two): a selection without FILTER (so without a privacy unit, whose selection counts units)
+/// and a call without FILTER, DISTINCT or ORDER BY. The position of the selection, that of
+/// the call, and the call's function carrying the selection.
+fn fusable_selection(agg: &Aggregate) -> Option<(usize, usize, Arc<AggregateUDF>)> {
+    use crate::aggregate::{dp_count::DpCount, dp_mean::DpMean, flat_groups::FusedSelection};
+    let calls: Vec<Option<&AggregateFunction>> = agg.aggr_expr.iter().map(dp_call).collect();
+    let s = calls
+        .iter()
+        .position(|c| c.is_some_and(|f| f.func.name() == SELECT && f.params.filter.is_none()))?;
+    let [epsilon, delta] = calls[s]?.params.args.as_slice() else {
+        return None;
+    };
+    let float = |e: &Expr| match constant(e)?.cast_to(&DataType::Float64).ok()? {
+        ScalarValue::Float64(Some(v)) => Some(v),
+        _ => None,
+    };
+    let fused = FusedSelection::new(float(epsilon)?, float(delta)?);
+    fused.selection().ok()?;
+    calls.iter().enumerate().find_map(|(h, call)| {
+        let f = (*call)?;
+        if f.params.filter.is_some() || f.params.distinct || !f.params.order_by.is_empty() {
+            return None;
+        }
+        let inner = f.func.inner();
+        let carrier = if let Some(c) = inner.downcast_ref::<DpCount>() {
+            AggregateUDF::from(c.selecting(fused))
+        } else {
+            AggregateUDF::from(inner.downcast_ref::<DpMean>()?.selecting(fused))
+        };
+        Some((s, h, Arc::new(carrier)))
+    })
 }
 
 /// Adds partition selection to every grouped DP aggregation of the plan.
@@ -504,5 +572,88 @@ impl AnalyzerRule for ChargeBudget {
 
     fn name(&self) -> &str {
         "veil_charge_budget"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    async fn run(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
+    /// A grouped `dp_count` / `dp_mean` carries the selection (no separate selection
+    /// aggregate); a call with FILTER cannot, nor can a selection over privacy units; groups
+    /// below the threshold are dropped either way, also across partitions and batches.
+    #[tokio::test]
+    async fn selection_rides_on_a_count_when_it_can() {
+        let ctx = SessionContext::new_with_config(
+            SessionConfig::new()
+                .with_target_partitions(3)
+                .with_batch_size(64),
+        );
+        crate::register_all(&ctx);
+        for sql in [
+            "SET veil.ledger = ':memory:'",
+            "SELECT veil_budget_grant(veil_principal(), 10000000, 0.001)",
+            "SET veil.delta = 0.000001",
+            // the selection's threshold is then ≈ 15 rows (the aggregates' ε hides their noise)
+            "SET veil.partition_epsilon = 1",
+            // groups 0 and 1: 500 rows each (a third of group 1's x NULL); group 9: 2 rows
+            "CREATE TABLE t AS SELECT value % 2 AS g, value AS u, CASE WHEN value % 6 = 1 THEN NULL ELSE CAST(value AS DOUBLE) END AS x FROM generate_series(1, 1000) UNION ALL SELECT 9, 1, 1.0 UNION ALL SELECT 9, 2, 2.0",
+        ] {
+            ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        }
+        let plan = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move { run(&ctx, &format!("EXPLAIN {sql}")).await }
+        };
+        for sql in [
+            "SELECT g, dp_count(x, 1000) FROM t GROUP BY g",
+            "SELECT g, dp_sum(x, 0, 10, 1000), dp_mean(x, 0, 10, 1000) FROM t GROUP BY g",
+            "SELECT g, dp_count(x, 1000) FILTER (WHERE x > 3), dp_count(1, 1000) FROM t GROUP BY g",
+        ] {
+            let p = plan(sql).await;
+            assert!(!p.contains("veil_partition_select"), "{sql}\n{p}");
+            assert!(p.contains("IS NOT NULL"), "{sql}\n{p}");
+        }
+        for sql in [
+            "SELECT g, dp_sum(x, 0, 10, 1000) FROM t GROUP BY g",
+            "SELECT g, dp_count(x, 1000) FILTER (WHERE x > 3) FROM t GROUP BY g",
+        ] {
+            let p = plan(sql).await;
+            assert!(p.contains("veil_partition_select"), "{sql}\n{p}");
+        }
+        let out = run(
+            &ctx,
+            "SELECT g, dp_count(x, 1000) AS c, dp_count(1, 1000) AS n FROM t GROUP BY g ORDER BY g",
+        )
+        .await;
+        assert!(out.contains("| 0 | 500 | 500 |"), "{out}");
+        assert!(out.contains("| 1 | 333 | 500 |"), "{out}");
+        assert!(!out.contains("| 9 "), "{out}");
+        let out = run(
+            &ctx,
+            "SELECT g, round(dp_mean(x, 0, 1000, 1000000)) AS m FROM t GROUP BY g ORDER BY g",
+        )
+        .await;
+        assert!(
+            out.contains("| 0 | 501.0 |") && out.contains("| 1 |"),
+            "{out}"
+        );
+        assert!(!out.contains("| 9 "), "{out}");
+        // a privacy unit's selection counts units: not carried
+        ctx.sql("SET veil.privacy_unit = 'u'")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let p = plan("SELECT g, dp_count(x, 1000) FROM t GROUP BY g").await;
+        assert!(p.contains("veil_partition_select"), "{p}");
     }
 }

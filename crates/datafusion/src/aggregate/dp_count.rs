@@ -11,6 +11,7 @@ use datafusion_macros::user_doc;
 use veil_core::dp::DpCountAccumulator;
 
 use super::binary_state;
+use super::flat_groups::FusedSelection;
 use crate::to_df_error;
 use crate::util::epsilon_arg;
 use crate::util::NoiseChoice;
@@ -38,6 +39,8 @@ noise. Same name and arguments in PostgreSQL.",
 pub struct DpCount {
     signature: Signature,
     noise: NoiseChoice,
+    /// The GROUP BY's partition selection, when the charge rule lets this call carry it.
+    select: Option<FusedSelection>,
 }
 
 impl Default for DpCount {
@@ -62,6 +65,17 @@ impl DpCount {
                 Volatility::Volatile,
             ),
             noise: NoiseChoice::default(),
+            select: None,
+        }
+    }
+
+    /// This call carrying its GROUP BY's partition selection (see
+    /// [`super::flat_groups`]); the same noise.
+    pub fn selecting(&self, select: FusedSelection) -> Self {
+        DpCount {
+            noise: self.noise,
+            select: Some(select),
+            ..Self::new()
         }
     }
 }
@@ -83,6 +97,9 @@ impl AggregateUDFImpl for DpCount {
         if args.is_distinct {
             return plan_err!("dp_count does not support DISTINCT");
         }
+        if self.select.is_some() {
+            return exec_err!("dp_count: the partition selection runs only in a GROUP BY");
+        }
         Ok(Box::new(DpCountAcc(prototype(&args, self.noise.get())?)))
     }
 
@@ -94,14 +111,22 @@ impl AggregateUDFImpl for DpCount {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::flat_groups::FlatGroups::new(
-            "dp_count",
-            prototype(&args, self.noise.get())?,
-        )))
+        let groups =
+            super::flat_groups::FlatGroups::new("dp_count", prototype(&args, self.noise.get())?);
+        Ok(match self.select {
+            None => Box::new(groups),
+            Some(s) => {
+                Box::new(groups.selecting(s.selection().map_err(|e| to_df_error("dp_count", e))?)?)
+            }
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(binary_state::state_fields(args.name))
+        let mut fields = binary_state::state_fields(args.name);
+        if self.select.is_some() {
+            fields.push(FusedSelection::state_field(args.name));
+        }
+        Ok(fields)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

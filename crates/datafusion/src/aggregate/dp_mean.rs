@@ -11,6 +11,7 @@ use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedMean, DpMeanAccumulator};
 
 use super::binary_state;
+use super::flat_groups::FusedSelection;
 use crate::to_df_error;
 use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
@@ -44,6 +45,8 @@ veil's PostgreSQL extension.",
 pub struct DpMean {
     signature: Signature,
     noise: NoiseChoice,
+    /// The GROUP BY's partition selection, when the charge rule lets this call carry it.
+    select: Option<FusedSelection>,
 }
 
 impl Default for DpMean {
@@ -71,6 +74,17 @@ impl DpMean {
                 Volatility::Volatile,
             ),
             noise: NoiseChoice::default(),
+            select: None,
+        }
+    }
+
+    /// This call carrying its GROUP BY's partition selection (see
+    /// [`super::flat_groups`]); the same noise.
+    pub fn selecting(&self, select: FusedSelection) -> Self {
+        DpMean {
+            noise: self.noise,
+            select: Some(select),
+            ..Self::new()
         }
     }
 }
@@ -92,6 +106,9 @@ impl AggregateUDFImpl for DpMean {
         if args.is_distinct {
             return plan_err!("dp_mean does not support DISTINCT");
         }
+        if self.select.is_some() {
+            return exec_err!("dp_mean: the partition selection runs only in a GROUP BY");
+        }
         Ok(Box::new(DpMeanAcc(prototype(&args, self.noise.get())?)))
     }
 
@@ -103,14 +120,22 @@ impl AggregateUDFImpl for DpMean {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::flat_groups::FlatGroups::new(
-            "dp_mean",
-            prototype(&args, self.noise.get())?,
-        )))
+        let groups =
+            super::flat_groups::FlatGroups::new("dp_mean", prototype(&args, self.noise.get())?);
+        Ok(match self.select {
+            None => Box::new(groups),
+            Some(s) => {
+                Box::new(groups.selecting(s.selection().map_err(|e| to_df_error("dp_mean", e))?)?)
+            }
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(binary_state::state_fields(args.name))
+        let mut fields = binary_state::state_fields(args.name);
+        if self.select.is_some() {
+            fields.push(FusedSelection::state_field(args.name));
+        }
+        Ok(fields)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -6,6 +6,13 @@
 //! the partial states (the Binary encoding of the one-group accumulators, which they merge
 //! with) and the parameter check on merge are veil-core's.
 //!
+//! A `dp_count` or `dp_mean` call can also carry its GROUP BY's partition selection
+//! ([`FusedSelection`], set by the charge rule in place of a separate
+//! `veil_partition_select` call, see [`crate::charge`]): the selection's row count of a
+//! group is the call's own count plus the rows it skips (NULL, NaN), so each row is counted
+//! once instead of by two accumulators, and a group the selection drops is released as NULL
+//! (the plan keeps the groups whose release is not NULL) without drawing its noise.
+//!
 //! Sums stay exact: a value's fixed-point units (at most 2^41 in magnitude) are added to an
 //! i64 partial of its group, and the partials are joined into i128 totals (saturating, as
 //! veil-core adds) before [`UNITS_PER_I64`] units could have reached any one of them.
@@ -13,16 +20,19 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Int64Array, UInt32Array,
+    UInt64Array,
 };
-use datafusion::arrow::datatypes::Float64Type;
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::{
     accumulate, accumulate_indices,
 };
 use veil_core::dp::{
-    DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator, MeanState, UNITS_PER_I64,
+    DpCountAccumulator, DpMeanAccumulator, DpSumAccumulator, MeanState, PartitionSelection,
+    UNITS_PER_I64,
 };
 
 use super::binary_state::{merge_group_states, BinaryState};
@@ -60,6 +70,56 @@ pub trait FlatState: BinaryState + Clone + Send + 'static {
     /// The noisy releases of groups with these counts and sums (as [`FlatState::parts`]
     /// gives them), as one array; fresh noise for each.
     fn release_all(&mut self, counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef>;
+    /// Calls `skip(row)` for every row of `values` that [`FlatState::add_rows`] does not
+    /// count (NULL; for floats NaN too).
+    fn for_skipped(values: &ArrayRef, skip: impl FnMut(usize)) {
+        if let Some(nulls) = values.logical_nulls() {
+            (0..values.len())
+                .filter(|&i| nulls.is_null(i))
+                .for_each(skip);
+        }
+    }
+}
+
+/// Rows of floats that NULL or NaN make [`FlatState::add_rows`] skip.
+fn skipped_floats(values: &ArrayRef, mut skip: impl FnMut(usize)) {
+    let v = values.as_primitive::<Float64Type>();
+    if v.null_count() == 0 && !v.values().iter().any(|x| x.is_nan()) {
+        return;
+    }
+    (0..v.len())
+        .filter(|&i| v.is_null(i) || v.value(i).is_nan())
+        .for_each(&mut skip);
+}
+
+/// The partition selection a `dp_count` / `dp_mean` call carries for its GROUP BY (see the
+/// module docs): ε and δ as bits, so the function instance stays hashable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FusedSelection {
+    epsilon: u64,
+    delta: u64,
+}
+
+impl FusedSelection {
+    pub fn new(epsilon: f64, delta: f64) -> Self {
+        FusedSelection {
+            epsilon: epsilon.to_bits(),
+            delta: delta.to_bits(),
+        }
+    }
+
+    pub fn selection(&self) -> veil_core::Fallible<PartitionSelection> {
+        PartitionSelection::new(f64::from_bits(self.epsilon), f64::from_bits(self.delta))
+    }
+
+    /// The partial state's extra column: rows per group the call itself skips.
+    pub fn state_field(name: &str) -> FieldRef {
+        Arc::new(Field::new(
+            format!("{name}_skipped"),
+            DataType::UInt64,
+            true,
+        ))
+    }
 }
 
 /// Adds a batch of floats to a one-group accumulator: as one slice without NULLs, else
@@ -153,6 +213,9 @@ impl FlatState for DpSumAccumulator {
             .collect::<veil_core::Fallible<Float64Array>>()?;
         Ok(Arc::new(out))
     }
+    fn for_skipped(values: &ArrayRef, skip: impl FnMut(usize)) {
+        skipped_floats(values, skip);
+    }
 }
 
 impl FlatState for DpMeanAccumulator {
@@ -197,6 +260,9 @@ impl FlatState for DpMeanAccumulator {
             .collect::<veil_core::Fallible<Float64Array>>()?;
         Ok(Arc::new(out))
     }
+    fn for_skipped(values: &ArrayRef, skip: impl FnMut(usize)) {
+        skipped_floats(values, skip);
+    }
 }
 
 /// The groups accumulator of one `dp_count`, `dp_sum` or `dp_mean` call; see the module docs.
@@ -214,6 +280,10 @@ pub struct FlatGroups<T: FlatState> {
     pending: usize,
     /// The most units a partial may take; [`UNITS_PER_I64`] (lowered in tests).
     flush_every: usize,
+    /// The GROUP BY's partition selection, when this call carries it (`T::COUNT` only).
+    select: Option<PartitionSelection>,
+    /// Per group, with `select`: the rows not in `counts` (NULL, NaN).
+    skipped: Vec<u64>,
 }
 
 impl<T: FlatState> FlatGroups<T> {
@@ -226,12 +296,32 @@ impl<T: FlatState> FlatGroups<T> {
             partials: Vec::new(),
             pending: 0,
             flush_every: UNITS_PER_I64,
+            select: None,
+            skipped: Vec::new(),
         }
+    }
+
+    /// This accumulator carrying its GROUP BY's partition selection (see the module docs).
+    pub fn selecting(mut self, selection: PartitionSelection) -> Result<Self> {
+        if !T::COUNT {
+            return exec_err!("{}: cannot carry a partition selection", self.function);
+        }
+        self.select = Some(selection);
+        Ok(self)
+    }
+
+    /// Adds the rows of `values` this call skips to their groups' `skipped`.
+    fn add_skipped(&mut self, values: &ArrayRef, group_indices: &[usize]) {
+        let skipped = &mut self.skipped;
+        T::for_skipped(values, |row| skipped[group_indices[row]] += 1);
     }
 
     fn grow(&mut self, total_num_groups: usize) {
         if T::COUNT && self.counts.len() < total_num_groups {
             self.counts.resize(total_num_groups, 0);
+        }
+        if self.select.is_some() && self.skipped.len() < total_num_groups {
+            self.skipped.resize(total_num_groups, 0);
         }
         if T::SUM && self.totals.len() < total_num_groups {
             self.totals.resize(total_num_groups, 0);
@@ -323,6 +413,16 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
             return exec_err!("{}: missing argument `value`", self.function);
         };
         self.grow(total_num_groups);
+        if self.select.is_some() {
+            // The selection counts every row of a group: no FILTER can apply to its rows.
+            if opt_filter.is_some() {
+                return exec_err!(
+                    "{}: a call carrying the partition selection cannot have a FILTER",
+                    self.function
+                );
+            }
+            self.add_skipped(values, group_indices);
+        }
         if let Some(g) = single_group(group_indices, opt_filter) {
             self.prototype.set_parts(0, 0);
             self.prototype.add_all(values);
@@ -350,9 +450,34 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let (counts, sums) = self.take(emit_to);
-        self.prototype
-            .release_all(&counts, &sums)
-            .map_err(|e| to_df_error(self.function, e))
+        let function = self.function;
+        let Some(selection) = &self.select else {
+            return self
+                .prototype
+                .release_all(&counts, &sums)
+                .map_err(|e| to_df_error(function, e));
+        };
+        // The selection first, on each group's rows; then only the kept groups draw the
+        // call's noise, and the others are NULL.
+        let skipped = emit_to.take_needed(&mut self.skipped);
+        let mut kept = Vec::new();
+        let mut at: Vec<Option<u32>> = Vec::with_capacity(counts.len());
+        for (g, (&count, &skip)) in counts.iter().zip(&skipped).enumerate() {
+            let keep = selection
+                .keep(count.saturating_add(skip))
+                .map_err(|e| to_df_error(function, e))?;
+            at.push(keep.then_some(kept.len() as u32));
+            if keep {
+                kept.push(g);
+            }
+        }
+        let kept_counts: Vec<u64> = kept.iter().map(|&g| counts[g]).collect();
+        let kept_sums: Vec<i128> = kept.iter().map(|&g| Self::nth(&sums, g)).collect();
+        let released = self
+            .prototype
+            .release_all(&kept_counts, &kept_sums)
+            .map_err(|e| to_df_error(function, e))?;
+        Ok(take(&released, &UInt32Array::from(at), None)?)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -363,7 +488,12 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
                 .set_parts(Self::nth(&counts, i), Self::nth(&sums, i));
             out.append_value(self.prototype.encode());
         }
-        Ok(vec![Arc::new(out.finish())])
+        let mut state: Vec<ArrayRef> = vec![Arc::new(out.finish())];
+        if self.select.is_some() {
+            let skipped = emit_to.take_needed(&mut self.skipped);
+            state.push(Arc::new(UInt64Array::from(skipped)));
+        }
+        Ok(state)
     }
 
     fn merge_batch(
@@ -374,6 +504,19 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
     ) -> Result<()> {
         self.grow(total_num_groups);
         let function = self.function;
+        if self.select.is_some() {
+            let Some(skipped) = values
+                .get(1)
+                .and_then(|v| v.as_primitive_opt::<UInt64Type>())
+            else {
+                return exec_err!("{function}: missing state `skipped`");
+            };
+            for (row, &g) in group_indices.iter().enumerate() {
+                if skipped.is_valid(row) {
+                    self.skipped[g] = self.skipped[g].saturating_add(skipped.value(row));
+                }
+            }
+        }
         merge_group_states::<T>(values, group_indices, function, |g, other| {
             let (count, sum) = self.group_parts(g);
             self.prototype.set_parts(count, sum);
@@ -405,7 +548,19 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
             }
             out.append_value(one.encode());
         }
-        Ok(vec![Arc::new(out.finish())])
+        let mut state: Vec<ArrayRef> = vec![Arc::new(out.finish())];
+        if self.select.is_some() {
+            if opt_filter.is_some() {
+                return exec_err!(
+                    "{}: a call carrying the partition selection cannot have a FILTER",
+                    self.function
+                );
+            }
+            let mut skipped = vec![0u64; values.len()];
+            T::for_skipped(values, |row| skipped[row] = 1);
+            state.push(Arc::new(UInt64Array::from(skipped)));
+        }
+        Ok(state)
     }
 
     fn size(&self) -> usize {
@@ -413,6 +568,7 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
             + self.counts.capacity() * std::mem::size_of::<u64>()
             + self.totals.capacity() * std::mem::size_of::<i128>()
             + self.partials.capacity() * std::mem::size_of::<i64>()
+            + self.skipped.capacity() * std::mem::size_of::<u64>()
     }
 }
 
@@ -679,6 +835,123 @@ mod tests {
         let out = count.evaluate(EmitTo::All).unwrap();
         let out = out.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
         assert_eq!(out.values().iter().sum::<i64>(), 2250);
+    }
+
+    fn selection() -> PartitionSelection {
+        // threshold ≈ 15 rows at ε = 1, δ = 10⁻⁶
+        PartitionSelection::new(1.0, 1e-6).unwrap()
+    }
+
+    /// With the selection, a group's rows are its count plus its skipped rows (NULL, NaN),
+    /// whether added in one pass, split into states and merged, or converted row by row.
+    #[test]
+    fn carried_selection_counts_skipped_rows_through_states() {
+        let v = values(900, true);
+        let groups = groups_of(900, 6);
+        let mut expected = [0u64; 6];
+        let floats = v.as_primitive::<Float64Type>();
+        for (row, &g) in groups.iter().enumerate() {
+            if floats.is_null(row) || floats.value(row).is_nan() {
+                expected[g] += 1;
+            }
+        }
+        assert!(expected.iter().all(|&n| n > 0));
+        let whole = || FlatGroups::new("dp_mean", mean_proto()).selecting(selection());
+        let skipped_of = |acc: &mut FlatGroups<DpMeanAccumulator>| {
+            let state = acc.state(EmitTo::All).unwrap();
+            assert_eq!(state.len(), 2);
+            state[1].as_primitive::<UInt64Type>().values().to_vec()
+        };
+        let mut one = whole().unwrap();
+        one.update_batch(std::slice::from_ref(&v), &groups, None, 6)
+            .unwrap();
+        assert_eq!(skipped_of(&mut one), expected);
+        // split into partial states (one batch all in group 2), then merged
+        let mut merged = whole().unwrap();
+        for (start, len, single) in [(0, 300, false), (300, 300, true), (600, 300, false)] {
+            let mut part = whole().unwrap();
+            let g: Vec<usize> = if single {
+                vec![2; len]
+            } else {
+                groups[start..start + len].to_vec()
+            };
+            part.update_batch(&[v.slice(start, len)], &g, None, 6)
+                .unwrap();
+            let state = part.state(EmitTo::All).unwrap();
+            merged.merge_batch(&state, &[0, 1, 2, 3, 4, 5], 6).unwrap();
+        }
+        let mut direct = [0u64; 6];
+        for (row, g) in groups.iter().enumerate() {
+            let g = if (300..600).contains(&row) { 2 } else { *g };
+            if floats.is_null(row) || floats.value(row).is_nan() {
+                direct[g] += 1;
+            }
+        }
+        assert_eq!(skipped_of(&mut merged), direct);
+        // rows converted to states: 1 for a skipped row, else 0
+        let state = one.convert_to_state(&[v.slice(0, 12)], None).unwrap();
+        let got = state[1].as_primitive::<UInt64Type>().values().to_vec();
+        let want: Vec<u64> = (0..12)
+            .map(|r| u64::from(floats.is_null(r) || floats.value(r).is_nan()))
+            .collect();
+        assert_eq!(got, want);
+        // a count skips NULLs only
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, None, Some(4)]));
+        let mut count = FlatGroups::new("dp_count", count_proto())
+            .selecting(selection())
+            .unwrap();
+        count.update_batch(&[ints], &[0, 1, 1, 0], None, 2).unwrap();
+        let state = count.state(EmitTo::All).unwrap();
+        assert_eq!(
+            state[1].as_primitive::<UInt64Type>().values().to_vec(),
+            [0, 2]
+        );
+    }
+
+    /// Groups the selection drops are NULL; kept groups are released (a group of only
+    /// NULLs is kept when it has enough rows: the selection counts rows, not values).
+    #[test]
+    fn carried_selection_releases_kept_groups_only() {
+        let mut count = FlatGroups::new("dp_count", DpCountAccumulator::new(1e6).unwrap())
+            .selecting(selection())
+            .unwrap();
+        // group 0: 200 values; group 1: 2 values; group 2: 200 NULLs
+        let values: ArrayRef = Arc::new(Int64Array::from(
+            (0..402)
+                .map(|i| (i < 202).then_some(i as i64))
+                .collect::<Vec<_>>(),
+        ));
+        let groups: Vec<usize> = (0..402)
+            .map(|i| match i {
+                0..200 => 0,
+                200..202 => 1,
+                _ => 2,
+            })
+            .collect();
+        count.update_batch(&[values], &groups, None, 3).unwrap();
+        let out = count.evaluate(EmitTo::All).unwrap();
+        let out = out.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.value(0), 200);
+        assert!(out.is_null(1));
+        assert!(out.is_valid(2) && out.value(2) == 0);
+    }
+
+    #[test]
+    fn carried_selection_refuses_filters_and_sums() {
+        let mut count = FlatGroups::new("dp_count", count_proto())
+            .selecting(selection())
+            .unwrap();
+        let v = values(4, false);
+        let filter = BooleanArray::from(vec![true, false, true, true]);
+        let err = count
+            .update_batch(std::slice::from_ref(&v), &[0, 0, 1, 1], Some(&filter), 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("FILTER"), "{err}");
+        assert!(count.convert_to_state(&[v], Some(&filter)).is_err());
+        assert!(FlatGroups::new("dp_sum", sum_proto())
+            .selecting(selection())
+            .is_err());
     }
 
     #[test]

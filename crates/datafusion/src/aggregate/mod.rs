@@ -10,7 +10,7 @@ pub mod dp_quantile;
 pub mod dp_sum;
 pub mod dp_top_k;
 pub mod dp_variance;
-mod flat_groups;
+pub(crate) mod flat_groups;
 mod groups;
 pub mod k_anonymity;
 pub mod pii_entity_summary;
