@@ -298,11 +298,12 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
         .iter()
         .filter_map(|&a| crate::budget::dp_name((*a).aggfnoid))
         .collect();
+    // Every DP aggregate, a `veil_partition_select` in the target list too (it releases a
+    // value per group, so the group keys need the selection as much).
     let dp: Vec<(*mut pg_sys::Aggref, &'static str)> = c
         .aggrefs
         .iter()
         .zip(&names)
-        .filter(|(_, n)| **n != NAME)
         .map(|(a, n)| (*a, *n))
         .collect();
     if dp.is_empty() {
@@ -311,7 +312,9 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
     let Some(selection) = find_selection_oid() else {
         return; // not veil's aggregates: the extension is not installed in this database
     };
-    if c.aggrefs.iter().any(|&a| (*a).aggfnoid == selection) {
+    // A selection the query calls itself is one more DP aggregate: only one that HAVING
+    // filters on (veil's own, or written there) stands for the group's selection.
+    if having_selects((*q).havingQual, selection) {
         return;
     }
     if !(*q).groupingSets.is_null() {
@@ -378,6 +381,25 @@ unsafe fn add_selection(q: *mut pg_sys::Query) {
     } else {
         pg_sys::make_and_qual((*q).havingQual, node)
     };
+}
+
+/// Whether a parsed HAVING clause is, or is an AND of terms one of which is, a call of the
+/// selection `selection` (as [`filters_on_selection`] later requires of the plan).
+unsafe fn having_selects(having: *mut pg_sys::Node, selection: pg_sys::Oid) -> bool {
+    if having.is_null() {
+        return false;
+    }
+    match (*having).type_ {
+        pg_sys::NodeTag::T_Aggref => (*(having as *mut pg_sys::Aggref)).aggfnoid == selection,
+        pg_sys::NodeTag::T_BoolExpr => {
+            let b = having as *mut pg_sys::BoolExpr;
+            (*b).boolop == pg_sys::BoolExprType::AND_EXPR
+                && crate::budget::list_ptrs((*b).args)
+                    .into_iter()
+                    .any(|a| having_selects(a as *mut pg_sys::Node, selection))
+        }
+        _ => false,
+    }
 }
 
 /// Whether an Agg plan node's HAVING filters on a partition selection (a top-level conjunct

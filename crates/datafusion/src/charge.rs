@@ -335,13 +335,18 @@ pub(crate) fn dp_call(e: &Expr) -> Option<&AggregateFunction> {
     }
 }
 
+/// Whether an aggregate expression is the selection veil added (see [`select_partitions`]).
+fn is_keep(e: &Expr) -> bool {
+    matches!(e, Expr::Alias(a) if a.name == KEEP && dp_call(&a.expr).is_some_and(|f| f.func.name() == SELECT))
+}
+
 /// Adds partition selection to one Aggregate node if it groups DP aggregates.
 fn select_partitions(agg: &Aggregate, config: &ConfigOptions) -> Result<Option<LogicalPlan>> {
     let calls: Vec<&AggregateFunction> = agg.aggr_expr.iter().filter_map(dp_call).collect();
-    if agg.group_expr.is_empty()
-        || calls.is_empty()
-        || calls.iter().any(|f| f.func.name() == SELECT)
-    {
+    // Only veil's own selection (named KEEP, with the Filter on it) counts as one: a
+    // `veil_partition_select` written in the query is one more DP aggregate, whose value
+    // filters nothing.
+    if agg.group_expr.is_empty() || calls.is_empty() || agg.aggr_expr.iter().any(is_keep) {
         return Ok(None);
     }
     if agg.group_expr.iter().any(|g| {
@@ -499,9 +504,10 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
 fn fusable_selection(agg: &Aggregate) -> Option<(usize, usize, Arc<AggregateUDF>)> {
     use crate::aggregate::{dp_count::DpCount, dp_mean::DpMean, flat_groups::FusedSelection};
     let calls: Vec<Option<&AggregateFunction>> = agg.aggr_expr.iter().map(dp_call).collect();
-    let s = calls
-        .iter()
-        .position(|c| c.is_some_and(|f| f.func.name() == SELECT && f.params.filter.is_none()))?;
+    let s = agg.aggr_expr.iter().position(is_keep)?;
+    if calls[s]?.params.filter.is_some() {
+        return None;
+    }
     let [epsilon, delta] = calls[s]?.params.args.as_slice() else {
         return None;
     };
