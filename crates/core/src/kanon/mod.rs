@@ -543,8 +543,9 @@ fn roll_up(
 }
 
 /// The base frequency set sorted for grouping block by block along one attribute `j`, kept
-/// by column (keys are computed a column at a time) and by row (the codes of a class's first
-/// tuple are read together): sorted by `j`'s codes from the top level down, so that at every
+/// by column (keys are computed a column at a time) with every tuple's index in the base
+/// (whose rows give the codes of a class's first tuple together): sorted by `j`'s codes from
+/// the top level down, so that at every
 /// level the tuples of one code are contiguous; `blocks[level]` lists those runs (start,
 /// end) by increasing rows, or is None when they are not contiguous (levels that do not
 /// nest) or there is only one.
@@ -553,8 +554,8 @@ fn roll_up(
 struct Blocked {
     /// `columns[j][i]`: the base code of attribute j in tuple i.
     columns: Vec<Vec<u32>>,
-    /// The same codes by row (`rows[i * q + j]`).
-    rows: Vec<u32>,
+    /// `origin[i]`: the index of tuple i in the base ([`Table::tuples`]).
+    origin: Vec<u32>,
     counts: Vec<u32>,
     blocks: Vec<Option<Vec<Block>>>,
 }
@@ -601,17 +602,11 @@ impl Blocked {
             order[at[r]] = i;
             at[r] += 1;
         }
-        let mut columns = vec![Vec::with_capacity(m); q];
-        let mut rows = Vec::with_capacity(m * q);
-        let mut counts = Vec::with_capacity(m);
-        for i in order {
-            let row = &t.tuples[i * q..(i + 1) * q];
-            for (column, code) in columns.iter_mut().zip(row) {
-                column.push(*code);
-            }
-            rows.extend_from_slice(row);
-            counts.push(t.counts[i]);
-        }
+        let origin: Vec<u32> = order.iter().map(|i| *i as u32).collect();
+        let columns: Vec<Vec<u32>> = (0..q)
+            .map(|j| order.iter().map(|i| t.tuples[i * q + j]).collect())
+            .collect();
+        let counts: Vec<u32> = order.iter().map(|i| t.counts[*i]).collect();
         let along = &columns[j];
         let blocks = (0..h.height())
             .map(|l| {
@@ -650,7 +645,7 @@ impl Blocked {
             .collect();
         Blocked {
             columns,
-            rows,
+            origin,
             counts,
             blocks,
         }
@@ -711,6 +706,15 @@ enum Pass {
     Costly(Vec<Vec<u64>>),
 }
 
+/// What a [`blocked_pass`] reads: a [`Blocked`] copy's columns, origins and counts, and the
+/// base rows ([`Table::tuples`]) that the origins index.
+struct Tuples<'a> {
+    base: &'a [u32],
+    columns: &'a [Vec<u32>],
+    origin: &'a [u32],
+    counts: &'a [u32],
+}
+
 /// Groups the base frequency set at `levels` block by block (`blocks`, runs of `b`), the
 /// smallest blocks first, for k-anonymity alone. Every class lies within one block, so once
 /// a block is done its classes are final and its rows in classes smaller than `k` are
@@ -722,7 +726,7 @@ enum Pass {
 fn blocked_pass(
     g: &Generalize,
     loss: &Loss,
-    (columns, rows, counts): (&[Vec<u32>], &[u32], &[u32]),
+    tuples: Tuples,
     (along, blocks): (usize, &mut [Block]),
     radix: &[u64],
     levels: &[usize],
@@ -731,6 +735,12 @@ fn blocked_pass(
     grouper: &mut Grouper,
 ) -> Pass {
     let q = levels.len();
+    let Tuples {
+        base,
+        columns,
+        origin,
+        counts,
+    } = tuples;
     let maps: Vec<&[u32]> = (0..q).map(|j| &g.up[j][0][levels[j]][..]).collect();
     // Every row of a block has the same code of `along`.
     grouper.prepare(&maps, radix, Some(along));
@@ -746,7 +756,10 @@ fn blocked_pass(
     };
     // Classes as the index of their first tuple and their size; codes only once done.
     let (mut firsts, mut sizes) = (Vec::new(), Vec::new());
-    let tuple = |first: u32| &rows[first as usize * q..(first as usize + 1) * q];
+    let tuple = |first: u32| {
+        let i = origin[first as usize] as usize;
+        &base[i * q..(i + 1) * q]
+    };
     let codes_of = |first: u32| maps.iter().zip(tuple(first)).map(|(m, c)| m[*c as usize]);
     let (mut suppressed, mut gap) = (0usize, 0f64);
     for block in blocks.iter_mut() {
@@ -1181,7 +1194,7 @@ impl Search<'_> {
         // Along the attribute whose biggest block is smallest (blocks are usable when there
         // are several, the rows of one code contiguous), among built copies once the budget
         // is spent (a copy costs memory and time: one per attribute at most).
-        let words = self.t.counts.len() * (2 * levels.len() + 1);
+        let words = self.t.counts.len() * (levels.len() + 2);
         let built = self.blocked.iter().filter(|b| b.is_some()).count();
         let room = built == 0 || (built + 1) * words <= BLOCKED_BUDGET;
         let usable = |j: &usize| self.largest[*j][levels[*j]] < self.t.rows as u64;
@@ -1203,7 +1216,7 @@ impl Search<'_> {
         let t = self.t;
         let Blocked {
             columns,
-            rows,
+            origin,
             counts,
             blocks,
             ..
@@ -1212,7 +1225,12 @@ impl Search<'_> {
         let pass = blocked_pass(
             &self.g,
             &self.loss,
-            (columns, rows, counts),
+            Tuples {
+                base: &t.tuples,
+                columns,
+                origin,
+                counts,
+            },
             (j, blocks),
             &radix,
             levels,
@@ -1848,12 +1866,16 @@ mod tests {
                     for limit in [0, small.saturating_sub(1), small, small + 3] {
                         let below = (gap - 1e-6).max(0.0);
                         for max_gap in [None, Some(gap * 0.5), Some(below), Some(gap)] {
-                            let (columns, rows, counts) =
-                                (&b.columns[..], &b.rows[..], &b.counts[..]);
+                            let tuples = Tuples {
+                                base: &t.tuples,
+                                columns: &b.columns,
+                                origin: &b.origin,
+                                counts: &b.counts,
+                            };
                             match blocked_pass(
                                 &g,
                                 &loss,
-                                (columns, rows, counts),
+                                tuples,
                                 (j, blocks),
                                 &radix,
                                 &levels,
