@@ -51,10 +51,10 @@ impl Default for Grouper {
 
 impl Grouper {
     /// A grouper indexing directly key spaces of at most `direct_limit` keys (0: always
-    /// hashing).
+    /// hashing; at most 2^32, so that keys fit the u32 lists of touched cells).
     pub(super) fn with_direct_limit(direct_limit: u64) -> Self {
         Grouper {
-            direct_limit,
+            direct_limit: direct_limit.min(1 << 32),
             direct: false,
             cells: Vec::new(),
             touched: Vec::new(),
