@@ -33,6 +33,7 @@ mod builders;
 mod class_sizes;
 mod config;
 mod from_codes;
+mod grouper;
 mod hierarchy;
 mod job;
 mod metric;
@@ -62,6 +63,7 @@ pub use risk::{risk, risk_before_and_after, BeforeAfter, Population, Risk, RiskR
 pub use transformation::{generalize, Applied, Suppression, Transformation, SUPPRESSED};
 
 use crate::error::{Fallible, VeilError};
+use grouper::Grouper;
 use metric::{Loss, Tally};
 use model::{Checker, Hist};
 
@@ -540,129 +542,20 @@ fn roll_up(
     Ok(out)
 }
 
-/// The empty slot of a [`Grouper`] (never a key: keys are below the product of the
-/// attributes' code counts, which must fit in u64 for this table to be used).
-const EMPTY_SLOT: u64 = u64::MAX;
-
-/// Scratch that [`roll_up`] and [`blocked_pass`] reuse across evaluations: an
-/// open-addressing table (linear probing, Fibonacci hashing, doubled when half full) from
-/// packed class keys to class ids, and per-attribute tables of radix × generalized code.
-#[derive(Default)]
-struct Grouper {
-    slots: Vec<u64>,
-    ids: Vec<u32>,
-    /// The key of every class in the table, for growing it.
-    keys: Vec<u64>,
-    contrib: Vec<Vec<u64>>,
-    /// The attributes of `contrib`.
-    active: Vec<usize>,
-}
-
-impl Grouper {
-    /// Sets the per-attribute tables for generalizing with `maps` and packing with `radix`
-    /// (every key must stay below [`EMPTY_SLOT`]: see [`packed_radix`]). Attributes whose
-    /// generalized code is always 0 add nothing to keys and are left out, and so is `same`,
-    /// an attribute whose code is the same for all rows grouped between resets.
-    fn prepare(&mut self, maps: &[&[u32]], radix: &[u64], same: Option<usize>) {
-        self.active.clear();
-        self.active.extend(
-            (0..maps.len()).filter(|j| Some(*j) != same && maps[*j].iter().any(|c| *c != 0)),
-        );
-        self.contrib.resize_with(self.active.len(), Vec::new);
-        for (c, j) in self.contrib.iter_mut().zip(&self.active) {
-            c.clear();
-            c.extend(maps[*j].iter().map(|code| radix[*j] * u64::from(*code)));
-        }
-    }
-
-    /// Empties the table, sized for about `expected` classes.
-    fn reset(&mut self, expected: usize) {
-        let capacity = (2 * expected).max(16).next_power_of_two();
-        self.slots.clear();
-        self.slots.resize(capacity, EMPTY_SLOT);
-        self.ids.clear();
-        self.ids.resize(capacity, 0);
-        self.keys.clear();
-    }
-
-    fn slot(&self, key: u64) -> usize {
-        let shift = 64 - self.slots.len().trailing_zeros();
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize
-    }
-
-    /// Doubles the table, keeping every key's id.
-    fn grow(&mut self) {
-        let capacity = 2 * self.slots.len();
-        self.slots.clear();
-        self.slots.resize(capacity, EMPTY_SLOT);
-        self.ids.clear();
-        self.ids.resize(capacity, 0);
-        for (id, key) in self.keys.iter().enumerate() {
-            let mut slot = self.slot(*key);
-            while self.slots[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & (capacity - 1);
-            }
-            self.slots[slot] = *key;
-            self.ids[slot] = id as u32;
-        }
-    }
-
-    /// Adds the classes of `codes`/`sizes` (rows of codes at the levels `maps` start from) to
-    /// `out`, generalized by `maps` (classes already in the table since the last reset are
-    /// added to); with `assign`, pushes every row's class.
-    fn group(
-        &mut self,
-        codes: &[u32],
-        sizes: &[u32],
-        maps: &[&[u32]],
-        out: &mut Classes,
-        mut assign: Option<&mut Vec<u32>>,
-    ) {
-        let q = maps.len();
-        for (i, size) in sizes.iter().enumerate() {
-            let row = &codes[i * q..(i + 1) * q];
-            let mut key: u64 = 0;
-            for (c, j) in self.contrib.iter().zip(&self.active) {
-                key += c[row[*j] as usize];
-            }
-            let mask = self.slots.len() - 1;
-            let mut slot = self.slot(key);
-            let id = loop {
-                let k = self.slots[slot];
-                if k == key {
-                    break self.ids[slot];
-                }
-                if k == EMPTY_SLOT {
-                    let id = out.sizes.len() as u32;
-                    self.slots[slot] = key;
-                    self.ids[slot] = id;
-                    self.keys.push(key);
-                    out.sizes.push(0);
-                    out.codes
-                        .extend(maps.iter().zip(row).map(|(m, c)| m[*c as usize]));
-                    if 2 * self.keys.len() > self.slots.len() {
-                        self.grow();
-                    }
-                    break id;
-                }
-                slot = (slot + 1) & mask;
-            };
-            out.sizes[id as usize] += size;
-            if let Some(a) = assign.as_deref_mut() {
-                a.push(id);
-            }
-        }
-    }
-}
-
-/// The base frequency set sorted for grouping block by block along one attribute `j`:
-/// sorted by `j`'s codes from the top level down, so that at every level the tuples of one
-/// code are contiguous; `blocks[level]` lists those runs (start, end) by increasing rows, or
-/// is None when they are not contiguous (levels that do not nest) or there is only one.
+/// The base frequency set sorted for grouping block by block along one attribute `j`, kept
+/// by column (keys are computed a column at a time) with every tuple's index in the base
+/// (whose rows give the codes of a class's first tuple together): sorted by `j`'s codes from
+/// the top level down, so that at every
+/// level the tuples of one code are contiguous; `blocks[level]` lists those runs (start,
+/// end) by increasing rows, or is None when they are not contiguous (levels that do not
+/// nest) or there is only one.
 /// Passes visit the blocks where the last pass found the most suppressed rows first (the
 /// smallest first at the start), to stop as early as they can.
 struct Blocked {
-    tuples: Vec<u32>,
+    /// `columns[j][i]`: the base code of attribute j in tuple i.
+    columns: Vec<Vec<u32>>,
+    /// `origin[i]`: the index of tuple i in the base ([`Table::tuples`]).
+    origin: Vec<u32>,
     counts: Vec<u32>,
     blocks: Vec<Option<Vec<Block>>>,
 }
@@ -709,20 +602,20 @@ impl Blocked {
             order[at[r]] = i;
             at[r] += 1;
         }
-        let mut tuples = Vec::with_capacity(m * q);
-        let mut counts = Vec::with_capacity(m);
-        for i in order {
-            tuples.extend_from_slice(&t.tuples[i * q..(i + 1) * q]);
-            counts.push(t.counts[i]);
-        }
+        let origin: Vec<u32> = order.iter().map(|i| *i as u32).collect();
+        let columns: Vec<Vec<u32>> = (0..q)
+            .map(|j| order.iter().map(|i| t.tuples[i * q + j]).collect())
+            .collect();
+        let counts: Vec<u32> = order.iter().map(|i| t.counts[*i]).collect();
+        let along = &columns[j];
         let blocks = (0..h.height())
             .map(|l| {
                 let mut seen = vec![false; h.distinct(l)];
                 let mut runs: Vec<(u32, u32, u64)> = Vec::new();
                 for i in 0..m {
-                    let code = h.code(l, tuples[i * q + j]);
+                    let code = h.code(l, along[i]);
                     match runs.last_mut() {
-                        Some(last) if h.code(l, tuples[last.0 as usize * q + j]) == code => {
+                        Some(last) if h.code(l, along[last.0 as usize]) == code => {
                             last.1 = i as u32 + 1;
                             last.2 += u64::from(counts[i]);
                         }
@@ -751,7 +644,8 @@ impl Blocked {
             })
             .collect();
         Blocked {
-            tuples,
+            columns,
+            origin,
             counts,
             blocks,
         }
@@ -787,7 +681,7 @@ fn largest_groups(t: &Table) -> Vec<Vec<u64>> {
 const BLOCKED_BUDGET: usize = 1 << 25;
 
 /// Per-attribute radixes of the packed class key at `levels`, if every key fits in u64
-/// below [`EMPTY_SLOT`].
+/// below u64::MAX (the [`Grouper`]'s empty slot).
 fn packed_radix(t: &Table, levels: &[usize]) -> Option<Vec<u64>> {
     let mut radix = Vec::with_capacity(levels.len());
     let mut span: u128 = 1;
@@ -812,6 +706,15 @@ enum Pass {
     Costly(Vec<Vec<u64>>),
 }
 
+/// What a [`blocked_pass`] reads: a [`Blocked`] copy's columns, origins and counts, and the
+/// base rows ([`Table::tuples`]) that the origins index.
+struct Tuples<'a> {
+    base: &'a [u32],
+    columns: &'a [Vec<u32>],
+    origin: &'a [u32],
+    counts: &'a [u32],
+}
+
 /// Groups the base frequency set at `levels` block by block (`blocks`, runs of `b`), the
 /// smallest blocks first, for k-anonymity alone. Every class lies within one block, so once
 /// a block is done its classes are final and its rows in classes smaller than `k` are
@@ -823,7 +726,7 @@ enum Pass {
 fn blocked_pass(
     g: &Generalize,
     loss: &Loss,
-    (tuples, counts): (&[u32], &[u32]),
+    tuples: Tuples,
     (along, blocks): (usize, &mut [Block]),
     radix: &[u64],
     levels: &[usize],
@@ -832,41 +735,49 @@ fn blocked_pass(
     grouper: &mut Grouper,
 ) -> Pass {
     let q = levels.len();
+    let Tuples {
+        base,
+        columns,
+        origin,
+        counts,
+    } = tuples;
     let maps: Vec<&[u32]> = (0..q).map(|j| &g.up[j][0][levels[j]][..]).collect();
     // Every row of a block has the same code of `along`.
     grouper.prepare(&maps, radix, Some(along));
-    let gaps = if max_gap.is_some() {
-        loss.gaps_at(levels)
+    // The gap of every base code's generalization.
+    let gaps: Vec<Vec<f64>> = if max_gap.is_some() {
+        let at = loss.gaps_at(levels);
+        maps.iter()
+            .zip(at)
+            .map(|(m, g)| m.iter().map(|c| g[*c as usize]).collect())
+            .collect()
     } else {
         Vec::new()
     };
-    let mut out = Classes {
-        levels: levels.to_vec(),
-        codes: Vec::new(),
-        sizes: Vec::new(),
-        hist: None,
+    // Classes as the index of their first tuple and their size; codes only once done.
+    let (mut firsts, mut sizes) = (Vec::new(), Vec::new());
+    let tuple = |first: u32| {
+        let i = origin[first as usize] as usize;
+        &base[i * q..(i + 1) * q]
     };
+    let codes_of = |first: u32| maps.iter().zip(tuple(first)).map(|(m, c)| m[*c as usize]);
     let (mut suppressed, mut gap) = (0usize, 0f64);
     for block in blocks.iter_mut() {
         let (start, end) = (block.start as usize, block.end as usize);
-        // Classes never span blocks: a small table per block.
-        grouper.reset(end - start);
-        let first = out.sizes.len();
-        grouper.group(
-            &tuples[start * q..end * q],
-            &counts[start..end],
-            &maps,
-            &mut out,
-            None,
-        );
+        // Classes never span blocks: each block is grouped on its own.
+        let first = sizes.len();
+        grouper.count(columns, counts, start..end, &mut firsts, &mut sizes);
         let before = suppressed;
-        for c in first..out.sizes.len() {
-            let size = out.sizes[c];
+        for c in first..sizes.len() {
+            let size = sizes[c];
             if size < k {
                 suppressed += size as usize;
                 if max_gap.is_some() {
-                    let codes = &out.codes[c * q..(c + 1) * q];
-                    let row: f64 = gaps.iter().zip(codes).map(|(g, c)| g[*c as usize]).sum();
+                    let row: f64 = gaps
+                        .iter()
+                        .zip(tuple(firsts[c]))
+                        .map(|(g, c)| g[*c as usize])
+                        .sum();
                     gap += f64::from(size) * row;
                 }
             }
@@ -877,17 +788,26 @@ fn blocked_pass(
         }
         if max_gap.is_some_and(|m| gap > m) {
             let mut counts = loss.gap_counts(levels);
-            for (c, size) in out.sizes.iter().enumerate() {
+            for (first, size) in firsts.iter().zip(&sizes) {
                 if *size < k {
-                    for (per_code, code) in counts.iter_mut().zip(&out.codes[c * q..(c + 1) * q]) {
-                        per_code[*code as usize] += u64::from(*size);
+                    for (per_code, code) in counts.iter_mut().zip(codes_of(*first)) {
+                        per_code[code as usize] += u64::from(*size);
                     }
                 }
             }
             return Pass::Costly(counts);
         }
     }
-    Pass::Done(out)
+    let mut codes = Vec::with_capacity(sizes.len() * q);
+    for first in &firsts {
+        codes.extend(codes_of(*first));
+    }
+    Pass::Done(Classes {
+        levels: levels.to_vec(),
+        codes,
+        sizes,
+        hist: None,
+    })
 }
 
 /// How many classes (over all cached lists) the search keeps for roll-ups, oldest lists
@@ -1274,7 +1194,7 @@ impl Search<'_> {
         // Along the attribute whose biggest block is smallest (blocks are usable when there
         // are several, the rows of one code contiguous), among built copies once the budget
         // is spent (a copy costs memory and time: one per attribute at most).
-        let words = self.t.counts.len() * (levels.len() + 1);
+        let words = self.t.counts.len() * (levels.len() + 2);
         let built = self.blocked.iter().filter(|b| b.is_some()).count();
         let room = built == 0 || (built + 1) * words <= BLOCKED_BUDGET;
         let usable = |j: &usize| self.largest[*j][levels[*j]] < self.t.rows as u64;
@@ -1295,7 +1215,8 @@ impl Search<'_> {
         };
         let t = self.t;
         let Blocked {
-            tuples,
+            columns,
+            origin,
             counts,
             blocks,
             ..
@@ -1304,7 +1225,12 @@ impl Search<'_> {
         let pass = blocked_pass(
             &self.g,
             &self.loss,
-            (tuples, counts),
+            Tuples {
+                base: &t.tuples,
+                columns,
+                origin,
+                counts,
+            },
             (j, blocks),
             &radix,
             levels,
@@ -1940,11 +1866,16 @@ mod tests {
                     for limit in [0, small.saturating_sub(1), small, small + 3] {
                         let below = (gap - 1e-6).max(0.0);
                         for max_gap in [None, Some(gap * 0.5), Some(below), Some(gap)] {
-                            let (tuples, counts) = (&b.tuples[..], &b.counts[..]);
+                            let tuples = Tuples {
+                                base: &t.tuples,
+                                columns: &b.columns,
+                                origin: &b.origin,
+                                counts: &b.counts,
+                            };
                             match blocked_pass(
                                 &g,
                                 &loss,
-                                (tuples, counts),
+                                tuples,
                                 (j, blocks),
                                 &radix,
                                 &levels,
