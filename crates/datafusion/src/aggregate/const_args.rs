@@ -18,7 +18,8 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, StatisticsArgs,
+    Volatility,
 };
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::physical_expr::PhysicalExpr;
@@ -65,18 +66,17 @@ impl ConstArgs {
             .collect()
     }
 
+    /// The constant arguments as literal expressions.
+    fn literals(&self) -> impl Iterator<Item = Arc<dyn PhysicalExpr>> + '_ {
+        self.constants
+            .iter()
+            .map(|c| Arc::new(Literal::new(c.clone())) as Arc<dyn PhysicalExpr>)
+    }
+
     /// The call's full argument list: the values, then the constants as literals.
     fn with_constants<R>(&self, args: &AccumulatorArgs, f: impl FnOnce(AccumulatorArgs) -> R) -> R {
-        let exprs: Vec<Arc<dyn PhysicalExpr>> = args
-            .exprs
-            .iter()
-            .cloned()
-            .chain(
-                self.constants
-                    .iter()
-                    .map(|c| Arc::new(Literal::new(c.clone())) as Arc<dyn PhysicalExpr>),
-            )
-            .collect();
+        let exprs: Vec<Arc<dyn PhysicalExpr>> =
+            args.exprs.iter().cloned().chain(self.literals()).collect();
         let fields: Vec<FieldRef> = args
             .expr_fields
             .iter()
@@ -147,6 +147,17 @@ impl AggregateUDFImpl for ConstArgs {
 
     fn default_value(&self, data_type: &DataType) -> Result<ScalarValue> {
         self.inner.default_value(data_type)
+    }
+
+    fn value_from_stats(&self, args: &StatisticsArgs) -> Option<ScalarValue> {
+        let exprs: Vec<Arc<dyn PhysicalExpr>> =
+            args.exprs.iter().cloned().chain(self.literals()).collect();
+        self.inner.value_from_stats(&StatisticsArgs {
+            statistics: args.statistics,
+            return_type: args.return_type,
+            is_distinct: args.is_distinct,
+            exprs: &exprs,
+        })
     }
 }
 

@@ -2,11 +2,14 @@
 
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::stats::Precision;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, TypeSignature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, Signature, StatisticsArgs, TypeSignature,
+    Volatility,
 };
+use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion_macros::user_doc;
 use veil_core::dp::DpCountAccumulator;
 
@@ -129,6 +132,40 @@ impl AggregateUDFImpl for DpCount {
         Ok(fields)
     }
 
+    /// Without GROUP BY, FILTER or DISTINCT, DataFusion answers an aggregate from exact
+    /// input statistics when it can (as it does `count`): the number of non-NULL values is
+    /// the row count less the column's NULL count (the row count for a non-NULL constant),
+    /// and the release is the same noisy count the accumulator would give. The charge rule
+    /// charged the query while analyzing it, before physical planning gets here; a
+    /// failure falls back to the accumulator, which reports it.
+    fn value_from_stats(&self, args: &StatisticsArgs) -> Option<ScalarValue> {
+        if args.is_distinct || self.select.is_some() {
+            return None;
+        }
+        let Precision::Exact(rows) = args.statistics.num_rows else {
+            return None;
+        };
+        let value = args.exprs.first()?;
+        let count = if let Some(c) = value.downcast_ref::<Column>() {
+            match args.statistics.column_statistics.get(c.index())?.null_count {
+                Precision::Exact(nulls) => rows.checked_sub(nulls)?,
+                _ => return None,
+            }
+        } else if let Some(l) = value.downcast_ref::<Literal>() {
+            if l.value().is_null() {
+                0
+            } else {
+                rows
+            }
+        } else {
+            return None;
+        };
+        let epsilon = epsilon_arg("dp_count", args.exprs, 1).ok()?;
+        let mut acc = DpCountAccumulator::with_noise(epsilon, self.noise.get()).ok()?;
+        acc.add(u64::try_from(count).ok()?);
+        acc.release().ok().map(|v| ScalarValue::Int64(Some(v)))
+    }
+
     fn documentation(&self) -> Option<&Documentation> {
         self.doc()
     }
@@ -168,5 +205,54 @@ impl Accumulator for DpCountAcc {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         binary_state::merge_batch(&mut self.0, states, "dp_count")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    async fn run(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
+    /// An ungrouped count over a table with exact statistics is answered from them (no
+    /// scan), with the same value and the same charge as the accumulator's.
+    #[tokio::test]
+    async fn ungrouped_count_from_exact_statistics() {
+        let ctx = SessionContext::new();
+        crate::register_all(&ctx);
+        for sql in [
+            "SET veil.ledger = ':memory:'",
+            "SET veil.principal = 'stats-test'",
+            "SELECT veil_budget_grant('stats-test', 100000, 0)",
+            "CREATE TABLE t AS SELECT CASE WHEN value % 4 = 0 THEN NULL ELSE value END AS x FROM generate_series(1, 1000)",
+        ] {
+            ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        }
+        let plan = run(&ctx, "EXPLAIN SELECT dp_count(x, 10000) FROM t").await;
+        assert!(
+            plan.contains("PlaceholderRowExec") && !plan.contains("AggregateExec"),
+            "{plan}"
+        );
+        // ε = 10⁴: noise 0 with overwhelming probability
+        let out = run(
+            &ctx,
+            "SELECT dp_count(x, 10000) AS a, dp_count(1, 10000) AS b FROM t",
+        )
+        .await;
+        assert!(out.contains("| 750 | 1000 |"), "{out}");
+        // with a filter the rows are counted by the accumulator: same answer
+        let out = run(&ctx, "SELECT dp_count(x, 10000) AS a FROM t WHERE x > 500").await;
+        assert!(out.contains("| 375 |"), "{out}");
+        let spent = run(
+            &ctx,
+            "SELECT epsilon_spent, queries FROM veil_budget_status() WHERE principal = 'stats-test'",
+        )
+        .await;
+        assert!(spent.contains("| 40000.0       | 3 "), "{spent}");
     }
 }
