@@ -75,7 +75,8 @@ pub const UNITS_PER_I64: usize = 1 << 21;
 
 /// [`FixedPoint::add_grouped`] with a normal-range factor `f`: one pass, each value
 /// quantized as `to_units` does and added to its group's partial (NaN skipped,
-/// branch-free); with `COUNT`, non-NaN values are counted per group too.
+/// branch-free); with `COUNT`, non-NaN values are counted per group too. Returns the number
+/// of NaN skipped.
 #[inline(always)]
 fn add_grouped_with<const COUNT: bool>(
     lower: f64,
@@ -85,13 +86,14 @@ fn add_grouped_with<const COUNT: bool>(
     groups: &[usize],
     partials: &mut [i64],
     counts: &mut [u64],
-) {
+) -> usize {
     // counts as long as partials (or empty): one bounds check per value covers both
     let counts = if COUNT {
         &mut counts[..partials.len()]
     } else {
         counts
     };
+    let mut kept = 0usize;
     for (&x, &g) in xs.iter().zip(groups) {
         let keep = i64::from(!x.is_nan()); // 1, or 0 for NaN
         let u = round_small(x.clamp(lower, upper) * f);
@@ -99,7 +101,9 @@ fn add_grouped_with<const COUNT: bool>(
         if COUNT {
             counts[g] += keep as u64;
         }
+        kept += keep as usize;
     }
+    xs.len().min(groups.len()) - kept
 }
 
 impl FixedPoint {
@@ -172,24 +176,22 @@ impl FixedPoint {
     /// `counts`, 1 to `counts[groups[i]]`, for every value that is not NaN. Partials are
     /// i64: the caller joins them into i128 sums before [`UNITS_PER_I64`] values have
     /// reached any one. Every group index must be below `partials.len()`, and `counts` as
-    /// long as `partials` (else this panics: a caller bug). False (nothing added) for extreme
-    /// bounds, whose quanta need the slow path (`to_units`).
+    /// long as `partials` (else this panics: a caller bug). The number of NaN skipped, or
+    /// None (nothing added) for extreme bounds, whose quanta need the slow path
+    /// (`to_units`).
     pub fn add_grouped(
         &self,
         xs: &[f64],
         groups: &[usize],
         partials: &mut [i64],
         counts: Option<&mut [u64]>,
-    ) -> bool {
-        let Some(f) = self.factor else {
-            return false;
-        };
+    ) -> Option<usize> {
+        let f = self.factor?;
         let (lower, upper) = (self.lower, self.upper);
-        match counts {
+        Some(match counts {
             Some(c) => add_grouped_with::<true>(lower, upper, f, xs, groups, partials, c),
             None => add_grouped_with::<false>(lower, upper, f, xs, groups, partials, &mut []),
-        }
-        true
+        })
     }
 
     /// A number of quanta back as a float.
@@ -278,9 +280,16 @@ mod tests {
             .collect();
         let groups: Vec<usize> = (0..1000).map(|i| (i * 13 + i / 5) % 6).collect();
         let (mut partials, mut counts) = (vec![5i64; 6], vec![2u64; 6]);
-        assert!(fp.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)));
+        let nans = xs.iter().filter(|x| x.is_nan()).count();
+        assert_eq!(
+            fp.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)),
+            Some(nans)
+        );
         let mut sums_only = vec![0i64; 6];
-        assert!(fp.add_grouped(&xs, &groups, &mut sums_only, None));
+        assert_eq!(
+            fp.add_grouped(&xs, &groups, &mut sums_only, None),
+            Some(nans)
+        );
         for g in 0..6 {
             let mine = xs
                 .iter()
@@ -294,7 +303,10 @@ mod tests {
         // bounds so tiny that 2^-exp is not a normal float take the slow path
         let tiny = FixedPoint::new(-1e-300, 1e-300).unwrap();
         let before = partials.clone();
-        assert!(!tiny.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)));
+        assert_eq!(
+            tiny.add_grouped(&xs, &groups, &mut partials, Some(&mut counts)),
+            None
+        );
         assert_eq!(partials, before);
     }
 

@@ -171,7 +171,7 @@ impl DpMeanAccumulator {
         groups: &[usize],
         partials: &mut [i64],
         counts: &mut [u64],
-    ) -> bool {
+    ) -> Option<usize> {
         self.params
             .fixed
             .add_grouped(xs, groups, partials, Some(counts))

@@ -59,14 +59,15 @@ pub trait FlatState: BinaryState + Clone + Send + 'static {
     /// Adds a whole batch of the first argument (as the one-group accumulator does).
     fn add_all(&mut self, values: &ArrayRef);
     /// Adds each row passing `filter` to its group `group_indices[row]` in `cols` (NULL
-    /// skipped; for sums and means NaN too). At most [`UNITS_PER_I64`] rows.
+    /// skipped; for sums and means NaN too). At most [`UNITS_PER_I64`] rows. False when
+    /// surely no row was skipped (then [`FlatState::for_skipped`] has nothing to find).
     fn add_rows(
         &self,
         cols: Columns<'_>,
         values: &ArrayRef,
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
-    );
+    ) -> bool;
     /// The noisy releases of groups with these counts and sums (as [`FlatState::parts`]
     /// gives them), as one array; fresh noise for each.
     fn release_all(&mut self, counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef>;
@@ -152,10 +153,11 @@ impl FlatState for DpCountAccumulator {
         values: &ArrayRef,
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
-    ) {
+    ) -> bool {
         let counts = cols.counts;
         let nulls = values.logical_nulls();
         accumulate_indices(group_indices, nulls.as_ref(), filter, |g| counts[g] += 1);
+        nulls.is_some()
     }
     fn release_all(&mut self, counts: &[u64], _sums: &[i128]) -> veil_core::Fallible<ArrayRef> {
         let out = counts
@@ -188,20 +190,21 @@ impl FlatState for DpSumAccumulator {
         values: &ArrayRef,
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
-    ) {
+    ) -> bool {
         let v = values.as_primitive::<Float64Type>();
         let partials = cols.partials;
         // Quantized and added to the groups in one pass when nothing is skipped.
-        let done = v.null_count() == 0
-            && filter.is_none()
-            && self.add_grouped(v.values(), group_indices, partials);
-        if !done {
-            accumulate(group_indices, v, filter, |g, x| {
-                if let Some(u) = self.units(x) {
-                    partials[g] += u;
-                }
-            });
+        if v.null_count() == 0 && filter.is_none() {
+            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials) {
+                return nans > 0;
+            }
         }
+        accumulate(group_indices, v, filter, |g, x| {
+            if let Some(u) = self.units(x) {
+                partials[g] += u;
+            }
+        });
+        true
     }
     fn release_all(&mut self, _counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef> {
         let out = sums
@@ -237,20 +240,21 @@ impl FlatState for DpMeanAccumulator {
         values: &ArrayRef,
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
-    ) {
+    ) -> bool {
         let v = values.as_primitive::<Float64Type>();
         let (counts, partials) = (cols.counts, cols.partials);
-        let done = v.null_count() == 0
-            && filter.is_none()
-            && self.add_grouped(v.values(), group_indices, partials, counts);
-        if !done {
-            accumulate(group_indices, v, filter, |g, x| {
-                if let Some(u) = self.units(x) {
-                    partials[g] += u;
-                    counts[g] += 1;
-                }
-            });
+        if v.null_count() == 0 && filter.is_none() {
+            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials, counts) {
+                return nans > 0;
+            }
         }
+        accumulate(group_indices, v, filter, |g, x| {
+            if let Some(u) = self.units(x) {
+                partials[g] += u;
+                counts[g] += 1;
+            }
+        });
+        true
     }
     fn release_all(&mut self, counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef> {
         let out = counts
@@ -355,7 +359,10 @@ impl<T: FlatState> FlatGroups<T> {
             counts: &mut self.counts,
             partials: &mut self.partials,
         };
-        self.prototype.add_rows(cols, values, group_indices, filter);
+        let maybe_skipped = self.prototype.add_rows(cols, values, group_indices, filter);
+        if maybe_skipped && self.select.is_some() {
+            self.add_skipped(values, group_indices);
+        }
     }
 
     /// The count and sum of a group.
@@ -421,9 +428,11 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
                     self.function
                 );
             }
-            self.add_skipped(values, group_indices);
         }
         if let Some(g) = single_group(group_indices, opt_filter) {
+            if self.select.is_some() {
+                self.add_skipped(values, group_indices);
+            }
             self.prototype.set_parts(0, 0);
             self.prototype.add_all(values);
             let (count, sum) = self.prototype.parts();
@@ -846,7 +855,13 @@ mod tests {
     /// whether added in one pass, split into states and merged, or converted row by row.
     #[test]
     fn carried_selection_counts_skipped_rows_through_states() {
-        let v = values(900, true);
+        // with NULLs (the row-by-row path) and with NaN only (the one-pass path)
+        carried_selection_counts_skipped_rows(true);
+        carried_selection_counts_skipped_rows(false);
+    }
+
+    fn carried_selection_counts_skipped_rows(nulls: bool) {
+        let v = values(900, nulls);
         let groups = groups_of(900, 6);
         let mut expected = [0u64; 6];
         let floats = v.as_primitive::<Float64Type>();
