@@ -441,6 +441,12 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
                 call.map(|f| f.params.args[0].clone())
             };
             let (Some(f), Some(constants), Some(value)) = (call, constants, value) else {
+                if fused.as_ref().is_some_and(|(_, h, _)| *h == i) {
+                    // fail closed: the selection was taken out for this call to carry
+                    return plan_err!(
+                        "veil: internal error: the DP aggregate meant to carry the partition selection has non-constant parameters"
+                    );
+                }
                 aggr_expr.push(e.clone());
                 continue;
             };
