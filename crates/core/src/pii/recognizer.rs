@@ -444,6 +444,12 @@ impl PatternRecognizer {
         self
     }
 
+    /// The regex's source.
+    #[cfg(test)]
+    pub(crate) fn pattern_text(&self) -> &str {
+        &self.pattern
+    }
+
     /// The recognizer without its shape: every search runs the regex.
     #[cfg(test)]
     pub(crate) fn without_shape(mut self) -> Self {

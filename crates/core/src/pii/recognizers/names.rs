@@ -291,11 +291,79 @@ struct Word {
 }
 
 /// The words of `text`, appended to `out`.
+#[cfg(test)]
 fn words(text: &str, out: &mut Vec<Word>) {
     if text.is_ascii() {
         ascii_words(text.as_bytes(), out)
     } else {
         char_words(text, out)
+    }
+}
+
+/// The capitalized words of `text` (see [`Word::capitalized`]; initials are capitalized),
+/// appended to `out`: the words of [`words`] that [`PersonRecognizer::find_words`] can
+/// start or continue a name with.
+fn capitalized_words(text: &str, out: &mut Vec<Word>) {
+    if text.is_ascii() {
+        ascii_capitalized_words(text.as_bytes(), out)
+    } else {
+        let from = out.len();
+        char_words(text, out);
+        let mut k = from;
+        for i in from..out.len() {
+            if out[i].capitalized {
+                out[k] = out[i];
+                k += 1;
+            }
+        }
+        out.truncate(k);
+    }
+}
+
+/// [`ascii_words`] keeping the capitalized words only, without reading the others word by
+/// word: a capitalized word starts with a capital, and whether a letter starts a word is
+/// decided by the two bytes before it (a letter at `p` continues a word when `p - 1` is a
+/// letter, or an inner `'` or `-` after a letter at `p - 2`; any other letter starts one).
+/// So only the capitals are looked at, and the words they start are read to their end.
+fn ascii_capitalized_words(b: &[u8], out: &mut Vec<Word>) {
+    let mut i = 0;
+    loop {
+        // ASCII text: the next capital.
+        i = next_upper_or_non_ascii(b, i);
+        if i >= b.len() {
+            break;
+        }
+        let c = b[i];
+        let starts = i == 0
+            || !(b[i - 1].is_ascii_alphabetic()
+                || (matches!(b[i - 1], b'\'' | b'-') && i >= 2 && b[i - 2].is_ascii_alphabetic()));
+        let start = i;
+        let mut upper_rest = true;
+        let mut letters = 1;
+        i += 1;
+        loop {
+            match b.get(i) {
+                Some(d) if d.is_ascii_alphabetic() => {
+                    upper_rest &= d.is_ascii_uppercase();
+                    letters += 1;
+                    i += 1;
+                }
+                Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
+                _ => break,
+            }
+        }
+        if !starts || !(letters == 1 || !upper_rest) {
+            // Inside a word (the rest of it holds no word start), or not capitalized.
+            continue;
+        }
+        let end = i;
+        let initial = letters == 1 && b.get(end) == Some(&b'.');
+        out.push(Word {
+            start,
+            end: if initial { end + 1 } else { end },
+            capitalized: true,
+            initial,
+        });
     }
 }
 
@@ -381,6 +449,32 @@ fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
     }
 }
 
+/// The first index at or after `i` of an ASCII capital or a byte >= 0x80 in `b`
+/// (`b.len()` if none), eight bytes at a time: in a word `w` with the high bits cleared,
+/// adding 0x3F to a byte carries into its high bit when the byte is at least `A`, adding
+/// 0x25 when it is past `Z`, and no byte carries into the next one.
+fn next_upper_or_non_ascii(b: &[u8], mut i: usize) -> usize {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = !LOW;
+    while i + 8 <= b.len() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(bytes);
+        let low = w & LOW;
+        let at_least_a = low + 0x3F3F_3F3F_3F3F_3F3F;
+        let past_z = low + 0x2525_2525_2525_2525;
+        let found = (w | (at_least_a & !past_z)) & HIGH;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !(b[i].is_ascii_uppercase() || b[i] >= 0x80) {
+        i += 1;
+    }
+    i
+}
+
 /// Whether only spaces or tabs (one to three) lie between two words.
 fn adjacent(text: &str, a: &Word, b: &Word) -> bool {
     let gap = &text[a.end..b.start];
@@ -400,6 +494,13 @@ fn sentence_start(text: &str, pos: usize) -> bool {
     }
 }
 
+/// The ASCII capitals and the bytes of non-ASCII characters: a text without any has no
+/// capitalized word, and LOCATION finds nothing in it.
+fn upper_or_non_ascii() -> &'static ByteSet {
+    static SET: OnceLock<ByteSet> = OnceLock::new();
+    SET.get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80))
+}
+
 /// PERSON recognizer.
 pub struct PersonRecognizer;
 
@@ -412,6 +513,14 @@ impl Recognizer for PersonRecognizer {
         EntityType::Person
     }
 
+    /// Texts without an ASCII capital or a non-ASCII byte have no capitalized word:
+    /// skipped from the scan's byte set.
+    fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        if scan.bytes.intersects(upper_or_non_ascii()) {
+            self.find(text, out)
+        }
+    }
+
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         thread_local! {
             /// The words buffer and its list-bits memo, reused across texts.
@@ -421,7 +530,7 @@ impl Recognizer for PersonRecognizer {
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
         let (mut ws, mut memo) = WORDS.with(|w| w.take());
         ws.clear();
-        words(text, &mut ws);
+        capitalized_words(text, &mut ws);
         memo.clear();
         memo.resize(ws.len(), UNKNOWN);
         self.find_words(text, &ws, &mut memo, out);
@@ -430,8 +539,12 @@ impl Recognizer for PersonRecognizer {
 }
 
 impl PersonRecognizer {
-    /// `memo` (one entry per word, [`UNKNOWN`] at first) keeps the list bits of the words
-    /// looked up, so that each word is hashed once however many lists are asked about it.
+    /// `ws` are the text's capitalized words ([`capitalized_words`]): a name starts and
+    /// continues only with those, and any other word between two of them makes the gap
+    /// between them fail both the title check and [`adjacent`], just as meeting that word
+    /// in the list of all words would end the name there. `memo` (one entry per word,
+    /// [`UNKNOWN`] at first) keeps the list bits of the words looked up, so that each word
+    /// is hashed once however many lists are asked about it.
     fn find_words(&self, text: &str, ws: &[Word], memo: &mut [u8], out: &mut Vec<Candidate>) {
         let t = tables();
         let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
@@ -531,7 +644,15 @@ impl Places {
         let mut pos = 0;
         std::iter::from_fn(move || {
             while pos < b.len() {
-                let s = pos + b[pos..].iter().position(|&c| self.first[usize::from(c)])?;
+                // Every name starts with a capital (ASCII, or a non-ASCII character).
+                let s = next_upper_or_non_ascii(b, pos);
+                if s >= b.len() {
+                    return None;
+                }
+                if !self.first[usize::from(b[s])] {
+                    pos = s + 1;
+                    continue;
+                }
                 let input = aho_corasick::Input::new(text)
                     .span(s..b.len())
                     .anchored(Anchored::Yes);
@@ -573,7 +694,9 @@ fn places() -> &'static Places {
         let mut first = [false; 256];
         for p in &patterns {
             if let Some(&b) = p.as_bytes().first() {
-                first[usize::from(b)] = true;
+                // Every entry starts with a capital (the dictionaries' test), which
+                // `find_iter` relies on: anything else could never be found.
+                first[usize::from(b)] = b.is_ascii_uppercase() || b >= 0x80;
             }
         }
         Places {
@@ -723,10 +846,7 @@ impl Recognizer for LocationRecognizer {
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
         // No ASCII capital and no byte of a non-ASCII character: read from the scan's
         // byte set instead of two passes over the text.
-        static UPPER_OR_NON_ASCII: OnceLock<ByteSet> = OnceLock::new();
-        let wanted = UPPER_OR_NON_ASCII
-            .get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80));
-        if !scan.bytes.intersects(wanted) {
+        if !scan.bytes.intersects(upper_or_non_ascii()) {
             return;
         }
         let p = places();
@@ -898,6 +1018,116 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 500, "{checked}");
+    }
+
+    /// Texts of names, titles, initials, capitalized and other words glued with spaces,
+    /// joiners and punctuation: what PERSON's word handling is compared on.
+    fn name_texts(n: usize, state: u64) -> Vec<String> {
+        const TOKENS: &[&str] = &[
+            "John", "Smith", "Maria", "Garcia", "A.", "B", "Dr.", "Dr", "Mrs", "Prof", "The",
+            "Board", "Meeting", "O'Brien", "Jean-Luc", "MR", "JONES", "x-Ray", "it's", "and",
+            "called", "dear", "name", "Monday", "Thandiwe", "Okonkwo", "McDonald", "I", "a",
+            "Señor", "Zoë", "Émile", "Ünal", "ǅemal", "İlker", "ǈ", "Apt", "Street", "-", "'",
+        ];
+        const GLUE: &[&str] = &[
+            " ", " ", " ", "  ", "\t", ". ", ", ", "-", "'", "", ".", "\n", ": ", "(", " - ", "’",
+            "\u{a0}",
+        ];
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
+        (0..n)
+            .map(|_| {
+                let mut t = String::new();
+                for _ in 0..(next() % 10 + 1) {
+                    t.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+                    t.push_str(GLUE[(next() % GLUE.len() as u64) as usize]);
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// The eight-bytes-at-a-time search finds what a byte-by-byte one finds, from every
+    /// start, in every byte value.
+    #[test]
+    fn next_upper_or_non_ascii_agrees_with_bytes() {
+        let mut next = crate::pii::recognizers::test_util::xorshift(0x0BAD_F00D_1234_5678);
+        let mut texts: Vec<Vec<u8>> = vec![(0..=255u8).collect(), (0..=255u8).rev().collect()];
+        for _ in 0..500 {
+            let len = (next() % 40) as usize;
+            texts.push(
+                (0..len)
+                    .map(|_| match next() % 4 {
+                        0 => b"AZaz@[`{"[(next() % 8) as usize],
+                        1 => (next() % 256) as u8,
+                        _ => b'a' + (next() % 26) as u8,
+                    })
+                    .collect(),
+            );
+        }
+        let mut hits = 0;
+        for b in &texts {
+            for i in 0..=b.len() {
+                let want = (i..b.len())
+                    .find(|&j| b[j].is_ascii_uppercase() || b[j] >= 0x80)
+                    .unwrap_or(b.len());
+                assert_eq!(next_upper_or_non_ascii(b, i), want, "{b:?} {i}");
+                hits += usize::from(want < b.len());
+            }
+        }
+        assert!(hits > 1000, "{hits}");
+    }
+
+    /// The capitalized words are the words of [`words`] that are capitalized.
+    #[test]
+    fn capitalized_words_are_the_capitalized_words() {
+        let key = |ws: &[Word]| -> Vec<_> {
+            ws.iter()
+                .map(|w| (w.start, w.end, w.capitalized, w.initial))
+                .collect()
+        };
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 13);
+        texts.extend(name_texts(4000, 0x5DEE_CE66_D1CE_4E5B));
+        texts.extend(
+            [
+                "A", "A.", "'A", "a'B", "a-B c -D", "ab-'C", "X'", "Ab-", "AB-c",
+            ]
+            .map(String::from),
+        );
+        let mut seen = 0;
+        for text in &texts {
+            let mut all = Vec::new();
+            words(text, &mut all);
+            all.retain(|w| w.capitalized);
+            let mut got = Vec::new();
+            capitalized_words(text, &mut got);
+            assert_eq!(key(&got), key(&all), "{text:?}");
+            seen += got.len();
+        }
+        assert!(seen > 10_000, "{seen}");
+    }
+
+    /// PERSON over the capitalized words finds what it finds over every word.
+    #[test]
+    fn person_over_capitalized_words_finds_the_same() {
+        let p = person();
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 17);
+        texts.extend(name_texts(6000, 0x2545_F491_4F6C_DD1D));
+        let mut found = 0;
+        for text in &texts {
+            let mut all = Vec::new();
+            words(text, &mut all);
+            let mut want = Vec::new();
+            p.find_words(text, &all, &mut vec![UNKNOWN; all.len()], &mut want);
+            let mut got = Vec::new();
+            p.find(text, &mut got);
+            assert_eq!(got, want, "{text:?}");
+            let mut marks = Vec::new();
+            let mut in_scan = Vec::new();
+            p.find_in(text, &Scan::new(text, &mut marks), &mut in_scan);
+            assert_eq!(in_scan, want, "{text:?}");
+            found += want.len();
+        }
+        assert!(found > 3000, "{found}");
     }
 
     #[test]
