@@ -296,11 +296,18 @@ pub fn url() -> PatternRecognizer {
 /// "www." in any case, and a bare domain a '.' followed by its top-level domain, whose
 /// first letter is an ASCII letter or, matched case-insensitively, a non-ASCII character
 /// ('ſ' matches 's'). Dots between digits ("10.0.0.12") and a lone ':' ("Note:") fail.
+///
+/// One pass that stops only at '.' and ':' (each of the three contains one).
 fn url_run(run: &[u8]) -> bool {
-    run.windows(2)
-        .any(|w| w[0] == b'.' && (w[1].is_ascii_alphabetic() || w[1] >= 0x80))
-        || run.windows(3).any(|w| w == b"://")
-        || run.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."))
+    run.iter().enumerate().any(|(i, &b)| match b {
+        b'.' => {
+            run.get(i + 1)
+                .is_some_and(|&n| n.is_ascii_alphabetic() || n >= 0x80)
+                || (i >= 3 && run[i - 3..i].eq_ignore_ascii_case(b"www"))
+        }
+        b':' => run[i + 1..].starts_with(b"//"),
+        _ => false,
+    })
 }
 
 fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -439,7 +446,14 @@ mod tests {
             let outside = |c: char| c.is_ascii() && (is_space(c as u8) || "<>\"'`".contains(c));
             for run in text.split(outside) {
                 let any = re.is_match(run);
-                assert!(!any || url_run(run.as_bytes()), "{run:?}");
+                let b = run.as_bytes();
+                let defined = b
+                    .windows(2)
+                    .any(|w| w[0] == b'.' && (w[1].is_ascii_alphabetic() || w[1] >= 0x80))
+                    || b.windows(3).any(|w| w == b"://")
+                    || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+                assert_eq!(url_run(b), defined, "{run:?}");
+                assert!(!any || defined, "{run:?}");
                 runs += 1;
                 matched += usize::from(any);
             }

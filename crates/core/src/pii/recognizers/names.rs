@@ -333,7 +333,6 @@ fn ascii_capitalized_words(b: &[u8], out: &mut Vec<Word>) {
         if i >= b.len() {
             break;
         }
-        let c = b[i];
         let starts = i == 0
             || !(b[i - 1].is_ascii_alphabetic()
                 || (matches!(b[i - 1], b'\'' | b'-') && i >= 2 && b[i - 2].is_ascii_alphabetic()));
@@ -412,6 +411,7 @@ fn char_words(text: &str, out: &mut Vec<Word>) {
 
 /// [`words`] for ASCII text, byte by byte (the same words: letters are ASCII letters, the
 /// inner joiners `'` and `-`).
+#[cfg(test)]
 fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
     let mut i = 0;
     while i < b.len() {
