@@ -36,6 +36,42 @@ pub trait Recognizer: Send + Sync {
     fn pattern(&self) -> Option<&str> {
         None
     }
+
+    /// What a text's [`Scan`] must show for [`Recognizer::find_in`] to find anything: the
+    /// analyzer checks it before calling, saving the call on the many texts that fail it.
+    /// Must hold for every text where `find_in` finds a candidate (default: no condition).
+    fn needs(&self) -> Needs {
+        Needs::NOTHING
+    }
+}
+
+/// A necessary condition on a text's [`Scan`] for a recognizer to find anything there
+/// (see [`Recognizer::needs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Needs {
+    /// At least this many characters that may be digits ([`Scan::digits`]).
+    pub min_digits: usize,
+    /// A mark of one of these [`seed`] kinds (0: no condition).
+    pub kinds: u16,
+    /// One of these bytes (`None`: no condition).
+    pub bytes: Option<ByteSet>,
+}
+
+impl Needs {
+    /// No condition.
+    pub const NOTHING: Needs = Needs {
+        min_digits: 0,
+        kinds: 0,
+        bytes: None,
+    };
+
+    /// Whether `scan` meets the condition.
+    #[inline]
+    pub fn met_by(&self, scan: &Scan) -> bool {
+        scan.digits >= self.min_digits
+            && (self.kinds == 0 || scan.kinds & self.kinds != 0)
+            && self.bytes.is_none_or(|b| b.intersects(&scan.bytes))
+    }
 }
 
 /// A set of byte values.
@@ -762,6 +798,16 @@ impl Recognizer for PatternRecognizer {
     /// search more cheaply.
     fn pattern(&self) -> Option<&str> {
         self.windows.is_none().then_some(self.pattern.as_str())
+    }
+
+    /// The required byte, and the windows' digit count and seed kinds: `find_in` returns at
+    /// once without them.
+    fn needs(&self) -> Needs {
+        Needs {
+            min_digits: self.windows.as_ref().map_or(0, |w| w.min_digits),
+            kinds: self.windows.as_ref().map_or(0, |w| w.seeds),
+            bytes: self.required_byte,
+        }
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {

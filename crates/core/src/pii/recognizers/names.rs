@@ -19,7 +19,7 @@ use regex_automata::{meta, Input};
 use super::is_space;
 use crate::pii::dictionaries;
 use crate::pii::recognizer::{compile, ContextWords, FnvBuild};
-use crate::pii::{seed, ByteSet, Candidate, EntityType, Mark, Recognizer, Scan};
+use crate::pii::{seed, ByteSet, Candidate, EntityType, Mark, Needs, Recognizer, Scan};
 
 /// Words that raise a PERSON candidate's score when nearby.
 const PERSON_CONTEXT: &[&str] = &[
@@ -521,6 +521,13 @@ impl Recognizer for PersonRecognizer {
         }
     }
 
+    fn needs(&self) -> Needs {
+        Needs {
+            bytes: Some(*upper_or_non_ascii()),
+            ..Needs::NOTHING
+        }
+    }
+
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         thread_local! {
             /// The words buffer and its list-bits memo, reused across texts.
@@ -841,6 +848,13 @@ impl Recognizer for LocationRecognizer {
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         let mut buf = Vec::new();
         self.find_in(text, &Scan::new(text, &mut buf), out)
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            bytes: Some(*upper_or_non_ascii()),
+            ..Needs::NOTHING
+        }
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
