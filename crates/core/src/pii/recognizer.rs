@@ -497,7 +497,7 @@ impl PatternRecognizer {
     #[inline]
     fn find_at(&self, text: &str, pos: usize, end: usize) -> Option<Range<usize>> {
         match self.shape {
-            Some(s) if shape::applies(text.as_bytes(), pos, end) => {
+            Some(s) if end - pos <= s.max_span && shape::applies(text.as_bytes(), pos, end) => {
                 s.find(text.as_bytes(), pos, end)
             }
             _ => self

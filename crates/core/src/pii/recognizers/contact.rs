@@ -15,7 +15,7 @@ use regex_automata::{meta, Anchored, Input};
 use super::is_space;
 use super::{matched, neighbours};
 use crate::pii::recognizer::{ascii_digits_at_least, FnvBuild};
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
 /// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
@@ -60,6 +60,7 @@ pub fn phone_number() -> PatternRecognizer {
         0.2,
     )
     .expect("built-in phone pattern compiles")
+    .with_shape(&shape::PHONE)
     .with_required_byte(|b| b.is_ascii_digit())
     // Matches are digits, `+().-`, spaces and "ext"/"x"; the validator wants 7 ASCII digits.
     .with_windows(Windows::new(
