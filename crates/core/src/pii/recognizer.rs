@@ -299,6 +299,8 @@ fn push_mark(buf: &mut Vec<Mark>, start: usize, end: usize, kinds: u16) {
 pub struct Windows {
     seeds: u16,
     class: [bool; 256],
+    /// Every ASCII digit is in `class`, so a digit mark lies inside its window.
+    digits_in_class: bool,
     keep: fn(&[u8]) -> bool,
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
@@ -313,6 +315,7 @@ impl Windows {
         }
         Windows {
             seeds,
+            digits_in_class: (b'0'..=b'9').all(|d| table[usize::from(d)]),
             class: table,
             keep,
             min_digits: 0,
@@ -350,7 +353,13 @@ impl Windows {
             while start > 0 && self.class[b[start - 1] as usize] {
                 start -= 1;
             }
-            let mut end = m.start + 1;
+            // The mark's own bytes are in the class (a punctuation mark is one byte; a digit
+            // run's bytes are ASCII digits or non-ASCII bytes) unless digits are not.
+            let mut end = if self.digits_in_class || m.kinds & seed::DIGITS == 0 {
+                m.end
+            } else {
+                m.start + 1
+            };
             while end < b.len() && self.class[b[end] as usize] {
                 end += 1;
             }
