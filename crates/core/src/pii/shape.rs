@@ -250,6 +250,56 @@ pub(crate) const DRIVER_LICENSE: ShapeMatcher = ShapeMatcher {
     max_span: usize::MAX,
 };
 
+/// `\b(?:\d{1,3}\.){3}\d{1,3}\b|[0-9A-Fa-f:.]*::?[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?` (IP
+/// address). The dotted quad first: each `\d{1,3}` is followed by '.' or `\b`, which a
+/// shorter take would leave before a digit, so only the greedy one can match. Then the
+/// IPv6 branch, which needs no boundary: its stars take the run of hex digits, ':' and '.'
+/// from the start, giving back the least that lets `::?` match, so it matches exactly when
+/// that run holds a ':', and then ends where the run does, plus a `%zone` when one follows.
+pub(crate) const IP: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let dot = |i: usize| i < end && t[i] == b'.';
+        if boundary(t, s) {
+            let mut i = s;
+            let mut quad = true;
+            for _ in 0..3 {
+                let d = digits(t, i, end, 3);
+                if d == 0 || !dot(i + d) {
+                    quad = false;
+                    break;
+                }
+                i += d + 1;
+            }
+            if quad {
+                let d = digits(t, i, end, 3);
+                if d > 0 && boundary(t, i + d) {
+                    return Some(i + d);
+                }
+            }
+        }
+        let run = t[s..end]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+            .count();
+        if !t[s..s + run].contains(&b':') {
+            return None;
+        }
+        let e = s + run;
+        let zone = if e < end && t[e] == b'%' {
+            t[e + 1..end]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+        } else {
+            0
+        };
+        Some(if zone > 0 { e + 1 + zone } else { e })
+    },
+    first: |b| b.is_ascii_hexdigit() || b == b':' || b == b'.',
+    word_start: false,
+    max_span: usize::MAX,
+};
+
 /// The phone matcher's memo covers spans up to this long (on the stack).
 const PHONE_MAX_SPAN: usize = 64;
 
@@ -445,6 +495,71 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// The IP matcher finds what the IP regex finds, from every start.
+    #[test]
+    fn ip_shape_finds_what_the_regex_finds() {
+        let pattern = crate::pii::recognizers::ip_address()
+            .pattern_text()
+            .to_string();
+        let regex = compile(&pattern).unwrap();
+        const PIECES: &[&str] = &[
+            "1", "12", "123", "1234", "0", "255", "256", ".", ".", ":", ":", "::", "%", "eth0",
+            "a", "f", "F", "g", "G", "x", " ", "-", "_", "db8", "fe80", "é", "٤", "%%", "\n",
+        ];
+        let mut next = crate::pii::recognizers::test_util::xorshift(0xC0FF_EE00_1234_5678);
+        let mut texts: Vec<String> = (0..5000)
+            .map(|_| {
+                (0..(next() % 20 + 1))
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        texts.extend(random_texts(1000, 0x0F0F_F0F0_1357_2468));
+        texts.extend(
+            [
+                "from 192.168.0.1.",
+                "1.2.3.4.5",
+                "2001:db8::8a2e:370:7334",
+                "fe80::1%eth0 up",
+                "::ffff:192.0.2.128",
+                "a1.2.3.4",
+                "1.2.3.4a",
+                "1234.5.6.7",
+                "x%",
+                "ab:%",
+            ]
+            .map(String::from),
+        );
+        let (mut compared, mut matched) = (0, 0);
+        for text in &texts {
+            let t = text.as_bytes();
+            let bounds: Vec<usize> = (0..=t.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for (n, &start) in bounds.iter().enumerate() {
+                let ends = [
+                    t.len(),
+                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
+                ];
+                for end in ends {
+                    if !applies(t, start, end) {
+                        continue;
+                    }
+                    let want = regex
+                        .search(&Input::new(text).span(start..end))
+                        .map(|m| m.range());
+                    assert_eq!(IP.find(t, start, end), want, "{text:?} [{start}..{end}]");
+                    compared += 1;
+                    matched += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(
+            compared > 100_000 && matched > 20_000,
+            "{matched} of {compared}"
+        );
     }
 
     /// The phone matcher finds what the phone regex finds, from every start, on spans up
