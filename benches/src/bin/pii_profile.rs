@@ -35,12 +35,21 @@ fn main() {
     redact(&docs, bytes);
 }
 
-/// 2,000 tiny texts without PII ("ok", "Done.", "see above" …), 7 bytes on average.
+/// 2,000 tiny texts without PII ("ok", "Done.", "see above" …), 5.4 bytes on average.
 fn tiny_notes() -> Vec<String> {
     const WORDS: [&str; 8] = [
-        "ok", "Done.", "see above", "n/a", "thanks", "Call me", "-", "fixed: yes",
+        "ok",
+        "Done.",
+        "see above",
+        "n/a",
+        "thanks",
+        "Call me",
+        "-",
+        "fixed: yes",
     ];
-    (0..2000).map(|i| WORDS[i % WORDS.len()].to_string()).collect()
+    (0..2000)
+        .map(|i| WORDS[i % WORDS.len()].to_string())
+        .collect()
 }
 
 /// Times `redact_pii` with every recognizer and with the pattern-only set.

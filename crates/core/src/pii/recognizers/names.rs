@@ -351,7 +351,8 @@ fn ascii_capitalized_words(b: &[u8], out: &mut Vec<Word>) {
                 _ => break,
             }
         }
-        if !starts || !(letters == 1 || !upper_rest) {
+        let capitalized = letters == 1 || !upper_rest;
+        if !starts || !capitalized {
             // Inside a word (the rest of it holds no word start), or not capitalized.
             continue;
         }
