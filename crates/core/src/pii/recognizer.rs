@@ -418,8 +418,9 @@ pub struct PatternRecognizer {
     validator: Validator,
     context: ContextWords,
     context_boost: f64,
-    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]).
-    shape: Option<&'static ShapeMatcher>,
+    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]),
+    /// with the table of the bytes its matches start with.
+    shape: Option<(&'static ShapeMatcher, Box<[bool; 256]>)>,
 }
 
 /// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
@@ -485,7 +486,7 @@ impl PatternRecognizer {
     /// Matches ASCII spans with `shape` instead of the regex. `shape` must find exactly what
     /// the regex finds there (the built-in shapes are tested against their regexes).
     pub(crate) fn with_shape(mut self, shape: &'static ShapeMatcher) -> Self {
-        self.shape = Some(shape);
+        self.shape = Some((shape, Box::new(shape.first_bytes())));
         self
     }
 
@@ -505,9 +506,11 @@ impl PatternRecognizer {
     /// The first match in `text[pos..end]`: the shape's on ASCII spans, else the regex's.
     #[inline]
     fn find_at(&self, text: &str, pos: usize, end: usize) -> Option<Range<usize>> {
-        match self.shape {
-            Some(s) if end - pos <= s.max_span && shape::applies(text.as_bytes(), pos, end) => {
-                s.find(text.as_bytes(), pos, end)
+        match &self.shape {
+            Some((s, first))
+                if end - pos <= s.max_span && shape::applies(text.as_bytes(), pos, end) =>
+            {
+                s.find(first, text.as_bytes(), pos, end)
             }
             _ => self
                 .regex

@@ -79,12 +79,30 @@ pub struct ShapeMatcher {
 }
 
 impl ShapeMatcher {
+    /// The bytes a match can start with, as a table for [`ShapeMatcher::find`] (built once
+    /// per recognizer: a lookup per byte instead of a call).
+    pub(crate) fn first_bytes(&self) -> [bool; 256] {
+        let mut table = [false; 256];
+        for (b, t) in table.iter_mut().enumerate() {
+            *t = u8::try_from(b).is_ok_and(self.first);
+        }
+        table
+    }
+
     /// The leftmost-first match in `text[start..end]`, `\b` seeing the bytes around the
-    /// span. Only meaningful where [`applies`] holds and the span is at most `max_span`
-    /// bytes long.
-    pub(crate) fn find(&self, text: &[u8], start: usize, end: usize) -> Option<Range<usize>> {
+    /// span, given the [`ShapeMatcher::first_bytes`] table. Only meaningful where
+    /// [`applies`] holds and the span is at most `max_span` bytes long.
+    pub(crate) fn find(
+        &self,
+        first: &[bool; 256],
+        text: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<Range<usize>> {
         (start..end)
-            .filter(|&s| (self.first)(text[s]) && !(self.word_start && s > 0 && word(text[s - 1])))
+            .filter(|&s| {
+                first[usize::from(text[s])] && !(self.word_start && s > 0 && word(text[s - 1]))
+            })
             .find_map(|s| (self.at)(text, s, end).map(|e| s..e))
     }
 }
@@ -504,6 +522,7 @@ mod tests {
             .pattern_text()
             .to_string();
         let regex = compile(&pattern).unwrap();
+        let first = IP.first_bytes();
         const PIECES: &[&str] = &[
             "1", "12", "123", "1234", "0", "255", "256", ".", ".", ":", ":", "::", "%", "eth0",
             "a", "f", "F", "g", "G", "x", " ", "-", "_", "db8", "fe80", "é", "٤", "%%", "\n",
@@ -550,7 +569,11 @@ mod tests {
                     let want = regex
                         .search(&Input::new(text).span(start..end))
                         .map(|m| m.range());
-                    assert_eq!(IP.find(t, start, end), want, "{text:?} [{start}..{end}]");
+                    assert_eq!(
+                        IP.find(&first, t, start, end),
+                        want,
+                        "{text:?} [{start}..{end}]"
+                    );
                     compared += 1;
                     matched += usize::from(want.is_some());
                 }
@@ -570,6 +593,7 @@ mod tests {
             .pattern_text()
             .to_string();
         let regex = compile(&pattern).unwrap();
+        let first = PHONE.first_bytes();
         let mut texts = phone_texts(6000, 0x9E37_79B9_7F4A_7C15);
         texts.extend(random_texts(1000, 0x0123_4567_89AB_CDEF));
         texts.extend(
@@ -603,7 +627,11 @@ mod tests {
                     let want = regex
                         .search(&Input::new(text).span(start..end))
                         .map(|m| m.range());
-                    assert_eq!(PHONE.find(t, start, end), want, "{text:?} [{start}..{end}]");
+                    assert_eq!(
+                        PHONE.find(&first, t, start, end),
+                        want,
+                        "{text:?} [{start}..{end}]"
+                    );
                     compared += 1;
                     matched += usize::from(want.is_some());
                 }
@@ -649,6 +677,7 @@ mod tests {
         for (shape, pattern) in cases {
             let (mut compared, mut matched) = (0, 0);
             let regex = compile(pattern).unwrap();
+            let first = shape.first_bytes();
             for text in &texts {
                 let t = text.as_bytes();
                 let bounds: Vec<usize> = (0..=t.len())
@@ -668,7 +697,7 @@ mod tests {
                             .search(&Input::new(text).span(start..end))
                             .map(|m| m.range());
                         assert_eq!(
-                            shape.find(t, start, end),
+                            shape.find(&first, t, start, end),
                             want,
                             "{pattern} in {text:?} [{start}..{end}]"
                         );
