@@ -638,9 +638,40 @@ struct Places {
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
+    /// The first four bytes of every name (all of a shorter one), hashed to bits: see
+    /// [`Places::may_start`].
+    prefixes: Box<[u64; PREFIX_WORDS]>,
+    /// Bit `n` set when some name is `n` bytes long, for `n` of 1 to 3.
+    short_lengths: u8,
+}
+
+/// Size of [`Places::prefixes`] in words: 2^18 bits, a few percent of them set.
+const PREFIX_WORDS: usize = 1 << 12;
+
+/// Hash of a name prefix of one to four bytes, to a bit of [`Places::prefixes`].
+fn prefix_bit(p: &[u8]) -> usize {
+    let mut h = p.len() as u32;
+    for &b in p {
+        h = (h ^ u32::from(b)).wrapping_mul(0x9E37_79B1);
+    }
+    (h >> 14) as usize
 }
 
 impl Places {
+    /// Whether a name can start at `s` of `b`: a name of four bytes or more starts with
+    /// `b[s..s + 4]`, a shorter one is all of `b[s..s + n]`, so the hash of one of these
+    /// must be set. Most capitals fail this, and the anchored search is not run there.
+    fn may_start(&self, b: &[u8], s: usize) -> bool {
+        let set = |p: &[u8]| {
+            let bit = prefix_bit(p);
+            self.prefixes[bit / 64] & (1 << (bit % 64)) != 0
+        };
+        (s + 4 <= b.len() && set(&b[s..s + 4]))
+            || (1..4).any(|n| {
+                self.short_lengths & (1 << n) != 0 && s + n <= b.len() && set(&b[s..s + n])
+            })
+    }
+
     /// The place names in `text` that an unanchored leftmost-longest search reports, in
     /// order (non-overlapping; a match that [`boundary_ok`] later rejects still hides the
     /// ones overlapping it): at each byte that can start a name, from left to right, the
@@ -657,7 +688,7 @@ impl Places {
                 if s >= b.len() {
                     return None;
                 }
-                if !self.first[usize::from(b[s])] {
+                if !self.first[usize::from(b[s])] || !self.may_start(b, s) {
                     pos = s + 1;
                     continue;
                 }
@@ -707,10 +738,22 @@ fn places() -> &'static Places {
                 first[usize::from(b)] = b.is_ascii_uppercase() || b >= 0x80;
             }
         }
+        let mut prefixes = Box::new([0u64; PREFIX_WORDS]);
+        let mut short_lengths = 0;
+        for p in &patterns {
+            let p = p.as_bytes();
+            let bit = prefix_bit(&p[..p.len().min(4)]);
+            prefixes[bit / 64] |= 1 << (bit % 64);
+            if (1..4).contains(&p.len()) {
+                short_lengths |= 1 << p.len();
+            }
+        }
         Places {
             automaton,
             first,
             scores,
+            prefixes,
+            short_lengths,
         }
     })
 }
@@ -963,6 +1006,37 @@ mod tests {
             found += whole.len();
         }
         assert!(found > 100, "{found}");
+    }
+
+    /// Every place name may start where it stands, and most other capitals of ordinary
+    /// text may not (the prefix bits are sparse).
+    #[test]
+    fn place_prefix_bits_pass_every_name() {
+        let p = places();
+        for list in [
+            dictionaries::countries(),
+            dictionaries::regions(),
+            dictionaries::cities(),
+        ] {
+            for name in list {
+                let text = format!("x {name} y");
+                assert!(p.may_start(text.as_bytes(), 2), "{name:?}");
+            }
+        }
+        let words = [
+            "Customer",
+            "Meeting",
+            "Reimburse",
+            "Server",
+            "Friday",
+            "John",
+            "The",
+        ];
+        let passing = words
+            .iter()
+            .filter(|w| p.may_start(w.as_bytes(), 0))
+            .count();
+        assert!(passing < words.len(), "{passing}");
     }
 
     /// Anchored searches at the bytes that start a name report what an unanchored
