@@ -1,7 +1,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use super::recognizer::{Mark, Scan};
+use super::recognizer::{Mark, Needs, Scan};
 use super::{recognizers, Candidate, EntityType, PiiOptions, Recognizer};
 
 /// Candidates scoring below this are not reported by default. Chosen so that every
@@ -35,6 +35,10 @@ pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
     /// `recognizers[i].entity()`, read once here rather than by a call per text.
     entities: Vec<EntityType>,
+    /// `builtin_bit` of each entity, for the per-call entity filter.
+    bits: Vec<u32>,
+    /// `recognizers[i].needs()`: recognizers are called only on texts that meet it.
+    needs: Vec<Needs>,
     threshold: f64,
     /// One multi-pattern pass over the text that tells which regex recognizers can match
     /// at all; the others are skipped without running their own search. Recognizers that
@@ -82,6 +86,11 @@ impl Analyzer {
         Analyzer {
             gate: Gate::new(&recognizers),
             entities: recognizers.iter().map(|r| r.entity()).collect(),
+            bits: recognizers
+                .iter()
+                .map(|r| builtin_bit(r.entity()))
+                .collect(),
+            needs: recognizers.iter().map(|r| r.needs()).collect(),
             recognizers,
             threshold,
         }
@@ -96,7 +105,7 @@ impl Analyzer {
     /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
     /// higher score (then the longer span, then the earlier one), sorted by position.
     pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
-        self.find(text, &[], |_| true, self.threshold, &[])
+        self.find(text, &[], |_, _| true, self.threshold, &[])
     }
 
     /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
@@ -111,7 +120,7 @@ impl Analyzer {
         self.find(
             text,
             &options.custom.recognizers,
-            |e| match builtin_bit(e) {
+            |e, bit| match bit {
                 0 => options.wants(e),
                 bit => builtin & bit != 0,
             },
@@ -124,7 +133,7 @@ impl Analyzer {
         &self,
         text: &str,
         extra: &[Box<dyn Recognizer>],
-        wants: impl Fn(EntityType) -> bool,
+        wants: impl Fn(EntityType, u32) -> bool,
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
@@ -144,7 +153,8 @@ impl Analyzer {
         text: &str,
         buffers: &mut Buffers,
         extra: &[Box<dyn Recognizer>],
-        wants: impl Fn(EntityType) -> bool,
+        // The entity and its `builtin_bit`.
+        wants: impl Fn(EntityType, u32) -> bool,
         threshold: f64,
         allow: &[String],
     ) -> Vec<PiiSpan> {
@@ -152,16 +162,22 @@ impl Analyzer {
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
         for (i, (r, e)) in self.recognizers.iter().zip(&self.entities).enumerate() {
+            if !self.needs[i].met_by(&scan) || !wants(*e, self.bits[i]) {
+                continue;
+            }
             let gated_out = match (&self.gate, &hits) {
                 (Some(g), Some(h)) => g.slot[i].is_some_and(|j| !h.matched(j)),
                 _ => false,
             };
-            if !gated_out && wants(*e) {
+            if !gated_out {
                 r.find_in(text, &scan, candidates);
             }
         }
-        for r in extra.iter().filter(|r| wants(r.entity())) {
-            r.find_in(text, &scan, candidates);
+        for r in extra.iter() {
+            let e = r.entity();
+            if r.needs().met_by(&scan) && wants(e, builtin_bit(e)) {
+                r.find_in(text, &scan, candidates);
+            }
         }
         candidates.retain(|c| {
             c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])

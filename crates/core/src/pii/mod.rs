@@ -31,7 +31,7 @@ pub use options::{CustomRecognizers, PiiOptions};
 pub use summary::EntitySummary;
 
 pub use recognizer::{
-    seed, ByteSet, Candidate, Mark, PatternRecognizer, Recognizer, Scan, Validator, Windows,
+    seed, ByteSet, Candidate, Mark, Needs, PatternRecognizer, Recognizer, Scan, Validator, Windows,
 };
 
 /// Replaces every PII span that the default analyzer finds (every built-in recognizer,

@@ -36,6 +36,42 @@ pub trait Recognizer: Send + Sync {
     fn pattern(&self) -> Option<&str> {
         None
     }
+
+    /// What a text's [`Scan`] must show for [`Recognizer::find_in`] to find anything: the
+    /// analyzer checks it before calling, saving the call on the many texts that fail it.
+    /// Must hold for every text where `find_in` finds a candidate (default: no condition).
+    fn needs(&self) -> Needs {
+        Needs::NOTHING
+    }
+}
+
+/// A necessary condition on a text's [`Scan`] for a recognizer to find anything there
+/// (see [`Recognizer::needs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Needs {
+    /// At least this many characters that may be digits ([`Scan::digits`]).
+    pub min_digits: usize,
+    /// A mark of one of these [`seed`] kinds (0: no condition).
+    pub kinds: u16,
+    /// One of these bytes (`None`: no condition).
+    pub bytes: Option<ByteSet>,
+}
+
+impl Needs {
+    /// No condition.
+    pub const NOTHING: Needs = Needs {
+        min_digits: 0,
+        kinds: 0,
+        bytes: None,
+    };
+
+    /// Whether `scan` meets the condition.
+    #[inline]
+    pub fn met_by(&self, scan: &Scan) -> bool {
+        scan.digits >= self.min_digits
+            && (self.kinds == 0 || scan.kinds & self.kinds != 0)
+            && self.bytes.is_none_or(|b| b.intersects(&scan.bytes))
+    }
 }
 
 /// A set of byte values.
@@ -263,6 +299,8 @@ fn push_mark(buf: &mut Vec<Mark>, start: usize, end: usize, kinds: u16) {
 pub struct Windows {
     seeds: u16,
     class: [bool; 256],
+    /// Every ASCII digit is in `class`, so a digit mark lies inside its window.
+    digits_in_class: bool,
     keep: fn(&[u8]) -> bool,
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
@@ -277,6 +315,7 @@ impl Windows {
         }
         Windows {
             seeds,
+            digits_in_class: (b'0'..=b'9').all(|d| table[usize::from(d)]),
             class: table,
             keep,
             min_digits: 0,
@@ -314,7 +353,13 @@ impl Windows {
             while start > 0 && self.class[b[start - 1] as usize] {
                 start -= 1;
             }
-            let mut end = m.start + 1;
+            // The mark's own bytes are in the class (a punctuation mark is one byte; a digit
+            // run's bytes are ASCII digits or non-ASCII bytes) unless digits are not.
+            let mut end = if self.digits_in_class || m.kinds & seed::DIGITS == 0 {
+                m.end
+            } else {
+                m.start + 1
+            };
             while end < b.len() && self.class[b[end] as usize] {
                 end += 1;
             }
@@ -373,8 +418,9 @@ pub struct PatternRecognizer {
     validator: Validator,
     context: ContextWords,
     context_boost: f64,
-    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]).
-    shape: Option<&'static ShapeMatcher>,
+    /// The regex as a hand-written matcher, used on ASCII spans (see [`super::shape`]),
+    /// with the table of the bytes its matches start with.
+    shape: Option<(&'static ShapeMatcher, Box<[bool; 256]>)>,
 }
 
 /// Compiles `pattern` with the `regex` crate's syntax and semantics (leftmost-first,
@@ -440,8 +486,14 @@ impl PatternRecognizer {
     /// Matches ASCII spans with `shape` instead of the regex. `shape` must find exactly what
     /// the regex finds there (the built-in shapes are tested against their regexes).
     pub(crate) fn with_shape(mut self, shape: &'static ShapeMatcher) -> Self {
-        self.shape = Some(shape);
+        self.shape = Some((shape, Box::new(shape.first_bytes())));
         self
+    }
+
+    /// The regex's source.
+    #[cfg(test)]
+    pub(crate) fn pattern_text(&self) -> &str {
+        &self.pattern
     }
 
     /// The recognizer without its shape: every search runs the regex.
@@ -454,9 +506,11 @@ impl PatternRecognizer {
     /// The first match in `text[pos..end]`: the shape's on ASCII spans, else the regex's.
     #[inline]
     fn find_at(&self, text: &str, pos: usize, end: usize) -> Option<Range<usize>> {
-        match self.shape {
-            Some(s) if shape::applies(text.as_bytes(), pos, end) => {
-                s.find(text.as_bytes(), pos, end)
+        match &self.shape {
+            Some((s, first))
+                if end - pos <= s.max_span && shape::applies(text.as_bytes(), pos, end) =>
+            {
+                s.find(first, text.as_bytes(), pos, end)
             }
             _ => self
                 .regex
@@ -756,6 +810,16 @@ impl Recognizer for PatternRecognizer {
     /// search more cheaply.
     fn pattern(&self) -> Option<&str> {
         self.windows.is_none().then_some(self.pattern.as_str())
+    }
+
+    /// The required byte, and the windows' digit count and seed kinds: `find_in` returns at
+    /// once without them.
+    fn needs(&self) -> Needs {
+        Needs {
+            min_digits: self.windows.as_ref().map_or(0, |w| w.min_digits),
+            kinds: self.windows.as_ref().map_or(0, |w| w.seeds),
+            bytes: self.required_byte,
+        }
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {

@@ -69,17 +69,40 @@ pub(crate) fn applies(text: &[u8], start: usize, end: usize) -> bool {
 pub struct ShapeMatcher {
     /// The end of the regex's match starting at `s` (`\b` included) within `t[..end]`.
     at: fn(t: &[u8], s: usize, end: usize) -> Option<usize>,
-    /// Holds for every byte a match can start with; only word bytes (every shape starts
-    /// with `\b` and a word byte, so matches start only where a word does).
+    /// Holds for every byte a match can start with.
     first: fn(u8) -> bool,
+    /// The pattern starts with `\b` and a word byte, so matches start only where a word
+    /// does.
+    word_start: bool,
+    /// The longest span the matcher is used on; longer spans run the regex.
+    pub(crate) max_span: usize,
 }
 
 impl ShapeMatcher {
+    /// The bytes a match can start with, as a table for [`ShapeMatcher::find`] (built once
+    /// per recognizer: a lookup per byte instead of a call).
+    pub(crate) fn first_bytes(&self) -> [bool; 256] {
+        let mut table = [false; 256];
+        for (b, t) in table.iter_mut().enumerate() {
+            *t = u8::try_from(b).is_ok_and(self.first);
+        }
+        table
+    }
+
     /// The leftmost-first match in `text[start..end]`, `\b` seeing the bytes around the
-    /// span. Only meaningful where [`applies`] holds.
-    pub(crate) fn find(&self, text: &[u8], start: usize, end: usize) -> Option<Range<usize>> {
+    /// span, given the [`ShapeMatcher::first_bytes`] table. Only meaningful where
+    /// [`applies`] holds and the span is at most `max_span` bytes long.
+    pub(crate) fn find(
+        &self,
+        first: &[bool; 256],
+        text: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<Range<usize>> {
         (start..end)
-            .filter(|&s| (self.first)(text[s]) && (s == 0 || !word(text[s - 1])))
+            .filter(|&s| {
+                first[usize::from(text[s])] && !(self.word_start && s > 0 && word(text[s - 1]))
+            })
             .find_map(|s| (self.at)(text, s, end).map(|e| s..e))
     }
 }
@@ -102,12 +125,16 @@ fn grouped(t: &[u8], s: usize, end: usize, mid: usize) -> Option<usize> {
 pub(crate) const NINE_DIGITS: ShapeMatcher = ShapeMatcher {
     at: |t, s, end| grouped(t, s, end, 2),
     first: |b| b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b\d{3}[- ]?\d{3}[- ]?\d{4}\b` (NHS).
 pub(crate) const NHS: ShapeMatcher = ShapeMatcher {
     at: |t, s, end| grouped(t, s, end, 3),
     first: |b| b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b[12]\d{9}\b` (NPI).
@@ -116,12 +143,16 @@ pub(crate) const NPI: ShapeMatcher = ShapeMatcher {
         (s < end && digits_exactly(t, s + 1, end, 9) && boundary(t, s + 10)).then_some(s + 10)
     },
     first: |b| b == b'1' || b == b'2',
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b\d{8,17}\b` (US bank account number).
 pub(crate) const BANK: ShapeMatcher = ShapeMatcher {
     at: |t, s, end| digit_run(t, s, end, 8, 17),
     first: |b| b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b(?:\d{9}|\d{4}-\d{4}-\d)\b` (ABA routing number).
@@ -140,6 +171,8 @@ pub(crate) const ABA: ShapeMatcher = ShapeMatcher {
         dashed.then_some(s + 11)
     },
     first: |b| b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `(?:[ -]\d{2,7}){2,4}\b` after `done` groups, at `p`: more groups first (greedy), then
@@ -166,6 +199,8 @@ pub(crate) const CARD: ShapeMatcher = ShapeMatcher {
         })
     },
     first: |b| b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b(?:19|20)\d{2}\b` (a year).
@@ -175,6 +210,8 @@ pub(crate) const YEAR: ShapeMatcher = ShapeMatcher {
         (century && digits_exactly(t, s + 2, end, 2) && boundary(t, s + 4)).then_some(s + 4)
     },
     first: |b| b == b'1' || b == b'2',
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b` (a weekday). At most one of the
@@ -189,6 +226,8 @@ pub(crate) const WEEKDAY: ShapeMatcher = ShapeMatcher {
         (rest[prefix.len()..].starts_with(b"day") && boundary(t, e)).then_some(e)
     },
     first: |b| matches!(b, b'M' | b'T' | b'W' | b'F' | b'S'),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b[A-Z]?\d{8,9}\b` (US passport). With a capital at the start the optional letter
@@ -199,6 +238,8 @@ pub(crate) const PASSPORT: ShapeMatcher = ShapeMatcher {
         digit_run(t, i, end, 8, 9)
     },
     first: |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
 
 /// `\b(?:[A-Z]\d{4,14}|[A-Z]{2}\d{6}[A-Z]?|\d{7,9})\b` (US driver license).
@@ -223,7 +264,215 @@ pub(crate) const DRIVER_LICENSE: ShapeMatcher = ShapeMatcher {
         digit_run(t, s, end, 7, 9)
     },
     first: |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+    word_start: true,
+    max_span: usize::MAX,
 };
+
+/// `\b(?:\d{1,3}\.){3}\d{1,3}\b|[0-9A-Fa-f:.]*::?[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?` (IP
+/// address). The dotted quad first: each `\d{1,3}` is followed by '.' or `\b`, which a
+/// shorter take would leave before a digit, so only the greedy one can match. Then the
+/// IPv6 branch, which needs no boundary: its stars take the run of hex digits, ':' and '.'
+/// from the start, giving back the least that lets `::?` match, so it matches exactly when
+/// that run holds a ':', and then ends where the run does, plus a `%zone` when one follows.
+pub(crate) const IP: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let dot = |i: usize| i < end && t[i] == b'.';
+        if boundary(t, s) {
+            let mut i = s;
+            let mut quad = true;
+            for _ in 0..3 {
+                let d = digits(t, i, end, 3);
+                if d == 0 || !dot(i + d) {
+                    quad = false;
+                    break;
+                }
+                i += d + 1;
+            }
+            if quad {
+                let d = digits(t, i, end, 3);
+                if d > 0 && boundary(t, i + d) {
+                    return Some(i + d);
+                }
+            }
+        }
+        let run = t[s..end]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+            .count();
+        if !t[s..s + run].contains(&b':') {
+            return None;
+        }
+        let e = s + run;
+        let zone = if e < end && t[e] == b'%' {
+            t[e + 1..end]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+        } else {
+            0
+        };
+        Some(if zone > 0 { e + 1 + zone } else { e })
+    },
+    first: |b| b.is_ascii_hexdigit() || b == b':' || b == b'.',
+    word_start: false,
+    max_span: usize::MAX,
+};
+
+/// The phone matcher's memo covers spans up to this long (on the stack).
+const PHONE_MAX_SPAN: usize = 64;
+
+/// `(?:\+|\b00)?\(?\d{1,4}\)?(?:[ .\-\u{a0}]?\(?\d{1,5}\)?){1,6}(?:\s*(?:ext\.?|x)\s*\d{1,5})?\b`
+/// (phone number) on ASCII, where `\u{a0}` cannot occur and `\s` is `[\t\n\x0B\x0C\r ]`.
+///
+/// Every choice is tried in the regex's order (optional parts taken first, the longest
+/// digit run first, one more group first), which is leftmost-first. Digit runs split
+/// between the groups in many ways, so the end reached from "after `c` groups at `i`"
+/// is remembered: it does not depend on how `i` was reached, which keeps the search
+/// polynomial on long digit runs that end where `\b` fails.
+pub(crate) const PHONE: ShapeMatcher = ShapeMatcher {
+    at: |t, s, end| {
+        let mut search = PhoneSearch {
+            t,
+            s,
+            end,
+            memo: [0; (PHONE_MAX_SPAN + 1) * 7],
+        };
+        search.start()
+    },
+    first: |b| b == b'+' || b == b'(' || b.is_ascii_digit(),
+    word_start: false,
+    max_span: PHONE_MAX_SPAN,
+};
+
+/// One start of [`PHONE`]'s search.
+struct PhoneSearch<'a> {
+    t: &'a [u8],
+    s: usize,
+    end: usize,
+    /// For `(i - s) * 7 + c`: 0 not computed, 1 no match, else the match end - s + 2.
+    memo: [u8; (PHONE_MAX_SPAN + 1) * 7],
+}
+
+impl PhoneSearch<'_> {
+    fn byte_is(&self, i: usize, b: u8) -> bool {
+        i < self.end && self.t[i] == b
+    }
+
+    /// `\s*` (greedy): the position after the spaces at `i`.
+    fn spaces(&self, mut i: usize) -> usize {
+        while i < self.end && matches!(self.t[i], b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
+        {
+            i += 1;
+        }
+        i
+    }
+
+    /// `(?:\+|\b00)?\(?\d{1,4}\)?` then the groups.
+    fn start(&mut self) -> Option<usize> {
+        let (t, s) = (self.t, self.s);
+        let mut prefixes = [s; 3];
+        let mut n = 0;
+        if self.byte_is(s, b'+') {
+            prefixes[n] = s + 1;
+            n += 1;
+        }
+        if boundary(t, s) && self.byte_is(s, b'0') && self.byte_is(s + 1, b'0') {
+            prefixes[n] = s + 2;
+            n += 1;
+        }
+        prefixes[n] = s;
+        n += 1;
+        for &p in &prefixes[..n] {
+            for k in self.optional(p, b'(') {
+                let digits = digits(t, k, self.end, 4);
+                for d in (1..=digits).rev() {
+                    for q in self.optional(k + d, b')') {
+                        if let Some(e) = self.groups(q, 0) {
+                            return Some(e);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The positions after an optional `b` at `i`, in the order tried: taken, then not.
+    fn optional(&self, i: usize, b: u8) -> impl Iterator<Item = usize> {
+        let taken = self.byte_is(i, b);
+        [i + 1, i].into_iter().skip(usize::from(!taken))
+    }
+
+    /// After `c` groups at `i`: another `[ .-]?\(?\d{1,5}\)?` group first (up to six),
+    /// then (after one at least) the extension and `\b`.
+    fn groups(&mut self, i: usize, c: usize) -> Option<usize> {
+        // Within `max_span` (as the recognizer uses it) every key is in the memo and every
+        // end - s + 2 fits in a byte; past it the search is only slower.
+        let key = (i - self.s) * 7 + c;
+        match self.memo.get(key) {
+            Some(0) | None => {}
+            Some(1) => return None,
+            Some(&e) => return Some(self.s + usize::from(e) - 2),
+        }
+        let found = self.groups_uncached(i, c);
+        if let Some(m) = self.memo.get_mut(key) {
+            *m = found.map_or(1, |e| u8::try_from(e - self.s + 2).unwrap_or(0));
+        }
+        found
+    }
+
+    fn groups_uncached(&mut self, i: usize, c: usize) -> Option<usize> {
+        if c < 6 {
+            let separated = i < self.end && matches!(self.t[i], b' ' | b'.' | b'-');
+            for j in [i + 1, i].into_iter().skip(usize::from(!separated)) {
+                for k in self.optional(j, b'(') {
+                    let digits = digits(self.t, k, self.end, 5);
+                    for d in (1..=digits).rev() {
+                        for q in self.optional(k + d, b')') {
+                            if let Some(e) = self.groups(q, c + 1) {
+                                return Some(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if c == 0 {
+            return None;
+        }
+        self.extension(i)
+            .or_else(|| boundary(self.t, i).then_some(i))
+    }
+
+    /// `\s*(?:ext\.?|x)\s*\d{1,5}\b` at `i`. Fewer spaces than all of them leave a space
+    /// where a letter or digit must come, so only the greedy count is tried.
+    fn extension(&self, i: usize) -> Option<usize> {
+        let j = self.spaces(i);
+        let ext = j + 3 <= self.end && &self.t[j..j + 3] == b"ext";
+        let mut after = [0; 3];
+        let mut n = 0;
+        if ext && self.byte_is(j + 3, b'.') {
+            after[n] = j + 4;
+            n += 1;
+        }
+        if ext {
+            after[n] = j + 3;
+            n += 1;
+        }
+        if self.byte_is(j, b'x') {
+            after[n] = j + 1;
+            n += 1;
+        }
+        after[..n].iter().find_map(|&p| {
+            let q = self.spaces(p);
+            let digits = digits(self.t, q, self.end, 5);
+            (1..=digits)
+                .rev()
+                .map(|d| q + d)
+                .find(|&e| boundary(self.t, e))
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -247,6 +496,151 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Texts of phone-number pieces: digit groups of every length, separators, brackets,
+    /// `+`, `00` and extensions, glued or spaced.
+    fn phone_texts(n: usize, state: u64) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "1", "12", "123", "1234", "12345", "123456", "00", "0", "+", "(", ")", " ", " ", "  ",
+            "-", ".", "ext", "ext.", "x", "e", "\t", "\n", "a", "_", "/", "é", "\u{a0}", "٤",
+        ];
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
+        (0..n)
+            .map(|_| {
+                (0..(next() % 28 + 1))
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The IP matcher finds what the IP regex finds, from every start.
+    #[test]
+    fn ip_shape_finds_what_the_regex_finds() {
+        let pattern = crate::pii::recognizers::ip_address()
+            .pattern_text()
+            .to_string();
+        let regex = compile(&pattern).unwrap();
+        let first = IP.first_bytes();
+        const PIECES: &[&str] = &[
+            "1", "12", "123", "1234", "0", "255", "256", ".", ".", ":", ":", "::", "%", "eth0",
+            "a", "f", "F", "g", "G", "x", " ", "-", "_", "db8", "fe80", "é", "٤", "%%", "\n",
+        ];
+        let mut next = crate::pii::recognizers::test_util::xorshift(0xC0FF_EE00_1234_5678);
+        let mut texts: Vec<String> = (0..5000)
+            .map(|_| {
+                (0..(next() % 20 + 1))
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        texts.extend(random_texts(1000, 0x0F0F_F0F0_1357_2468));
+        texts.extend(
+            [
+                "from 192.168.0.1.",
+                "1.2.3.4.5",
+                "2001:db8::8a2e:370:7334",
+                "fe80::1%eth0 up",
+                "::ffff:192.0.2.128",
+                "a1.2.3.4",
+                "1.2.3.4a",
+                "1234.5.6.7",
+                "x%",
+                "ab:%",
+            ]
+            .map(String::from),
+        );
+        let (mut compared, mut matched) = (0, 0);
+        for text in &texts {
+            let t = text.as_bytes();
+            let bounds: Vec<usize> = (0..=t.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for (n, &start) in bounds.iter().enumerate() {
+                let ends = [
+                    t.len(),
+                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
+                ];
+                for end in ends {
+                    if !applies(t, start, end) {
+                        continue;
+                    }
+                    let want = regex
+                        .search(&Input::new(text).span(start..end))
+                        .map(|m| m.range());
+                    assert_eq!(
+                        IP.find(&first, t, start, end),
+                        want,
+                        "{text:?} [{start}..{end}]"
+                    );
+                    compared += 1;
+                    matched += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(
+            compared > 100_000 && matched > 20_000,
+            "{matched} of {compared}"
+        );
+    }
+
+    /// The phone matcher finds what the phone regex finds, from every start, on spans up
+    /// to its `max_span` (the recognizer's own regex, so the two cannot drift apart).
+    #[test]
+    fn phone_shape_finds_what_the_regex_finds() {
+        let pattern = crate::pii::recognizers::phone_number()
+            .pattern_text()
+            .to_string();
+        let regex = compile(&pattern).unwrap();
+        let first = PHONE.first_bytes();
+        let mut texts = phone_texts(6000, 0x9E37_79B9_7F4A_7C15);
+        texts.extend(random_texts(1000, 0x0123_4567_89AB_CDEF));
+        texts.extend(
+            [
+                "+1 (212) 555-0123 ext. 12",
+                "0044 20 7946 0958x12",
+                "call 212-555-0123 2024",
+                "12345678901234567890123456789012345678901234567890a",
+                "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6",
+                "(1)(2)(3)(4)(5)(6)(7)(8)",
+                "555 0123 ext 5 x 6",
+                "a00 123 4567",
+            ]
+            .map(String::from),
+        );
+        let (mut compared, mut matched) = (0, 0);
+        for text in &texts {
+            let t = text.as_bytes();
+            let bounds: Vec<usize> = (0..=t.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for (n, &start) in bounds.iter().enumerate() {
+                let ends = [
+                    t.len(),
+                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
+                ];
+                for end in ends {
+                    if !applies(t, start, end) || end - start > PHONE.max_span {
+                        continue;
+                    }
+                    let want = regex
+                        .search(&Input::new(text).span(start..end))
+                        .map(|m| m.range());
+                    assert_eq!(
+                        PHONE.find(&first, t, start, end),
+                        want,
+                        "{text:?} [{start}..{end}]"
+                    );
+                    compared += 1;
+                    matched += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(
+            compared > 100_000 && matched > 30_000,
+            "{matched} of {compared}"
+        );
     }
 
     #[test]
@@ -283,6 +677,7 @@ mod tests {
         for (shape, pattern) in cases {
             let (mut compared, mut matched) = (0, 0);
             let regex = compile(pattern).unwrap();
+            let first = shape.first_bytes();
             for text in &texts {
                 let t = text.as_bytes();
                 let bounds: Vec<usize> = (0..=t.len())
@@ -302,7 +697,7 @@ mod tests {
                             .search(&Input::new(text).span(start..end))
                             .map(|m| m.range());
                         assert_eq!(
-                            shape.find(t, start, end),
+                            shape.find(&first, t, start, end),
                             want,
                             "{pattern} in {text:?} [{start}..{end}]"
                         );

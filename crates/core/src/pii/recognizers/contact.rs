@@ -15,7 +15,7 @@ use regex_automata::{meta, Anchored, Input};
 use super::is_space;
 use super::{matched, neighbours};
 use crate::pii::recognizer::{ascii_digits_at_least, FnvBuild};
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
 /// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
@@ -60,6 +60,7 @@ pub fn phone_number() -> PatternRecognizer {
         0.2,
     )
     .expect("built-in phone pattern compiles")
+    .with_shape(&shape::PHONE)
     .with_required_byte(|b| b.is_ascii_digit())
     // Matches are digits, `+().-`, spaces and "ext"/"x"; the validator wants 7 ASCII digits.
     .with_windows(Windows::new(
@@ -283,19 +284,31 @@ pub fn url() -> PatternRecognizer {
     )
     .expect("built-in URL pattern compiles")
     .with_required_byte(|b| b == b'.')
-    // A match has no space, `<>"'` or backtick, and it has "://" or a '.' followed by
-    // more of the match.
+    // A match has no space, `<>"'` or backtick, and it has "://", "www." or a '.' right
+    // before a top-level domain (see `url_run`).
     .with_windows(Windows::new(
         seed::DOT | seed::COLON,
         |b| !is_space(b) && !matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`'),
-        |run| {
-            run.contains(&b':')
-                || run
-                    .iter()
-                    .position(|&b| b == b'.')
-                    .is_some_and(|i| i + 1 < run.len())
-        },
+        url_run,
     ))
+}
+
+/// Whether a URL match can lie in `run`: the scheme branch has "://", the `www.` branch
+/// "www." in any case, and a bare domain a '.' followed by its top-level domain, whose
+/// first letter is an ASCII letter or, matched case-insensitively, a non-ASCII character
+/// ('ſ' matches 's'). Dots between digits ("10.0.0.12") and a lone ':' ("Note:") fail.
+///
+/// One pass that stops only at '.' and ':' (each of the three contains one).
+fn url_run(run: &[u8]) -> bool {
+    run.iter().enumerate().any(|(i, &b)| match b {
+        b'.' => {
+            run.get(i + 1)
+                .is_some_and(|&n| n.is_ascii_alphabetic() || n >= 0x80)
+                || (i >= 3 && run[i - 3..i].eq_ignore_ascii_case(b"www"))
+        }
+        b':' => run[i + 1..].starts_with(b"//"),
+        _ => false,
+    })
 }
 
 fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -402,6 +415,51 @@ mod tests {
         finds(&r, "Phone: 699 956 915", "699 956 915");
         finds(&r, "+1-984-182-0190 mobile", "+1-984-182-0190");
         finds(&r, "call 259.735.7502x459 today", "259.735.7502x459");
+    }
+
+    /// The URL windows' condition holds for every run that holds a match of the regex.
+    #[test]
+    fn url_runs_hold_every_match() {
+        let re = regex::Regex::new(url().pattern_text()).unwrap();
+        let mut texts = super::super::test_util::random_texts(3000, 0xA5A5_1234_0F0F_9999);
+        texts.extend(
+            [
+                "x.\u{17f}e",
+                "a.u\u{212a}",
+                "WWW.5",
+                "wWw.x",
+                "ftp://h",
+                "HTTPS://A.COM",
+                "httpſ://x",
+                "a.b.c",
+                "1.2.3.4",
+                "x:y",
+                "e.g.",
+                "a.",
+                ".com",
+                "x.COM",
+            ]
+            .map(String::from),
+        );
+        let (mut runs, mut matched) = (0, 0);
+        for text in &texts {
+            // The runs of the windows' class (non-ASCII characters are in it).
+            let outside = |c: char| c.is_ascii() && (is_space(c as u8) || "<>\"'`".contains(c));
+            for run in text.split(outside) {
+                let any = re.is_match(run);
+                let b = run.as_bytes();
+                let defined = b
+                    .windows(2)
+                    .any(|w| w[0] == b'.' && (w[1].is_ascii_alphabetic() || w[1] >= 0x80))
+                    || b.windows(3).any(|w| w == b"://")
+                    || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+                assert_eq!(url_run(b), defined, "{run:?}");
+                assert!(!any || defined, "{run:?}");
+                runs += 1;
+                matched += usize::from(any);
+            }
+        }
+        assert!(matched > 500 && matched < runs, "{matched} of {runs}");
     }
 
     #[test]

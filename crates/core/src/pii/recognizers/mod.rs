@@ -248,6 +248,29 @@ mod tests {
         assert!(found > 4000, "the texts should contain PII: {found}");
     }
 
+    /// Each built-in recognizer's [`Recognizer::needs`] (by which the analyzer skips it)
+    /// holds wherever it finds anything.
+    #[test]
+    fn needs_hold_wherever_candidates_are_found() {
+        let all = builtin();
+        let mut texts = test_util::random_texts(4000, 0x6A09_E667_F3BC_C908);
+        texts.extend(["", "x", "Paris", "MAY 2020", "ok 1234567"].map(String::from));
+        let (mut found, mut skipped) = (0, 0);
+        for text in &texts {
+            let mut marks = Vec::new();
+            let scan = crate::pii::Scan::new(text, &mut marks);
+            for r in &all {
+                let mut out: Vec<Candidate> = Vec::new();
+                r.find_in(text, &scan, &mut out);
+                let met = r.needs().met_by(&scan);
+                assert!(met || out.is_empty(), "{:?} in {text:?}", r.entity());
+                skipped += usize::from(!met);
+                found += out.len();
+            }
+        }
+        assert!(found > 4000 && skipped > 4000, "{found} {skipped}");
+    }
+
     /// Every built-in pattern recognizer, in registry order.
     fn patterns() -> Vec<PatternRecognizer> {
         vec![

@@ -19,7 +19,7 @@ use regex_automata::{meta, Input};
 use super::is_space;
 use crate::pii::dictionaries;
 use crate::pii::recognizer::{compile, ContextWords, FnvBuild};
-use crate::pii::{seed, ByteSet, Candidate, EntityType, Mark, Recognizer, Scan};
+use crate::pii::{seed, ByteSet, Candidate, EntityType, Mark, Needs, Recognizer, Scan};
 
 /// Words that raise a PERSON candidate's score when nearby.
 const PERSON_CONTEXT: &[&str] = &[
@@ -291,11 +291,79 @@ struct Word {
 }
 
 /// The words of `text`, appended to `out`.
+#[cfg(test)]
 fn words(text: &str, out: &mut Vec<Word>) {
     if text.is_ascii() {
         ascii_words(text.as_bytes(), out)
     } else {
         char_words(text, out)
+    }
+}
+
+/// The capitalized words of `text` (see [`Word::capitalized`]; initials are capitalized),
+/// appended to `out`: the words of [`words`] that [`PersonRecognizer::find_words`] can
+/// start or continue a name with.
+fn capitalized_words(text: &str, out: &mut Vec<Word>) {
+    if text.is_ascii() {
+        ascii_capitalized_words(text.as_bytes(), out)
+    } else {
+        let from = out.len();
+        char_words(text, out);
+        let mut k = from;
+        for i in from..out.len() {
+            if out[i].capitalized {
+                out[k] = out[i];
+                k += 1;
+            }
+        }
+        out.truncate(k);
+    }
+}
+
+/// [`ascii_words`] keeping the capitalized words only, without reading the others word by
+/// word: a capitalized word starts with a capital, and whether a letter starts a word is
+/// decided by the two bytes before it (a letter at `p` continues a word when `p - 1` is a
+/// letter, or an inner `'` or `-` after a letter at `p - 2`; any other letter starts one).
+/// So only the capitals are looked at, and the words they start are read to their end.
+fn ascii_capitalized_words(b: &[u8], out: &mut Vec<Word>) {
+    let mut i = 0;
+    loop {
+        // ASCII text: the next capital.
+        i = next_upper_or_non_ascii(b, i);
+        if i >= b.len() {
+            break;
+        }
+        let starts = i == 0
+            || !(b[i - 1].is_ascii_alphabetic()
+                || (matches!(b[i - 1], b'\'' | b'-') && i >= 2 && b[i - 2].is_ascii_alphabetic()));
+        let start = i;
+        let mut upper_rest = true;
+        let mut letters = 1;
+        i += 1;
+        loop {
+            match b.get(i) {
+                Some(d) if d.is_ascii_alphabetic() => {
+                    upper_rest &= d.is_ascii_uppercase();
+                    letters += 1;
+                    i += 1;
+                }
+                Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
+                _ => break,
+            }
+        }
+        let capitalized = letters == 1 || !upper_rest;
+        if !starts || !capitalized {
+            // Inside a word (the rest of it holds no word start), or not capitalized.
+            continue;
+        }
+        let end = i;
+        let initial = letters == 1 && b.get(end) == Some(&b'.');
+        out.push(Word {
+            start,
+            end: if initial { end + 1 } else { end },
+            capitalized: true,
+            initial,
+        });
     }
 }
 
@@ -344,6 +412,7 @@ fn char_words(text: &str, out: &mut Vec<Word>) {
 
 /// [`words`] for ASCII text, byte by byte (the same words: letters are ASCII letters, the
 /// inner joiners `'` and `-`).
+#[cfg(test)]
 fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
     let mut i = 0;
     while i < b.len() {
@@ -381,6 +450,32 @@ fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
     }
 }
 
+/// The first index at or after `i` of an ASCII capital or a byte >= 0x80 in `b`
+/// (`b.len()` if none), eight bytes at a time: in a word `w` with the high bits cleared,
+/// adding 0x3F to a byte carries into its high bit when the byte is at least `A`, adding
+/// 0x25 when it is past `Z`, and no byte carries into the next one.
+fn next_upper_or_non_ascii(b: &[u8], mut i: usize) -> usize {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = !LOW;
+    while i + 8 <= b.len() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(bytes);
+        let low = w & LOW;
+        let at_least_a = low + 0x3F3F_3F3F_3F3F_3F3F;
+        let past_z = low + 0x2525_2525_2525_2525;
+        let found = (w | (at_least_a & !past_z)) & HIGH;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !(b[i].is_ascii_uppercase() || b[i] >= 0x80) {
+        i += 1;
+    }
+    i
+}
+
 /// Whether only spaces or tabs (one to three) lie between two words.
 fn adjacent(text: &str, a: &Word, b: &Word) -> bool {
     let gap = &text[a.end..b.start];
@@ -400,6 +495,13 @@ fn sentence_start(text: &str, pos: usize) -> bool {
     }
 }
 
+/// The ASCII capitals and the bytes of non-ASCII characters: a text without any has no
+/// capitalized word, and LOCATION finds nothing in it.
+fn upper_or_non_ascii() -> &'static ByteSet {
+    static SET: OnceLock<ByteSet> = OnceLock::new();
+    SET.get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80))
+}
+
 /// PERSON recognizer.
 pub struct PersonRecognizer;
 
@@ -412,6 +514,21 @@ impl Recognizer for PersonRecognizer {
         EntityType::Person
     }
 
+    /// Texts without an ASCII capital or a non-ASCII byte have no capitalized word:
+    /// skipped from the scan's byte set.
+    fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        if scan.bytes.intersects(upper_or_non_ascii()) {
+            self.find(text, out)
+        }
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            bytes: Some(*upper_or_non_ascii()),
+            ..Needs::NOTHING
+        }
+    }
+
     fn find(&self, text: &str, out: &mut Vec<Candidate>) {
         thread_local! {
             /// The words buffer and its list-bits memo, reused across texts.
@@ -421,7 +538,7 @@ impl Recognizer for PersonRecognizer {
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
         let (mut ws, mut memo) = WORDS.with(|w| w.take());
         ws.clear();
-        words(text, &mut ws);
+        capitalized_words(text, &mut ws);
         memo.clear();
         memo.resize(ws.len(), UNKNOWN);
         self.find_words(text, &ws, &mut memo, out);
@@ -430,8 +547,12 @@ impl Recognizer for PersonRecognizer {
 }
 
 impl PersonRecognizer {
-    /// `memo` (one entry per word, [`UNKNOWN`] at first) keeps the list bits of the words
-    /// looked up, so that each word is hashed once however many lists are asked about it.
+    /// `ws` are the text's capitalized words ([`capitalized_words`]): a name starts and
+    /// continues only with those, and any other word between two of them makes the gap
+    /// between them fail both the title check and [`adjacent`], just as meeting that word
+    /// in the list of all words would end the name there. `memo` (one entry per word,
+    /// [`UNKNOWN`] at first) keeps the list bits of the words looked up, so that each word
+    /// is hashed once however many lists are asked about it.
     fn find_words(&self, text: &str, ws: &[Word], memo: &mut [u8], out: &mut Vec<Candidate>) {
         let t = tables();
         let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
@@ -517,9 +638,40 @@ struct Places {
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
+    /// The first four bytes of every name (all of a shorter one), hashed to bits: see
+    /// [`Places::may_start`].
+    prefixes: Box<[u64; PREFIX_WORDS]>,
+    /// Bit `n` set when some name is `n` bytes long, for `n` of 1 to 3.
+    short_lengths: u8,
+}
+
+/// Size of [`Places::prefixes`] in words: 2^18 bits, a few percent of them set.
+const PREFIX_WORDS: usize = 1 << 12;
+
+/// Hash of a name prefix of one to four bytes, to a bit of [`Places::prefixes`].
+fn prefix_bit(p: &[u8]) -> usize {
+    let mut h = p.len() as u32;
+    for &b in p {
+        h = (h ^ u32::from(b)).wrapping_mul(0x9E37_79B1);
+    }
+    (h >> 14) as usize
 }
 
 impl Places {
+    /// Whether a name can start at `s` of `b`: a name of four bytes or more starts with
+    /// `b[s..s + 4]`, a shorter one is all of `b[s..s + n]`, so the hash of one of these
+    /// must be set. Most capitals fail this, and the anchored search is not run there.
+    fn may_start(&self, b: &[u8], s: usize) -> bool {
+        let set = |p: &[u8]| {
+            let bit = prefix_bit(p);
+            self.prefixes[bit / 64] & (1 << (bit % 64)) != 0
+        };
+        (s + 4 <= b.len() && set(&b[s..s + 4]))
+            || (1..4).any(|n| {
+                self.short_lengths & (1 << n) != 0 && s + n <= b.len() && set(&b[s..s + n])
+            })
+    }
+
     /// The place names in `text` that an unanchored leftmost-longest search reports, in
     /// order (non-overlapping; a match that [`boundary_ok`] later rejects still hides the
     /// ones overlapping it): at each byte that can start a name, from left to right, the
@@ -531,7 +683,15 @@ impl Places {
         let mut pos = 0;
         std::iter::from_fn(move || {
             while pos < b.len() {
-                let s = pos + b[pos..].iter().position(|&c| self.first[usize::from(c)])?;
+                // Every name starts with a capital (ASCII, or a non-ASCII character).
+                let s = next_upper_or_non_ascii(b, pos);
+                if s >= b.len() {
+                    return None;
+                }
+                if !self.first[usize::from(b[s])] || !self.may_start(b, s) {
+                    pos = s + 1;
+                    continue;
+                }
                 let input = aho_corasick::Input::new(text)
                     .span(s..b.len())
                     .anchored(Anchored::Yes);
@@ -573,13 +733,27 @@ fn places() -> &'static Places {
         let mut first = [false; 256];
         for p in &patterns {
             if let Some(&b) = p.as_bytes().first() {
-                first[usize::from(b)] = true;
+                // Every entry starts with a capital (the dictionaries' test), which
+                // `find_iter` relies on: anything else could never be found.
+                first[usize::from(b)] = b.is_ascii_uppercase() || b >= 0x80;
+            }
+        }
+        let mut prefixes = Box::new([0u64; PREFIX_WORDS]);
+        let mut short_lengths = 0;
+        for p in &patterns {
+            let p = p.as_bytes();
+            let bit = prefix_bit(&p[..p.len().min(4)]);
+            prefixes[bit / 64] |= 1 << (bit % 64);
+            if (1..4).contains(&p.len()) {
+                short_lengths |= 1 << p.len();
             }
         }
         Places {
             automaton,
             first,
             scores,
+            prefixes,
+            short_lengths,
         }
     })
 }
@@ -720,13 +894,17 @@ impl Recognizer for LocationRecognizer {
         self.find_in(text, &Scan::new(text, &mut buf), out)
     }
 
+    fn needs(&self) -> Needs {
+        Needs {
+            bytes: Some(*upper_or_non_ascii()),
+            ..Needs::NOTHING
+        }
+    }
+
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
         // No ASCII capital and no byte of a non-ASCII character: read from the scan's
         // byte set instead of two passes over the text.
-        static UPPER_OR_NON_ASCII: OnceLock<ByteSet> = OnceLock::new();
-        let wanted = UPPER_OR_NON_ASCII
-            .get_or_init(|| ByteSet::matching(|b| b.is_ascii_uppercase() || b >= 0x80));
-        if !scan.bytes.intersects(wanted) {
+        if !scan.bytes.intersects(upper_or_non_ascii()) {
             return;
         }
         let p = places();
@@ -830,6 +1008,37 @@ mod tests {
         assert!(found > 100, "{found}");
     }
 
+    /// Every place name may start where it stands, and most other capitals of ordinary
+    /// text may not (the prefix bits are sparse).
+    #[test]
+    fn place_prefix_bits_pass_every_name() {
+        let p = places();
+        for list in [
+            dictionaries::countries(),
+            dictionaries::regions(),
+            dictionaries::cities(),
+        ] {
+            for name in list {
+                let text = format!("x {name} y");
+                assert!(p.may_start(text.as_bytes(), 2), "{name:?}");
+            }
+        }
+        let words = [
+            "Customer",
+            "Meeting",
+            "Reimburse",
+            "Server",
+            "Friday",
+            "John",
+            "The",
+        ];
+        let passing = words
+            .iter()
+            .filter(|w| p.may_start(w.as_bytes(), 0))
+            .count();
+        assert!(passing < words.len(), "{passing}");
+    }
+
     /// Anchored searches at the bytes that start a name report what an unanchored
     /// leftmost-longest search over the whole text reports.
     #[test]
@@ -898,6 +1107,116 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 500, "{checked}");
+    }
+
+    /// Texts of names, titles, initials, capitalized and other words glued with spaces,
+    /// joiners and punctuation: what PERSON's word handling is compared on.
+    fn name_texts(n: usize, state: u64) -> Vec<String> {
+        const TOKENS: &[&str] = &[
+            "John", "Smith", "Maria", "Garcia", "A.", "B", "Dr.", "Dr", "Mrs", "Prof", "The",
+            "Board", "Meeting", "O'Brien", "Jean-Luc", "MR", "JONES", "x-Ray", "it's", "and",
+            "called", "dear", "name", "Monday", "Thandiwe", "Okonkwo", "McDonald", "I", "a",
+            "Señor", "Zoë", "Émile", "Ünal", "ǅemal", "İlker", "ǈ", "Apt", "Street", "-", "'",
+        ];
+        const GLUE: &[&str] = &[
+            " ", " ", " ", "  ", "\t", ". ", ", ", "-", "'", "", ".", "\n", ": ", "(", " - ", "’",
+            "\u{a0}",
+        ];
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
+        (0..n)
+            .map(|_| {
+                let mut t = String::new();
+                for _ in 0..(next() % 10 + 1) {
+                    t.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+                    t.push_str(GLUE[(next() % GLUE.len() as u64) as usize]);
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// The eight-bytes-at-a-time search finds what a byte-by-byte one finds, from every
+    /// start, in every byte value.
+    #[test]
+    fn next_upper_or_non_ascii_agrees_with_bytes() {
+        let mut next = crate::pii::recognizers::test_util::xorshift(0x0BAD_F00D_1234_5678);
+        let mut texts: Vec<Vec<u8>> = vec![(0..=255u8).collect(), (0..=255u8).rev().collect()];
+        for _ in 0..500 {
+            let len = (next() % 40) as usize;
+            texts.push(
+                (0..len)
+                    .map(|_| match next() % 4 {
+                        0 => b"AZaz@[`{"[(next() % 8) as usize],
+                        1 => (next() % 256) as u8,
+                        _ => b'a' + (next() % 26) as u8,
+                    })
+                    .collect(),
+            );
+        }
+        let mut hits = 0;
+        for b in &texts {
+            for i in 0..=b.len() {
+                let want = (i..b.len())
+                    .find(|&j| b[j].is_ascii_uppercase() || b[j] >= 0x80)
+                    .unwrap_or(b.len());
+                assert_eq!(next_upper_or_non_ascii(b, i), want, "{b:?} {i}");
+                hits += usize::from(want < b.len());
+            }
+        }
+        assert!(hits > 1000, "{hits}");
+    }
+
+    /// The capitalized words are the words of [`words`] that are capitalized.
+    #[test]
+    fn capitalized_words_are_the_capitalized_words() {
+        let key = |ws: &[Word]| -> Vec<_> {
+            ws.iter()
+                .map(|w| (w.start, w.end, w.capitalized, w.initial))
+                .collect()
+        };
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 13);
+        texts.extend(name_texts(4000, 0x5DEE_CE66_D1CE_4E5B));
+        texts.extend(
+            [
+                "A", "A.", "'A", "a'B", "a-B c -D", "ab-'C", "X'", "Ab-", "AB-c",
+            ]
+            .map(String::from),
+        );
+        let mut seen = 0;
+        for text in &texts {
+            let mut all = Vec::new();
+            words(text, &mut all);
+            all.retain(|w| w.capitalized);
+            let mut got = Vec::new();
+            capitalized_words(text, &mut got);
+            assert_eq!(key(&got), key(&all), "{text:?}");
+            seen += got.len();
+        }
+        assert!(seen > 10_000, "{seen}");
+    }
+
+    /// PERSON over the capitalized words finds what it finds over every word.
+    #[test]
+    fn person_over_capitalized_words_finds_the_same() {
+        let p = person();
+        let mut texts = crate::pii::recognizers::test_util::random_texts(2000, 17);
+        texts.extend(name_texts(6000, 0x2545_F491_4F6C_DD1D));
+        let mut found = 0;
+        for text in &texts {
+            let mut all = Vec::new();
+            words(text, &mut all);
+            let mut want = Vec::new();
+            p.find_words(text, &all, &mut vec![UNKNOWN; all.len()], &mut want);
+            let mut got = Vec::new();
+            p.find(text, &mut got);
+            assert_eq!(got, want, "{text:?}");
+            let mut marks = Vec::new();
+            let mut in_scan = Vec::new();
+            p.find_in(text, &Scan::new(text, &mut marks), &mut in_scan);
+            assert_eq!(in_scan, want, "{text:?}");
+            found += want.len();
+        }
+        assert!(found > 3000, "{found}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::{matched, neighbours};
 use crate::pii::recognizer::ascii_digits_at_least;
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
 
 /// IP_ADDRESS: dotted-quad IPv4 and every IPv6 notation std::net parses (compressed `::`,
 /// embedded IPv4, zone ids). Version strings such as `1.2.3.4.5` are not addresses.
@@ -18,6 +18,7 @@ pub fn ip_address() -> PatternRecognizer {
         0.1,
     )
     .expect("built-in IP pattern compiles")
+    .with_shape(&shape::IP)
     .with_required_byte(|b| b == b'.' || b == b':')
     // Letters, digits, `:.%`. IPv6 matches have a ':' and the validator wants two; IPv4
     // ones have digits, and parsing wants three dots and four ASCII digits.
