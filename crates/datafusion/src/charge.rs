@@ -502,12 +502,13 @@ fn with_const_args(plan: LogicalPlan) -> Result<LogicalPlan> {
     .map(|t| t.data)
 }
 
-/// The partition selection of a GROUP BY that a `dp_count` or `dp_mean` call of the same
-/// aggregation can carry ([`crate::aggregate::flat_groups`]: one count per row instead of
+/// The partition selection of a GROUP BY that a `dp_count`, `dp_sum` or `dp_mean` call of
+/// the same aggregation can carry ([`crate::aggregate::flat_groups`]: one count per row instead of
 /// two): a selection without FILTER (so without a privacy unit, whose selection counts units)
 /// and a call without FILTER, DISTINCT or ORDER BY. The position of the selection, that of
 /// the call, and the call's function carrying the selection.
 fn fusable_selection(agg: &Aggregate) -> Option<(usize, usize, Arc<AggregateUDF>)> {
+    use crate::aggregate::dp_sum::DpSum;
     use crate::aggregate::{dp_count::DpCount, dp_mean::DpMean, flat_groups::FusedSelection};
     let calls: Vec<Option<&AggregateFunction>> = agg.aggr_expr.iter().map(dp_call).collect();
     let s = agg.aggr_expr.iter().position(is_keep)?;
@@ -531,8 +532,10 @@ fn fusable_selection(agg: &Aggregate) -> Option<(usize, usize, Arc<AggregateUDF>
         let inner = f.func.inner();
         let carrier = if let Some(c) = inner.downcast_ref::<DpCount>() {
             AggregateUDF::from(c.selecting(fused))
+        } else if let Some(m) = inner.downcast_ref::<DpMean>() {
+            AggregateUDF::from(m.selecting(fused))
         } else {
-            AggregateUDF::from(inner.downcast_ref::<DpMean>()?.selecting(fused))
+            AggregateUDF::from(inner.downcast_ref::<DpSum>()?.selecting(fused))
         };
         Some((s, h, Arc::new(carrier)))
     })
@@ -598,7 +601,7 @@ mod tests {
             .to_string()
     }
 
-    /// A grouped `dp_count` / `dp_mean` carries the selection (no separate selection
+    /// A grouped `dp_count` / `dp_sum` / `dp_mean` carries the selection (no separate selection
     /// aggregate); a call with FILTER cannot, nor can a selection over privacy units; groups
     /// below the threshold are dropped either way, also across partitions and batches.
     #[tokio::test]
@@ -627,6 +630,7 @@ mod tests {
         for sql in [
             "SELECT g, dp_count(x, 1000) FROM t GROUP BY g",
             "SELECT g, dp_sum(x, 0, 10, 1000), dp_mean(x, 0, 10, 1000) FROM t GROUP BY g",
+            "SELECT g, dp_sum(x, 0, 10, 1000) FROM t GROUP BY g",
             "SELECT g, dp_count(x, 1000) FILTER (WHERE x > 3), dp_count(1, 1000) FROM t GROUP BY g",
         ] {
             let p = plan(sql).await;
@@ -634,8 +638,8 @@ mod tests {
             assert!(p.contains("IS NOT NULL"), "{sql}\n{p}");
         }
         for sql in [
-            "SELECT g, dp_sum(x, 0, 10, 1000) FROM t GROUP BY g",
             "SELECT g, dp_count(x, 1000) FILTER (WHERE x > 3) FROM t GROUP BY g",
+            "SELECT g, dp_quantile(x, 0.5, 0, 10, 1000) FROM t GROUP BY g",
         ] {
             let p = plan(sql).await;
             assert!(p.contains("veil_partition_select"), "{sql}\n{p}");
@@ -658,6 +662,14 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("| 9 "), "{out}");
+        // a sum carries it too: group 1's NULLs still count as rows for the selection
+        let out = run(
+            &ctx,
+            "SELECT g, round(dp_sum(x, 0, 1000, 1000000)) AS s FROM t GROUP BY g ORDER BY g",
+        )
+        .await;
+        assert!(out.contains("| 0 | 250500.0 |"), "{out}");
+        assert!(out.contains("| 1 |") && !out.contains("| 9 "), "{out}");
         // a privacy unit's selection counts units: not carried
         ctx.sql("SET veil.privacy_unit = 'u'")
             .await

@@ -102,12 +102,18 @@ impl DpSumAccumulator {
     }
 
     /// GROUP BY in one pass: adds [`DpSumAccumulator::units`] of `xs[i]` to
-    /// `partials[groups[i]]` (NaN skipped). The caller joins the i64 partials into i128
+    /// `partials[groups[i]]` (NaN skipped), and with `counts` 1 to `counts[groups[i]]`. The caller joins the i64 partials into i128
     /// sums before [`super::UNITS_PER_I64`] values have reached any one. The number of NaN
     /// skipped, or None (nothing added) when the bounds need the slow path (then use
     /// `units`).
-    pub fn add_grouped(&self, xs: &[f64], groups: &[usize], partials: &mut [i64]) -> Option<usize> {
-        self.params.fixed.add_grouped(xs, groups, partials, None)
+    pub fn add_grouped(
+        &self,
+        xs: &[f64],
+        groups: &[usize],
+        partials: &mut [i64],
+        counts: Option<&mut [u64]>,
+    ) -> Option<usize> {
+        self.params.fixed.add_grouped(xs, groups, partials, counts)
     }
 
     /// The fixed-point units `update(x)` adds to the sum; None for NaN, which it skips.

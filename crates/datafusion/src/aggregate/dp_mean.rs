@@ -106,9 +106,7 @@ impl AggregateUDFImpl for DpMean {
         if args.is_distinct {
             return plan_err!("dp_mean does not support DISTINCT");
         }
-        if self.select.is_some() {
-            return exec_err!("dp_mean: the partition selection runs only in a GROUP BY");
-        }
+        super::flat_groups::refuse_carried("dp_mean", self.select)?;
         Ok(Box::new(DpMeanAcc(prototype(&args, self.noise.get())?)))
     }
 
@@ -120,22 +118,15 @@ impl AggregateUDFImpl for DpMean {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        let groups =
-            super::flat_groups::FlatGroups::new("dp_mean", prototype(&args, self.noise.get())?);
-        Ok(match self.select {
-            None => Box::new(groups),
-            Some(s) => {
-                Box::new(groups.selecting(s.selection().map_err(|e| to_df_error("dp_mean", e))?)?)
-            }
-        })
+        super::flat_groups::groups_accumulator(
+            "dp_mean",
+            prototype(&args, self.noise.get())?,
+            self.select,
+        )
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let mut fields = binary_state::state_fields(args.name);
-        if self.select.is_some() {
-            fields.push(FusedSelection::state_field(args.name));
-        }
-        Ok(fields)
+        Ok(super::flat_groups::state_fields(args.name, self.select))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -11,6 +11,7 @@ use datafusion_macros::user_doc;
 use veil_core::dp::{BoundedSum, DpSumAccumulator};
 
 use super::binary_state;
+use super::flat_groups::FusedSelection;
 use crate::to_df_error;
 use crate::util::NoiseChoice;
 use crate::util::{constant_f64, epsilon_arg};
@@ -43,6 +44,8 @@ skipped. Every evaluation draws fresh noise. Same name and arguments in PostgreS
 pub struct DpSum {
     signature: Signature,
     noise: NoiseChoice,
+    /// The GROUP BY's partition selection, when the charge rule lets this call carry it.
+    select: Option<FusedSelection>,
 }
 
 impl Default for DpSum {
@@ -70,6 +73,17 @@ impl DpSum {
                 Volatility::Volatile,
             ),
             noise: NoiseChoice::default(),
+            select: None,
+        }
+    }
+
+    /// This call carrying its GROUP BY's partition selection (see
+    /// [`super::flat_groups`]); the same noise.
+    pub fn selecting(&self, select: FusedSelection) -> Self {
+        DpSum {
+            noise: self.noise,
+            select: Some(select),
+            ..Self::new()
         }
     }
 }
@@ -91,6 +105,7 @@ impl AggregateUDFImpl for DpSum {
         if args.is_distinct {
             return plan_err!("dp_sum does not support DISTINCT");
         }
+        super::flat_groups::refuse_carried("dp_sum", self.select)?;
         Ok(Box::new(DpSumAcc(prototype(&args, self.noise.get())?)))
     }
 
@@ -102,14 +117,15 @@ impl AggregateUDFImpl for DpSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
-        Ok(Box::new(super::flat_groups::FlatGroups::new(
+        super::flat_groups::groups_accumulator(
             "dp_sum",
             prototype(&args, self.noise.get())?,
-        )))
+            self.select,
+        )
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(binary_state::state_fields(args.name))
+        Ok(super::flat_groups::state_fields(args.name, self.select))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -6,12 +6,14 @@
 //! the partial states (the Binary encoding of the one-group accumulators, which they merge
 //! with) and the parameter check on merge are veil-core's.
 //!
-//! A `dp_count` or `dp_mean` call can also carry its GROUP BY's partition selection
-//! ([`FusedSelection`], set by the charge rule in place of a separate
+//! A `dp_count`, `dp_sum` or `dp_mean` call can also carry its GROUP BY's partition
+//! selection ([`FusedSelection`], set by the charge rule in place of a separate
 //! `veil_partition_select` call, see [`crate::charge`]): the selection's row count of a
-//! group is the call's own count plus the rows it skips (NULL, NaN), so each row is counted
-//! once instead of by two accumulators, and a group the selection drops is released as NULL
-//! (the plan keeps the groups whose release is not NULL) without drawing its noise.
+//! group is the call's own count plus the rows its state does not count (`skipped`: NULL
+//! and NaN; for a sum, which keeps no count, every row, counted in the sum's own pass), so
+//! each row is visited by one accumulator instead of two, and a group the selection drops
+//! is released as NULL (the plan keeps the groups whose release is not NULL) without
+//! drawing its noise.
 //!
 //! Sums stay exact: a value's fixed-point units (at most 2^41 in magnitude) are added to an
 //! i64 partial of its group, and the partials are joined into i128 totals (saturating, as
@@ -79,6 +81,37 @@ pub trait FlatState: BinaryState + Clone + Send + 'static {
                 .filter(|&i| nulls.is_null(i))
                 .for_each(skip);
         }
+    }
+}
+
+/// The GROUP BY accumulator of a `dp_count` / `dp_sum` / `dp_mean` call, carrying `select`
+/// when the charge rule gave it one.
+pub fn groups_accumulator<T: FlatState>(
+    function: &'static str,
+    prototype: T,
+    select: Option<FusedSelection>,
+) -> Result<Box<dyn GroupsAccumulator>> {
+    let groups = FlatGroups::new(function, prototype);
+    Ok(match select {
+        None => Box::new(groups),
+        Some(s) => Box::new(groups.selecting(s.selection().map_err(|e| to_df_error(function, e))?)),
+    })
+}
+
+/// The partial state's fields: the Binary state, and `skipped` with a carried selection.
+pub fn state_fields(name: &str, select: Option<FusedSelection>) -> Vec<FieldRef> {
+    let mut fields = super::binary_state::state_fields(name);
+    if select.is_some() {
+        fields.push(FusedSelection::state_field(name));
+    }
+    fields
+}
+
+/// A carried selection runs only in a GROUP BY (where the groups accumulator is used).
+pub fn refuse_carried(function: &str, select: Option<FusedSelection>) -> Result<()> {
+    match select {
+        Some(_) => exec_err!("{function}: the partition selection runs only in a GROUP BY"),
+        None => Ok(()),
     }
 }
 
@@ -192,16 +225,22 @@ impl FlatState for DpSumAccumulator {
         filter: Option<&BooleanArray>,
     ) -> bool {
         let v = values.as_primitive::<Float64Type>();
-        let partials = cols.partials;
-        // Quantized and added to the groups in one pass when nothing is skipped.
+        let (counts, partials) = (cols.counts, cols.partials);
+        // Quantized and added to the groups in one pass when nothing is skipped; with
+        // `counts` (a carried selection's rows), the values added are counted too.
+        let counting = !counts.is_empty();
         if v.null_count() == 0 && filter.is_none() {
-            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials) {
+            let counts = counting.then_some(&mut *counts);
+            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials, counts) {
                 return nans > 0;
             }
         }
         accumulate(group_indices, v, filter, |g, x| {
             if let Some(u) = self.units(x) {
                 partials[g] += u;
+                if counting {
+                    counts[g] += 1;
+                }
             }
         });
         true
@@ -284,9 +323,10 @@ pub struct FlatGroups<T: FlatState> {
     pending: usize,
     /// The most units a partial may take; [`UNITS_PER_I64`] (lowered in tests).
     flush_every: usize,
-    /// The GROUP BY's partition selection, when this call carries it (`T::COUNT` only).
+    /// The GROUP BY's partition selection, when this call carries it.
     select: Option<PartitionSelection>,
-    /// Per group, with `select`: the rows not in `counts` (NULL, NaN).
+    /// Per group, with `select`: the rows not in `counts` (NULL, NaN; without `T::COUNT`,
+    /// every row).
     skipped: Vec<u64>,
 }
 
@@ -306,12 +346,9 @@ impl<T: FlatState> FlatGroups<T> {
     }
 
     /// This accumulator carrying its GROUP BY's partition selection (see the module docs).
-    pub fn selecting(mut self, selection: PartitionSelection) -> Result<Self> {
-        if !T::COUNT {
-            return exec_err!("{}: cannot carry a partition selection", self.function);
-        }
+    pub fn selecting(mut self, selection: PartitionSelection) -> Self {
         self.select = Some(selection);
-        Ok(self)
+        self
     }
 
     /// Adds the rows of `values` this call skips to their groups' `skipped`.
@@ -355,8 +392,14 @@ impl<T: FlatState> FlatGroups<T> {
             }
             self.pending += group_indices.len();
         }
+        // A carried selection without a count of the call's own counts in `skipped`.
+        let counts = if !T::COUNT && self.select.is_some() {
+            &mut self.skipped
+        } else {
+            &mut self.counts
+        };
         let cols = Columns {
-            counts: &mut self.counts,
+            counts,
             partials: &mut self.partials,
         };
         let maybe_skipped = self.prototype.add_rows(cols, values, group_indices, filter);
@@ -431,7 +474,11 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
         }
         if let Some(g) = single_group(group_indices, opt_filter) {
             if self.select.is_some() {
-                self.add_skipped(values, group_indices);
+                if T::COUNT {
+                    self.add_skipped(values, group_indices);
+                } else {
+                    self.skipped[g] = self.skipped[g].saturating_add(values.len() as u64);
+                }
             }
             self.prototype.set_parts(0, 0);
             self.prototype.add_all(values);
@@ -470,17 +517,17 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
         // call's noise, and the others are NULL.
         let skipped = emit_to.take_needed(&mut self.skipped);
         let mut kept = Vec::new();
-        let mut at: Vec<Option<u32>> = Vec::with_capacity(counts.len());
-        for (g, (&count, &skip)) in counts.iter().zip(&skipped).enumerate() {
+        let mut at: Vec<Option<u32>> = Vec::with_capacity(skipped.len());
+        for (g, &skip) in skipped.iter().enumerate() {
             let keep = selection
-                .keep(count.saturating_add(skip))
+                .keep(Self::nth(&counts, g).saturating_add(skip))
                 .map_err(|e| to_df_error(function, e))?;
             at.push(keep.then_some(kept.len() as u32));
             if keep {
                 kept.push(g);
             }
         }
-        let kept_counts: Vec<u64> = kept.iter().map(|&g| counts[g]).collect();
+        let kept_counts: Vec<u64> = kept.iter().map(|&g| Self::nth(&counts, g)).collect();
         let kept_sums: Vec<i128> = kept.iter().map(|&g| Self::nth(&sums, g)).collect();
         let released = self
             .prototype
@@ -565,7 +612,7 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
                     self.function
                 );
             }
-            let mut skipped = vec![0u64; values.len()];
+            let mut skipped = vec![u64::from(!T::COUNT); values.len()];
             T::for_skipped(values, |row| skipped[row] = 1);
             state.push(Arc::new(UInt64Array::from(skipped)));
         }
@@ -855,36 +902,38 @@ mod tests {
     /// whether added in one pass, split into states and merged, or converted row by row.
     #[test]
     fn carried_selection_counts_skipped_rows_through_states() {
-        // with NULLs (the row-by-row path) and with NaN only (the one-pass path)
-        carried_selection_counts_skipped_rows(true);
-        carried_selection_counts_skipped_rows(false);
+        // with NULLs (the row-by-row path) and with NaN only (the one-pass path); a mean
+        // skips NULL and NaN rows, a sum (no count of its own) counts every row as skipped
+        for nulls in [true, false] {
+            carried_selection_counts_skipped_rows(mean_proto(), false, nulls);
+            carried_selection_counts_skipped_rows(sum_proto(), true, nulls);
+        }
     }
 
-    fn carried_selection_counts_skipped_rows(nulls: bool) {
+    fn carried_selection_counts_skipped_rows<T: FlatState>(proto: T, every_row: bool, nulls: bool) {
         let v = values(900, nulls);
         let groups = groups_of(900, 6);
-        let mut expected = [0u64; 6];
         let floats = v.as_primitive::<Float64Type>();
+        let skips = |row: usize| every_row || floats.is_null(row) || floats.value(row).is_nan();
+        let mut expected = [0u64; 6];
         for (row, &g) in groups.iter().enumerate() {
-            if floats.is_null(row) || floats.value(row).is_nan() {
-                expected[g] += 1;
-            }
+            expected[g] += u64::from(skips(row));
         }
         assert!(expected.iter().all(|&n| n > 0));
-        let whole = || FlatGroups::new("dp_mean", mean_proto()).selecting(selection());
-        let skipped_of = |acc: &mut FlatGroups<DpMeanAccumulator>| {
+        let whole = || FlatGroups::new("f", proto.clone()).selecting(selection());
+        let skipped_of = |acc: &mut FlatGroups<T>| {
             let state = acc.state(EmitTo::All).unwrap();
             assert_eq!(state.len(), 2);
             state[1].as_primitive::<UInt64Type>().values().to_vec()
         };
-        let mut one = whole().unwrap();
+        let mut one = whole();
         one.update_batch(std::slice::from_ref(&v), &groups, None, 6)
             .unwrap();
         assert_eq!(skipped_of(&mut one), expected);
         // split into partial states (one batch all in group 2), then merged
-        let mut merged = whole().unwrap();
+        let mut merged = whole();
         for (start, len, single) in [(0, 300, false), (300, 300, true), (600, 300, false)] {
-            let mut part = whole().unwrap();
+            let mut part = whole();
             let g: Vec<usize> = if single {
                 vec![2; len]
             } else {
@@ -898,23 +947,21 @@ mod tests {
         let mut direct = [0u64; 6];
         for (row, g) in groups.iter().enumerate() {
             let g = if (300..600).contains(&row) { 2 } else { *g };
-            if floats.is_null(row) || floats.value(row).is_nan() {
-                direct[g] += 1;
-            }
+            direct[g] += u64::from(skips(row));
         }
         assert_eq!(skipped_of(&mut merged), direct);
         // rows converted to states: 1 for a skipped row, else 0
         let state = one.convert_to_state(&[v.slice(0, 12)], None).unwrap();
         let got = state[1].as_primitive::<UInt64Type>().values().to_vec();
-        let want: Vec<u64> = (0..12)
-            .map(|r| u64::from(floats.is_null(r) || floats.value(r).is_nan()))
-            .collect();
+        let want: Vec<u64> = (0..12).map(|r| u64::from(skips(r))).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn carried_selection_count_skips_nulls_only() {
         // a count skips NULLs only
         let ints: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, None, Some(4)]));
-        let mut count = FlatGroups::new("dp_count", count_proto())
-            .selecting(selection())
-            .unwrap();
+        let mut count = FlatGroups::new("dp_count", count_proto()).selecting(selection());
         count.update_batch(&[ints], &[0, 1, 1, 0], None, 2).unwrap();
         let state = count.state(EmitTo::All).unwrap();
         assert_eq!(
@@ -928,8 +975,7 @@ mod tests {
     #[test]
     fn carried_selection_releases_kept_groups_only() {
         let mut count = FlatGroups::new("dp_count", DpCountAccumulator::new(1e6).unwrap())
-            .selecting(selection())
-            .unwrap();
+            .selecting(selection());
         // group 0: 200 values; group 1: 2 values; group 2: 200 NULLs
         let values: ArrayRef = Arc::new(Int64Array::from(
             (0..402)
@@ -953,10 +999,8 @@ mod tests {
     }
 
     #[test]
-    fn carried_selection_refuses_filters_and_sums() {
-        let mut count = FlatGroups::new("dp_count", count_proto())
-            .selecting(selection())
-            .unwrap();
+    fn carried_selection_refuses_filters() {
+        let mut count = FlatGroups::new("dp_count", count_proto()).selecting(selection());
         let v = values(4, false);
         let filter = BooleanArray::from(vec![true, false, true, true]);
         let err = count
@@ -964,9 +1008,6 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("FILTER"), "{err}");
         assert!(count.convert_to_state(&[v], Some(&filter)).is_err());
-        assert!(FlatGroups::new("dp_sum", sum_proto())
-            .selecting(selection())
-            .is_err());
     }
 
     #[test]
