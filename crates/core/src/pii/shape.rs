@@ -481,6 +481,18 @@ mod tests {
     use crate::pii::recognizers::test_util::random_texts;
     use regex_automata::Input;
 
+    /// `n` texts of 1 to `most` pieces drawn from `pieces` (a seeded xorshift).
+    fn piece_texts(pieces: &[&str], n: usize, most: u64, state: u64) -> Vec<String> {
+        let mut next = crate::pii::recognizers::test_util::xorshift(state);
+        (0..n)
+            .map(|_| {
+                (0..(next() % most + 1))
+                    .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Texts dense in digit groups, separators and capitals: the shapes' edge cases.
     fn digit_texts(n: usize, state: u64) -> Vec<String> {
         const PIECES: &[&str] = &[
@@ -488,14 +500,7 @@ mod tests {
             "12345678", " ", " ", "-", "--", "A", "AB", "x", "_", ".", "/", "é", "٤", "Mon", "day",
             "Tues", "Sun", "days", "\n",
         ];
-        let mut next = crate::pii::recognizers::test_util::xorshift(state);
-        (0..n)
-            .map(|_| {
-                (0..(next() % 24 + 1))
-                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                    .collect()
-            })
-            .collect()
+        piece_texts(PIECES, n, 24, state)
     }
 
     /// Texts of phone-number pieces: digit groups of every length, separators, brackets,
@@ -505,14 +510,50 @@ mod tests {
             "1", "12", "123", "1234", "12345", "123456", "00", "0", "+", "(", ")", " ", " ", "  ",
             "-", ".", "ext", "ext.", "x", "e", "\t", "\n", "a", "_", "/", "é", "\u{a0}", "٤",
         ];
-        let mut next = crate::pii::recognizers::test_util::xorshift(state);
-        (0..n)
-            .map(|_| {
-                (0..(next() % 28 + 1))
-                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                    .collect()
-            })
-            .collect()
+        piece_texts(PIECES, n, 28, state)
+    }
+
+    /// Compares `shape` with `regex` on every text, from every start to the end and to a
+    /// span end inside it (spans over `max_span` bytes left out): asserts they find the
+    /// same match and returns how many spans were compared and how many matched.
+    fn compare_with_regex(
+        shape: &ShapeMatcher,
+        regex: &regex_automata::meta::Regex,
+        texts: &[String],
+        max_span: usize,
+        label: &str,
+    ) -> (usize, usize) {
+        let first = shape.first_bytes();
+        let (mut compared, mut matched) = (0, 0);
+        for text in texts {
+            let t = text.as_bytes();
+            let bounds: Vec<usize> = (0..=t.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for (n, &start) in bounds.iter().enumerate() {
+                // The whole rest of the text, and a span ending inside it.
+                let ends = [
+                    t.len(),
+                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
+                ];
+                for end in ends {
+                    if !applies(t, start, end) || end - start > max_span {
+                        continue;
+                    }
+                    let want = regex
+                        .search(&Input::new(text).span(start..end))
+                        .map(|m| m.range());
+                    assert_eq!(
+                        shape.find(&first, t, start, end),
+                        want,
+                        "{label} in {text:?} [{start}..{end}]"
+                    );
+                    compared += 1;
+                    matched += usize::from(want.is_some());
+                }
+            }
+        }
+        (compared, matched)
     }
 
     /// The IP matcher finds what the IP regex finds, from every start.
@@ -522,19 +563,11 @@ mod tests {
             .pattern_text()
             .to_string();
         let regex = compile(&pattern).unwrap();
-        let first = IP.first_bytes();
         const PIECES: &[&str] = &[
             "1", "12", "123", "1234", "0", "255", "256", ".", ".", ":", ":", "::", "%", "eth0",
             "a", "f", "F", "g", "G", "x", " ", "-", "_", "db8", "fe80", "é", "٤", "%%", "\n",
         ];
-        let mut next = crate::pii::recognizers::test_util::xorshift(0xC0FF_EE00_1234_5678);
-        let mut texts: Vec<String> = (0..5000)
-            .map(|_| {
-                (0..(next() % 20 + 1))
-                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                    .collect()
-            })
-            .collect();
+        let mut texts = piece_texts(PIECES, 5000, 20, 0xC0FF_EE00_1234_5678);
         texts.extend(random_texts(1000, 0x0F0F_F0F0_1357_2468));
         texts.extend(
             [
@@ -551,34 +584,7 @@ mod tests {
             ]
             .map(String::from),
         );
-        let (mut compared, mut matched) = (0, 0);
-        for text in &texts {
-            let t = text.as_bytes();
-            let bounds: Vec<usize> = (0..=t.len())
-                .filter(|&i| text.is_char_boundary(i))
-                .collect();
-            for (n, &start) in bounds.iter().enumerate() {
-                let ends = [
-                    t.len(),
-                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
-                ];
-                for end in ends {
-                    if !applies(t, start, end) {
-                        continue;
-                    }
-                    let want = regex
-                        .search(&Input::new(text).span(start..end))
-                        .map(|m| m.range());
-                    assert_eq!(
-                        IP.find(&first, t, start, end),
-                        want,
-                        "{text:?} [{start}..{end}]"
-                    );
-                    compared += 1;
-                    matched += usize::from(want.is_some());
-                }
-            }
-        }
+        let (compared, matched) = compare_with_regex(&IP, &regex, &texts, usize::MAX, "IP");
         assert!(
             compared > 100_000 && matched > 20_000,
             "{matched} of {compared}"
@@ -593,7 +599,6 @@ mod tests {
             .pattern_text()
             .to_string();
         let regex = compile(&pattern).unwrap();
-        let first = PHONE.first_bytes();
         let mut texts = phone_texts(6000, 0x9E37_79B9_7F4A_7C15);
         texts.extend(random_texts(1000, 0x0123_4567_89AB_CDEF));
         texts.extend(
@@ -609,34 +614,8 @@ mod tests {
             ]
             .map(String::from),
         );
-        let (mut compared, mut matched) = (0, 0);
-        for text in &texts {
-            let t = text.as_bytes();
-            let bounds: Vec<usize> = (0..=t.len())
-                .filter(|&i| text.is_char_boundary(i))
-                .collect();
-            for (n, &start) in bounds.iter().enumerate() {
-                let ends = [
-                    t.len(),
-                    bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
-                ];
-                for end in ends {
-                    if !applies(t, start, end) || end - start > PHONE.max_span {
-                        continue;
-                    }
-                    let want = regex
-                        .search(&Input::new(text).span(start..end))
-                        .map(|m| m.range());
-                    assert_eq!(
-                        PHONE.find(&first, t, start, end),
-                        want,
-                        "{text:?} [{start}..{end}]"
-                    );
-                    compared += 1;
-                    matched += usize::from(want.is_some());
-                }
-            }
-        }
+        let (compared, matched) =
+            compare_with_regex(&PHONE, &regex, &texts, PHONE.max_span, "phone");
         assert!(
             compared > 100_000 && matched > 30_000,
             "{matched} of {compared}"
@@ -675,37 +654,9 @@ mod tests {
             .map(String::from),
         );
         for (shape, pattern) in cases {
-            let (mut compared, mut matched) = (0, 0);
             let regex = compile(pattern).unwrap();
-            let first = shape.first_bytes();
-            for text in &texts {
-                let t = text.as_bytes();
-                let bounds: Vec<usize> = (0..=t.len())
-                    .filter(|&i| text.is_char_boundary(i))
-                    .collect();
-                for (n, &start) in bounds.iter().enumerate() {
-                    // The whole rest of the text, and a span ending inside it.
-                    let ends = [
-                        t.len(),
-                        bounds[(n + (n * 7 + 3) % (bounds.len() - n)).min(bounds.len() - 1)],
-                    ];
-                    for end in ends {
-                        if !applies(t, start, end) {
-                            continue;
-                        }
-                        let want = regex
-                            .search(&Input::new(text).span(start..end))
-                            .map(|m| m.range());
-                        assert_eq!(
-                            shape.find(&first, t, start, end),
-                            want,
-                            "{pattern} in {text:?} [{start}..{end}]"
-                        );
-                        compared += 1;
-                        matched += usize::from(want.is_some());
-                    }
-                }
-            }
+            let (compared, matched) =
+                compare_with_regex(shape, &regex, &texts, usize::MAX, pattern);
             // Each shape is compared on many spans, matches included.
             assert!(
                 compared > 100_000 && matched > 1000,
