@@ -55,6 +55,8 @@ pub struct Needs {
     pub kinds: u16,
     /// One of these bytes (`None`: no condition).
     pub bytes: Option<ByteSet>,
+    /// [`Scan::digit_run_bound`] at least this (0: no condition).
+    pub min_digit_run: usize,
 }
 
 impl Needs {
@@ -63,12 +65,14 @@ impl Needs {
         min_digits: 0,
         kinds: 0,
         bytes: None,
+        min_digit_run: 0,
     };
 
     /// Whether `scan` meets the condition.
     #[inline]
     pub fn met_by(&self, scan: &Scan) -> bool {
         scan.digits >= self.min_digits
+            && scan.digit_run_bound >= self.min_digit_run
             && (self.kinds == 0 || scan.kinds & self.kinds != 0)
             && self.bytes.is_none_or(|b| b.intersects(&scan.bytes))
     }
@@ -181,6 +185,10 @@ pub struct Scan<'a> {
     pub digits: usize,
     /// The [`seed`] kinds of all marks.
     pub kinds: u16,
+    /// A bound on the length in bytes of any run of ASCII digits and non-ASCII bytes: the
+    /// longest digit mark if the text is ASCII, else `usize::MAX`. (In an ASCII text such a
+    /// run is a digit mark.)
+    pub digit_run_bound: usize,
     marks: &'a [Mark],
 }
 
@@ -200,6 +208,7 @@ impl<'a> Scan<'a> {
         let mut seen = [0u8; 256];
         let mut high = ByteSet::default();
         let mut digits = 0;
+        let mut longest = 0;
         let mut i = 0;
         loop {
             // Bytes of no kind, in a tight loop.
@@ -234,6 +243,7 @@ impl<'a> Scan<'a> {
                     i += 1;
                 }
                 digits += i - start;
+                longest = longest.max(i - start);
                 push_mark(buf, start, i, kinds);
                 continue;
             }
@@ -257,10 +267,13 @@ impl<'a> Scan<'a> {
                 bytes.0[w] |= packed << (8 * j);
             }
         }
+        // Non-ASCII bytes were inserted into `high` only.
+        let ascii = high.0[2] | high.0[3] == 0;
         Scan {
             bytes,
             digits,
             kinds,
+            digit_run_bound: if ascii { longest } else { usize::MAX },
             marks: buf,
         }
     }
@@ -301,6 +314,9 @@ pub struct Windows {
     class: [bool; 256],
     /// Every ASCII digit is in `class`, so a digit mark lies inside its window.
     digits_in_class: bool,
+    /// The ASCII bytes of `class` are the digits: a window is a run of digits and
+    /// non-ASCII bytes, at most [`Scan::digit_run_bound`] long.
+    digits_only: bool,
     keep: fn(&[u8]) -> bool,
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
@@ -316,6 +332,7 @@ impl Windows {
         Windows {
             seeds,
             digits_in_class: (b'0'..=b'9').all(|d| table[usize::from(d)]),
+            digits_only: (0..0x80u8).all(|b| table[usize::from(b)] == b.is_ascii_digit()),
             class: table,
             keep,
             min_digits: 0,
@@ -338,9 +355,22 @@ impl Windows {
         self
     }
 
+    /// The length a text's [`Scan::digit_run_bound`] must reach for a window to pass
+    /// `min_len`: `min_len` if windows are digit runs, else 0 (no condition).
+    fn min_digit_run(&self) -> usize {
+        if self.digits_only {
+            self.min_len
+        } else {
+            0
+        }
+    }
+
     /// Calls `search` on each window of `text`, in order.
     pub(crate) fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
-        if scan.digits < self.min_digits || scan.kinds & self.seeds == 0 {
+        if scan.digits < self.min_digits
+            || scan.kinds & self.seeds == 0
+            || scan.digit_run_bound < self.min_digit_run()
+        {
             return;
         }
         let b = text.as_bytes();
@@ -812,13 +842,14 @@ impl Recognizer for PatternRecognizer {
         self.windows.is_none().then_some(self.pattern.as_str())
     }
 
-    /// The required byte, and the windows' digit count and seed kinds: `find_in` returns at
-    /// once without them.
+    /// The required byte, and the windows' digit count, seed kinds and digit-run length: `find_in`
+    /// returns at once without them.
     fn needs(&self) -> Needs {
         Needs {
             min_digits: self.windows.as_ref().map_or(0, |w| w.min_digits),
             kinds: self.windows.as_ref().map_or(0, |w| w.seeds),
             bytes: self.required_byte,
+            min_digit_run: self.windows.as_ref().map_or(0, Windows::min_digit_run),
         }
     }
 
@@ -927,6 +958,15 @@ mod tests {
                 marks.iter().fold(0, |k, m| k | m.kinds),
                 "{text:?}"
             );
+            // The longest run of ASCII digits and non-ASCII bytes, in an ASCII text.
+            let longest = text
+                .as_bytes()
+                .split(|b| !b.is_ascii_digit() && b.is_ascii())
+                .map(<[u8]>::len)
+                .max()
+                .unwrap_or(0);
+            let bound = if text.is_ascii() { longest } else { usize::MAX };
+            assert_eq!(scan.digit_run_bound, bound, "{text:?}");
         }
     }
 

@@ -271,6 +271,32 @@ mod tests {
         assert!(found > 4000 && skipped > 4000, "{found} {skipped}");
     }
 
+    /// Recognizers whose windows are digit runs need a digit run as long as their shortest
+    /// window: the year one 4 bytes, the bank-number one 8; a non-ASCII text may have
+    /// longer runs than its digit marks (non-ASCII bytes are in every class), so it meets
+    /// any length.
+    #[test]
+    fn digit_run_needs() {
+        let (year, bank) = (year(), us_bank_number());
+        assert_eq!(year.needs().min_digit_run, 4);
+        assert_eq!(bank.needs().min_digit_run, 8);
+        // The phone number's windows take spaces and letters too: no length condition.
+        assert_eq!(phone_number().needs().min_digit_run, 0);
+        for (text, bound, year_met, bank_met) in [
+            ("in 201 or 9", 3, false, false),
+            ("in 2019", 4, true, false),
+            ("acct 1234 5678", 4, true, false),
+            ("acct 12345678", 8, true, true),
+            ("acct 1234é5678", usize::MAX, true, true),
+        ] {
+            let mut marks = Vec::new();
+            let scan = crate::pii::Scan::new(text, &mut marks);
+            assert_eq!(scan.digit_run_bound, bound, "{text:?}");
+            assert_eq!(year.needs().met_by(&scan), year_met, "{text:?}");
+            assert_eq!(bank.needs().met_by(&scan), bank_met, "{text:?}");
+        }
+    }
+
     /// Every built-in pattern recognizer, in registry order.
     fn patterns() -> Vec<PatternRecognizer> {
         vec![
