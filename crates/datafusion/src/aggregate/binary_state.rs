@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt64Type};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use veil_core::dp::{
     DpCountAccumulator, DpMeanAccumulator, DpQuantileAccumulator, DpSumAccumulator,
@@ -68,6 +68,25 @@ pub fn merge_group_states<T: BinaryState>(
         }
         let other = T::decode(states.value(row)).map_err(|e| to_df_error(function, e))?;
         merge(g, &other)?;
+    }
+    Ok(())
+}
+
+/// Adds a UInt64 partial-state column of per-group counts (NULL skipped) to `counts`
+/// (saturating); `missing` gives the error when the column is absent.
+pub fn merge_counts(
+    state: Option<&ArrayRef>,
+    group_indices: &[usize],
+    counts: &mut [u64],
+    missing: impl FnOnce() -> String,
+) -> Result<()> {
+    let Some(state) = state.and_then(|v| v.as_primitive_opt::<UInt64Type>()) else {
+        return exec_err!("{}", missing());
+    };
+    for (row, &g) in group_indices.iter().enumerate() {
+        if state.is_valid(row) {
+            counts[g] = counts[g].saturating_add(state.value(row));
+        }
     }
     Ok(())
 }

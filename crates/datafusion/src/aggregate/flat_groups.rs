@@ -26,7 +26,7 @@ use datafusion::arrow::array::{
     UInt64Array,
 };
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::{
@@ -37,7 +37,7 @@ use veil_core::dp::{
     UNITS_PER_I64,
 };
 
-use super::binary_state::{merge_group_states, BinaryState};
+use super::binary_state::{merge_counts, merge_group_states, BinaryState};
 use super::groups::{passes, single_group};
 use crate::to_df_error;
 
@@ -113,6 +113,38 @@ pub fn refuse_carried(function: &str, select: Option<FusedSelection>) -> Result<
         Some(_) => exec_err!("{function}: the partition selection runs only in a GROUP BY"),
         None => Ok(()),
     }
+}
+
+/// [`FlatState::add_rows`] of a fixed-point sum (and mean): each value's units added to its
+/// group's partial and, when `cols.counts` is not empty, the value counted — in one pass
+/// (`one_pass`, given the counts or None) when no row is NULL or filtered out, else row by
+/// row with `units` (None for NaN, skipped). False when surely no row was skipped.
+fn add_fixed_rows(
+    cols: Columns<'_>,
+    values: &ArrayRef,
+    group_indices: &[usize],
+    filter: Option<&BooleanArray>,
+    one_pass: impl FnOnce(&[f64], &[usize], &mut [i64], Option<&mut [u64]>) -> Option<usize>,
+    units: impl Fn(f64) -> Option<i64> + Sync,
+) -> bool {
+    let v = values.as_primitive::<Float64Type>();
+    let (counts, partials) = (cols.counts, cols.partials);
+    let counting = !counts.is_empty();
+    if v.null_count() == 0 && filter.is_none() {
+        let counts = counting.then_some(&mut *counts);
+        if let Some(nans) = one_pass(v.values(), group_indices, partials, counts) {
+            return nans > 0;
+        }
+    }
+    accumulate(group_indices, v, filter, |g, x| {
+        if let Some(u) = units(x) {
+            partials[g] += u;
+            if counting {
+                counts[g] += 1;
+            }
+        }
+    });
+    true
 }
 
 /// Rows of floats that NULL or NaN make [`FlatState::add_rows`] skip.
@@ -224,26 +256,15 @@ impl FlatState for DpSumAccumulator {
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
     ) -> bool {
-        let v = values.as_primitive::<Float64Type>();
-        let (counts, partials) = (cols.counts, cols.partials);
-        // Quantized and added to the groups in one pass when nothing is skipped; with
-        // `counts` (a carried selection's rows), the values added are counted too.
-        let counting = !counts.is_empty();
-        if v.null_count() == 0 && filter.is_none() {
-            let counts = counting.then_some(&mut *counts);
-            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials, counts) {
-                return nans > 0;
-            }
-        }
-        accumulate(group_indices, v, filter, |g, x| {
-            if let Some(u) = self.units(x) {
-                partials[g] += u;
-                if counting {
-                    counts[g] += 1;
-                }
-            }
-        });
-        true
+        // `counts` only for a carried selection's rows
+        add_fixed_rows(
+            cols,
+            values,
+            group_indices,
+            filter,
+            |xs, groups, partials, counts| self.add_grouped(xs, groups, partials, counts),
+            |x| self.units(x),
+        )
     }
     fn release_all(&mut self, _counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef> {
         let out = sums
@@ -280,20 +301,17 @@ impl FlatState for DpMeanAccumulator {
         group_indices: &[usize],
         filter: Option<&BooleanArray>,
     ) -> bool {
-        let v = values.as_primitive::<Float64Type>();
-        let (counts, partials) = (cols.counts, cols.partials);
-        if v.null_count() == 0 && filter.is_none() {
-            if let Some(nans) = self.add_grouped(v.values(), group_indices, partials, counts) {
-                return nans > 0;
-            }
-        }
-        accumulate(group_indices, v, filter, |g, x| {
-            if let Some(u) = self.units(x) {
-                partials[g] += u;
-                counts[g] += 1;
-            }
-        });
-        true
+        // `counts` is as long as `partials` (both per group)
+        add_fixed_rows(
+            cols,
+            values,
+            group_indices,
+            filter,
+            |xs, groups, partials, counts| {
+                self.add_grouped(xs, groups, partials, counts.unwrap_or_default())
+            },
+            |x| self.units(x),
+        )
     }
     fn release_all(&mut self, counts: &[u64], sums: &[i128]) -> veil_core::Fallible<ArrayRef> {
         let out = counts
@@ -561,17 +579,9 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
         self.grow(total_num_groups);
         let function = self.function;
         if self.select.is_some() {
-            let Some(skipped) = values
-                .get(1)
-                .and_then(|v| v.as_primitive_opt::<UInt64Type>())
-            else {
-                return exec_err!("{function}: missing state `skipped`");
-            };
-            for (row, &g) in group_indices.iter().enumerate() {
-                if skipped.is_valid(row) {
-                    self.skipped[g] = self.skipped[g].saturating_add(skipped.value(row));
-                }
-            }
+            merge_counts(values.get(1), group_indices, &mut self.skipped, || {
+                format!("{function}: missing state `skipped`")
+            })?;
         }
         merge_group_states::<T>(values, group_indices, function, |g, other| {
             let (count, sum) = self.group_parts(g);
@@ -631,6 +641,7 @@ impl<T: FlatState> GroupsAccumulator for FlatGroups<T> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{BinaryArray, Int64Array};
+    use datafusion::arrow::datatypes::UInt64Type;
     use veil_core::dp::{BoundedMean, BoundedSum};
 
     use super::*;

@@ -166,17 +166,9 @@ impl GroupsAccumulator for SelectGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(states) = values.first() else {
-            return exec_err!("{NAME}: missing state");
-        };
         self.rows.resize(total_num_groups.max(self.rows.len()), 0);
-        let states = states.as_primitive::<UInt64Type>();
-        for (row, &g) in group_indices.iter().enumerate() {
-            if states.is_valid(row) {
-                self.rows[g] = self.rows[g].saturating_add(states.value(row));
-            }
-        }
-        Ok(())
+        let missing = || format!("{NAME}: missing state");
+        super::binary_state::merge_counts(values.first(), group_indices, &mut self.rows, missing)
     }
 
     fn convert_to_state(
