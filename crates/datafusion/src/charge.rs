@@ -594,12 +594,7 @@ impl AnalyzerRule for ChargeBudget {
 mod tests {
     use datafusion::prelude::{SessionConfig, SessionContext};
 
-    async fn run(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-    }
+    use crate::test_util::run;
 
     /// A grouped `dp_count` / `dp_sum` / `dp_mean` carries the selection (no separate selection
     /// aggregate); a call with FILTER cannot, nor can a selection over privacy units; groups

@@ -106,6 +106,20 @@ pub(crate) fn to_df_error(function: &str, e: VeilError) -> DataFusionError {
     DataFusionError::Execution(format!("{function}: {e}"))
 }
 
+/// Helpers for the crate's SQL tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use datafusion::prelude::SessionContext;
+
+    /// Runs `sql` and returns its result as a pretty-printed table (panics on an error).
+    pub async fn run(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -145,16 +159,7 @@ mod tests {
     async fn register_all_makes_functions_callable() {
         let ctx = SessionContext::new();
         register_all(&ctx);
-        let batches = ctx
-            .sql("SELECT redact_pii('x jane@example.com') AS r")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let formatted = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string();
+        let formatted = test_util::run(&ctx, "SELECT redact_pii('x jane@example.com') AS r").await;
         assert!(formatted.contains("x <EMAIL_ADDRESS>"), "{formatted}");
     }
 }

@@ -165,12 +165,7 @@ impl AggregateUDFImpl for ConstArgs {
 mod tests {
     use datafusion::prelude::SessionContext;
 
-    async fn one(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-    }
+    use crate::test_util::run;
 
     #[tokio::test]
     async fn rewritten_calls_keep_their_names_and_results() {
@@ -185,7 +180,7 @@ mod tests {
             ctx.sql(sql).await.unwrap().collect().await.unwrap();
         }
         // ε = 10⁴: noise far below the rounding of the check
-        let out = one(
+        let out = run(
             &ctx,
             "SELECT round(dp_sum(x, 0, 1000, 10000)), dp_count(x, 10000), dp_mode(CAST(x % 3 AS VARCHAR), '[\"0\",\"1\",\"2\"]', 10000) FROM t",
         )
@@ -196,7 +191,7 @@ mod tests {
             out.contains("dp_sum(t.x,Int64(0),Int64(1000),Int64(10000))"),
             "{out}"
         );
-        let grouped = one(
+        let grouped = run(
             &ctx,
             "SELECT g, dp_count(x, 10000) AS c FROM t GROUP BY g ORDER BY g",
         )
@@ -206,7 +201,7 @@ mod tests {
             "{grouped}"
         );
         // the executed plan passes only the value to the aggregate
-        let plan = one(&ctx, "EXPLAIN SELECT dp_sum(x, 0, 1000, 1.0) FROM t").await;
+        let plan = run(&ctx, "EXPLAIN SELECT dp_sum(x, 0, 1000, 1.0) FROM t").await;
         assert!(plan.contains("dp_sum(t.x)"), "{plan}");
     }
 }

@@ -203,12 +203,7 @@ impl Accumulator for DpCountAcc {
 mod tests {
     use datafusion::prelude::SessionContext;
 
-    async fn run(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-    }
+    use crate::test_util::run;
 
     /// An ungrouped count over a table with exact statistics is answered from them (no
     /// scan), with the same value and the same charge as the accumulator's.
