@@ -306,22 +306,7 @@ impl Grouper {
 mod tests {
     use super::*;
 
-    /// SplitMix64: a small deterministic generator for the random tables.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::kanon::test_rng::Rng;
 
     /// A random small table: per attribute a map from base codes onto dense generalized
     /// codes, the hash radixes over the generalized code counts, rows of base codes (by

@@ -1376,21 +1376,7 @@ mod tests {
         assert!(e.contains("`config.quasi_identifiers.edu.ordered`"), "{e}");
     }
 
-    /// A small deterministic PRNG (SplitMix64).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::kanon::test_rng::Rng;
 
     /// Random small tables: the job's plan is the brute-force optimum over the lattice,
     /// and its released rows are the hierarchies' generalizations at the plan's levels,

@@ -43,6 +43,27 @@ mod qi;
 mod risk;
 #[cfg(test)]
 mod tests_models;
+
+/// The random tables of the kanon tests.
+#[cfg(test)]
+pub(crate) mod test_rng {
+    /// SplitMix64: a small deterministic generator.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+}
 mod transformation;
 
 use std::collections::HashMap;
