@@ -10,7 +10,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use datafusion::physical_expr::expressions::{Column, Literal};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion_macros::user_doc;
+use std::sync::Arc;
 use veil_core::dp::DpCountAccumulator;
 
 use super::binary_state;
@@ -101,7 +103,10 @@ impl AggregateUDFImpl for DpCount {
             return plan_err!("dp_count does not support DISTINCT");
         }
         super::flat_groups::refuse_carried("dp_count", self.select)?;
-        Ok(Box::new(DpCountAcc(prototype(&args, self.noise.get())?)))
+        Ok(Box::new(DpCountAcc(prototype(
+            args.exprs,
+            self.noise.get(),
+        )?)))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -114,7 +119,7 @@ impl AggregateUDFImpl for DpCount {
     ) -> Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
         super::flat_groups::groups_accumulator(
             "dp_count",
-            prototype(&args, self.noise.get())?,
+            prototype(args.exprs, self.noise.get())?,
             self.select,
         )
     }
@@ -151,8 +156,7 @@ impl AggregateUDFImpl for DpCount {
         } else {
             return None;
         };
-        let epsilon = epsilon_arg("dp_count", args.exprs, 1).ok()?;
-        let mut acc = DpCountAccumulator::with_noise(epsilon, self.noise.get()).ok()?;
+        let mut acc = prototype(args.exprs, self.noise.get()).ok()?;
         acc.add(u64::try_from(count).ok()?);
         acc.release().ok().map(|v| ScalarValue::Int64(Some(v)))
     }
@@ -162,9 +166,12 @@ impl AggregateUDFImpl for DpCount {
     }
 }
 
-/// A fresh state with the call's ε.
-fn prototype(args: &AccumulatorArgs, noise: veil_core::dp::Noise) -> Result<DpCountAccumulator> {
-    let epsilon = epsilon_arg("dp_count", args.exprs, 1)?;
+/// A fresh state with the ε of the call's arguments `exprs`.
+fn prototype(
+    exprs: &[Arc<dyn PhysicalExpr>],
+    noise: veil_core::dp::Noise,
+) -> Result<DpCountAccumulator> {
+    let epsilon = epsilon_arg("dp_count", exprs, 1)?;
     DpCountAccumulator::with_noise(epsilon, noise).map_err(|e| to_df_error("dp_count", e))
 }
 
