@@ -24,6 +24,25 @@ macro_rules! list {
 list!(first_names, "first_names.txt", "Common given names.");
 list!(last_names, "last_names.txt", "Common surnames.");
 list!(
+    census_first_names,
+    "census_first_names.txt",
+    "Given names of the 1990 US Census not in [`first_names`] nor common English words \
+     (scripts/gen_name_lists.py). PERSON recognition only: fakes come from [`first_names`]."
+);
+list!(
+    census_last_names,
+    "census_last_names.txt",
+    "The most frequent surnames of the 1990 US Census not in [`last_names`] nor common \
+     English words (scripts/gen_name_lists.py). PERSON recognition only."
+);
+list!(
+    common_word_names,
+    "common_word_names.txt",
+    "The entries of [`first_names`] and [`last_names`] that are also common English words \
+     (\"Mark\", \"Grace\", \"Brown\"; scripts/gen_name_lists.py): alone at a sentence \
+     start they say little."
+);
+list!(
     countries,
     "countries.txt",
     "Countries and territories (English and local names)."
@@ -40,6 +59,9 @@ mod tests {
         for (name, list, min) in [
             ("first_names", first_names(), 500),
             ("last_names", last_names(), 500),
+            ("census_first_names", census_first_names(), 3000),
+            ("census_last_names", census_last_names(), 10_000),
+            ("common_word_names", common_word_names(), 100),
             ("countries", countries(), 150),
             ("regions", regions(), 100),
             ("cities", cities(), 500),

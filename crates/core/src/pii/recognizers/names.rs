@@ -227,23 +227,95 @@ const NOT_NAME_PARTS: &[&str] = &[
     "Terrace",
     "Plaza",
     "Square",
+    // First words of place names ("San Bernardino", "Santa Cruz", "Lake Placid").
+    "San",
+    "Santa",
+    "Santo",
+    "São",
+    "Los",
+    "Las",
+    "Saint",
+    "Sainte",
+    "Mount",
+    "Lake",
+    "Port",
+    "Upper",
+    "Lower",
+    "North",
+    "South",
+    "East",
+    "West",
+    "New",
+    // Greetings' addressees that are not names ("Dear Customer", "Hello World").
+    "Customer",
+    "Customers",
+    "Team",
+    "All",
+    "Everyone",
+    "Everybody",
+    "World",
+    "Friend",
+    "Friends",
+    "Colleague",
+    "Colleagues",
+    "Valued",
+    "Member",
+    "Members",
+    "Client",
+    "Clients",
+    "Student",
+    "Students",
+    "Parent",
+    "Parents",
+    "User",
+    "Users",
+    "Reader",
+    "Readers",
+    "Applicant",
+    "Candidate",
+    "Hiring",
+    "Manager",
+    "Support",
+    "There",
+    "Guest",
+    "Guests",
+    "Folks",
+    "Sirs",
 ];
+
+/// Words after which a capitalized run is a name even when no list knows it: "My name is
+/// Zorwen Kadlubek", "Name: Tovrin Osk", "was called Brisla Oventa", "Dear Qelvin", "says
+/// Kadlubek". Between the word and the run only spaces, one ':' or '?', and one "is" or
+/// "was" may stand.
+const NAME_CUES: &[&str] = &[
+    "name", "named", "called", "dear", "hi", "hello", "hey", "says", "said",
+];
+
+/// Score of a run after one of [`NAME_CUES`].
+const CUED: f64 = 0.6;
+
+/// Score of an unknown word listed next to a name (see [`list_separator`]).
+const LISTED: f64 = 0.5;
 
 /// Bits of [`NameTables::kinds`]: the lists a word is in.
 const FIRST: u8 = 1;
 const LAST: u8 = 1 << 1;
 const TITLE: u8 = 1 << 2;
 const NOT_PART: u8 = 1 << 3;
+const WORD: u8 = 1 << 4;
 /// In a [`PersonRecognizer::find_words`] memo: not looked up yet.
 const UNKNOWN: u8 = 1 << 7;
 
 /// The lists of [`NameTables::kinds`], with their bits.
-fn name_lists() -> [(&'static [&'static str], u8); 4] {
+fn name_lists() -> [(&'static [&'static str], u8); 7] {
     [
         (dictionaries::first_names(), FIRST),
+        (dictionaries::census_first_names(), FIRST),
         (dictionaries::last_names(), LAST),
+        (dictionaries::census_last_names(), LAST),
         (TITLES, TITLE),
         (NOT_NAME_PARTS, NOT_PART),
+        (dictionaries::common_word_names(), WORD),
     ]
 }
 
@@ -495,6 +567,62 @@ fn sentence_start(text: &str, pos: usize) -> bool {
     }
 }
 
+/// Whether `gap` joins two items of a list: ", ", " and ", ", and " or " & ".
+fn list_separator(gap: &str) -> bool {
+    matches!(gap, ", " | " and " | ", and " | " & ")
+}
+
+/// `word` without a final possessive "'s" ("Okonkwo's" → "Okonkwo").
+fn without_possessive(word: &str) -> &str {
+    word.strip_suffix("'s")
+        .or_else(|| word.strip_suffix("’s"))
+        .filter(|w| !w.is_empty())
+        .unwrap_or(word)
+}
+
+/// Whether one of [`NAME_CUES`] stands right before `pos` (see there). ASCII only: the
+/// cue words are ASCII, and a non-ASCII letter glued to one makes it another word.
+fn name_cue_before(text: &str, pos: usize) -> bool {
+    let b = &text.as_bytes()[..pos];
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let skip_blanks = |mut k: usize| {
+        while k > 0 && blank(&b[k - 1]) {
+            k -= 1;
+        }
+        k
+    };
+    // The word ending at `end`, if a blank, a line break or punctuation stands before it.
+    let word_before = |end: usize| -> Option<(usize, &[u8])> {
+        let mut start = end;
+        while start > 0 && b[start - 1].is_ascii_alphabetic() {
+            start -= 1;
+        }
+        let standalone =
+            start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] >= 0x80);
+        (start < end && standalone).then(|| (start, &b[start..end]))
+    };
+    let mut k = skip_blanks(pos);
+    if k > 0 && matches!(b[k - 1], b':' | b'?') {
+        k = skip_blanks(k - 1);
+    }
+    let Some((start, mut w)) = word_before(k) else {
+        return false;
+    };
+    if w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was") {
+        let k = skip_blanks(start);
+        if k == start {
+            return false;
+        }
+        match word_before(k) {
+            Some((_, v)) => w = v,
+            None => return false,
+        }
+    }
+    NAME_CUES
+        .iter()
+        .any(|c| w.eq_ignore_ascii_case(c.as_bytes()))
+}
+
 /// The ASCII capitals and the bytes of non-ASCII characters: a text without any has no
 /// capitalized word, and LOCATION finds nothing in it.
 fn upper_or_non_ascii() -> &'static ByteSet {
@@ -555,7 +683,7 @@ impl PersonRecognizer {
     /// is hashed once however many lists are asked about it.
     fn find_words(&self, text: &str, ws: &[Word], memo: &mut [u8], out: &mut Vec<Candidate>) {
         let t = tables();
-        let word = |w: &Word| text[w.start..w.end].trim_end_matches('.');
+        let word = |w: &Word| without_possessive(text[w.start..w.end].trim_end_matches('.'));
         // The list bits of word `k`.
         let mut kinds = |k: usize| {
             if memo[k] == UNKNOWN {
@@ -563,6 +691,7 @@ impl PersonRecognizer {
             }
             memo[k]
         };
+        let first_found = out.len();
         let mut i = 0;
         while i < ws.len() {
             let w = ws[i];
@@ -595,30 +724,72 @@ impl PersonRecognizer {
             }
             let parts = j - i;
             let ends_in_surname = parts >= 2 && kinds(j - 1) & LAST != 0;
+            // "Ulvar D. Kestrin", "Ulvar D Kestrin": a single capital between two words.
+            let middle_initial = parts == 3
+                && text[ws[i + 1].start..ws[i + 1].end]
+                    .trim_end_matches('.')
+                    .len()
+                    == 1;
             // A capital at a sentence start says nothing; inside a sentence it marks a name.
             let mid_sentence = !sentence_start(text, w.start);
             let score = if is_first && ends_in_surname {
-                0.85
+                Some(0.85)
             } else if after_title {
-                0.8
+                Some(0.8)
             } else if is_first && parts >= 2 {
-                0.65
+                Some(0.65)
             } else if parts == 2 && ends_in_surname {
                 // An unknown capitalized word, then a known surname.
-                0.6
+                Some(0.6)
+            } else if middle_initial {
+                Some(0.55)
             } else if parts == 1 && (is_first || kinds(i) & LAST != 0) {
                 // A known name alone.
-                if mid_sentence {
+                // At a sentence start a capital says nothing, but a given name that is not
+                // also a common word ("Kevin went", not "Mark the date") is still likely one.
+                let plain_given_name = is_first && kinds(i) & WORD == 0;
+                Some(if mid_sentence || plain_given_name {
                     0.5
                 } else {
                     0.35
-                }
+                })
             } else {
-                i += 1;
-                continue;
+                None
             };
-            let range = w.start..ws[j - 1].end;
-            let score = t.person_context.boosted(text, &range, score, 0.3);
+            let last = &text[ws[j - 1].start..ws[j - 1].end];
+            let range = w.start..ws[j - 1].start + without_possessive(last).len();
+            let score = score.map(|s| t.person_context.boosted(text, &range, s, 0.3));
+            // A cue right before makes any run a name. The cue words are context words
+            // too, but count once: a place after "called" keeps its higher LOCATION score.
+            let score = match score {
+                Some(s) if s >= CUED => s,
+                _ if name_cue_before(text, w.start) => CUED,
+                Some(s) => s,
+                // One unknown word listed with a name: "Zorwen, Hannah and Anthony",
+                // "Kadlubek and Murphy".
+                None if parts == 1
+                    && {
+                        let after_name = out[first_found..].last().is_some_and(|c| {
+                            c.score >= 0.5
+                                && c.range.end <= w.start
+                                && list_separator(&text[c.range.end..w.start])
+                        });
+                        after_name
+                            || (j < ws.len()
+                                && list_separator(&text[ws[j - 1].end..ws[j].start])
+                                && !ws[j].initial
+                                && kinds(j) & (FIRST | LAST) != 0
+                                && kinds(j) & (WORD | NOT_PART | TITLE) == 0)
+                    }
+                    && !word(&w).contains(['\'', '’']) =>
+                {
+                    LISTED
+                }
+                None => {
+                    i += 1;
+                    continue;
+                }
+            };
             out.push(Candidate {
                 entity: EntityType::Person,
                 range,
@@ -964,8 +1135,11 @@ mod tests {
         words.extend(["", "Zzyzx", "MR", "Dr.", "O'Brien"].map(String::from));
         for w in &words {
             let kinds = t.kinds(w);
-            for (list, bit) in name_lists() {
-                assert_eq!(kinds & bit != 0, list.contains(&w.as_str()), "{w:?} {bit}");
+            for bit in [FIRST, LAST, TITLE, NOT_PART, WORD] {
+                let listed = name_lists()
+                    .iter()
+                    .any(|(list, b)| *b == bit && list.contains(&w.as_str()));
+                assert_eq!(kinds & bit != 0, listed, "{w:?} {bit}");
             }
             assert_eq!(kinds & UNKNOWN, 0);
         }
@@ -1233,10 +1407,117 @@ mod tests {
         assert_eq!(values(&p, "Ask Dr. Okonkwo about it"), vec!["Okonkwo"]);
         assert_eq!(values(&p, "Dear James, thanks"), vec!["James"]);
         assert_eq!(values(&p, "Thandiwe Smith called"), vec!["Thandiwe Smith"]);
-        // Lone given names without context, lower case, and ordinary capitalized words stay.
-        assert!(values(&p, "James went home").is_empty());
+        // A lone given name at a sentence start is reported, unless it is also a common
+        // word; lone surnames there, lower case and ordinary capitalized words are not.
+        assert_eq!(values(&p, "James went home"), vec!["James"]);
+        assert_eq!(values(&p, "Hi. Kevin took it back"), vec!["Kevin"]);
+        assert!(values(&p, "Mark the date. Grace periods end.").is_empty());
+        assert!(values(&p, "Okonkwo went home").is_empty());
         assert!(values(&p, "john smith was here").is_empty());
         assert!(values(&p, "The Board Meeting is on Monday.").is_empty());
+    }
+
+    /// Runs no list knows, after a cue word; names with a middle initial; possessives.
+    #[test]
+    fn cued_and_shaped_names() {
+        let p = person();
+        assert_eq!(
+            values(&p, "My name is Zorwen Kadlubek."),
+            vec!["Zorwen Kadlubek"]
+        );
+        assert_eq!(
+            values(&p, "Name:   Tovrin Osk\nPhone: 555"),
+            vec!["Tovrin Osk"]
+        );
+        assert_eq!(values(&p, "What's your name? Qelvin"), vec!["Qelvin"]);
+        assert_eq!(values(&p, "Dear Qelvin, welcome"), vec!["Qelvin"]);
+        assert_eq!(
+            values(&p, "\"Not yet,\" says Zorwen Kadlubek."),
+            vec!["Zorwen Kadlubek"]
+        );
+        assert!(values(&p, "he said Monday").is_empty());
+        assert_eq!(
+            values(&p, "her mother was called Brisla Oventa"),
+            vec!["Brisla Oventa"]
+        );
+        assert_eq!(
+            values(&p, "a talk with Ulvar D. Kestrin today"),
+            vec!["Ulvar D. Kestrin"]
+        );
+        assert_eq!(
+            values(&p, "a talk with Ulvar D Kestrin today"),
+            vec!["Ulvar D Kestrin"]
+        );
+        // The possessive is looked up and reported without its "'s".
+        assert_eq!(values(&p, "Ask Dr. Okonkwo's nurse"), vec!["Okonkwo"]);
+        assert_eq!(values(&p, "Maria Garcia's car"), vec!["Maria Garcia"]);
+        // A cue must stand right before the run, as a whole word.
+        assert!(values(&p, "The name of the file is Zorwen Kadlubek").is_empty());
+        assert!(values(&p, "the rename is Zorwen Kadlubek").is_empty());
+        assert!(values(&p, "Zorwen Kadlubek met Tovrin Osk").is_empty());
+        // Greetings to groups, and places, are not names.
+        assert!(values(&p, "Dear Customer, hello World, hi Team").is_empty());
+        let text = "We drove to San Bernardino";
+        let spans: Vec<_> = crate::pii::Analyzer::shared_default()
+            .analyze(text)
+            .iter()
+            .map(|s| (s.entity, s.value(text).to_string()))
+            .collect();
+        assert_eq!(spans, vec![(EntityType::Location, "San Bernardino".into())]);
+    }
+
+    /// An unknown word listed next to a name is a name; not one next to a common word, nor
+    /// one apart from the name.
+    #[test]
+    fn listed_names() {
+        let p = person();
+        assert_eq!(
+            values(&p, "They had three: Zorwen, Hannah and Anthony."),
+            vec!["Zorwen", "Hannah", "Anthony"]
+        );
+        assert_eq!(
+            values(&p, "the founders were Hannah, Zorwen and Qelvin"),
+            vec!["Hannah", "Zorwen", "Qelvin"]
+        );
+        assert_eq!(
+            values(&p, "Kadlubek and Murphy wrote it"),
+            vec!["Kadlubek", "Murphy"]
+        );
+        // "Brown" alone mid-sentence is reported, but as a common word it lends nothing.
+        assert_eq!(values(&p, "bought at Zorwen and Brown"), vec!["Brown"]);
+        assert_eq!(values(&p, "Zorwen or Hannah"), vec!["Hannah"]);
+        assert_eq!(values(&p, "met Hannah. Zorwen, too"), vec!["Hannah"]);
+    }
+
+    /// The cue test reads whole words, with only blanks, one ':' or '?' and one "is" or
+    /// "was" between the cue and the run.
+    #[test]
+    fn name_cues() {
+        for (before, cued) in [
+            ("name is ", true),
+            ("Name: ", true),
+            ("NAME:\t", true),
+            ("your name? ", true),
+            ("his name was ", true),
+            ("was called ", true),
+            ("Hi ", true),
+            ("hello ", true),
+            ("dear\t", true),
+            ("", false),
+            ("is ", false),
+            ("rename ", false),
+            ("name, ", false),
+            ("name is is ", false),
+            ("name:: ", false),
+            ("name\nis ", false),
+            ("namé is ", false),
+            ("éname ", false),
+            ("name1 ", false),
+            ("nameis ", false),
+        ] {
+            let text = format!("{before}Zorwen");
+            assert_eq!(name_cue_before(&text, before.len()), cued, "{text:?}");
+        }
     }
 
     #[test]
