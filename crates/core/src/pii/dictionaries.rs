@@ -49,6 +49,14 @@ list!(
 );
 list!(regions, "regions.txt", "States, provinces and regions.");
 list!(cities, "cities.txt", "Cities and towns.");
+list!(
+    geonames_places,
+    "geonames_places.txt",
+    "Towns and cities of GeoNames (CC BY 4.0) not in [`cities`], [`regions`] or \
+     [`countries`], nor common English words or PERSON names, also without diacritics \
+     (scripts/gen_place_lists.py). \
+     LOCATION recognition only: fakes come from [`cities`]."
+);
 
 #[cfg(test)]
 mod tests {
@@ -65,6 +73,7 @@ mod tests {
             ("countries", countries(), 150),
             ("regions", regions(), 100),
             ("cities", cities(), 500),
+            ("geonames_places", geonames_places(), 20_000),
         ] {
             assert!(list.len() >= min, "{name}: {} entries", list.len());
             assert!(

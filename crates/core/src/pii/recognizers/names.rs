@@ -809,6 +809,8 @@ struct Places {
     /// Score of each pattern (countries score higher than cities, which are more often
     /// also surnames or words).
     scores: Vec<f64>,
+    /// Id of the first GeoNames pattern: the patterns from here on are the long list's.
+    geonames_from: usize,
     /// The first four bytes of every name (all of a shorter one), hashed to bits: see
     /// [`Places::may_start`].
     prefixes: Box<[u64; PREFIX_WORDS]>,
@@ -881,16 +883,23 @@ impl Places {
     }
 }
 
+/// Score of a GeoNames town (see [`dictionaries::geonames_places`]): below the hand-written
+/// cities, since the long list holds more names that are also words or names elsewhere.
+const GEONAMES_SCORE: f64 = 0.55;
+
 fn places() -> &'static Places {
     static P: OnceLock<Places> = OnceLock::new();
     P.get_or_init(|| {
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut scores = Vec::new();
+        let mut geonames_from = 0;
         for (list, score) in [
             (dictionaries::countries(), 0.8),
             (dictionaries::regions(), 0.7),
             (dictionaries::cities(), 0.65),
+            (dictionaries::geonames_places(), GEONAMES_SCORE),
         ] {
+            geonames_from = patterns.len();
             for p in list {
                 patterns.push(p);
                 scores.push(score);
@@ -923,6 +932,7 @@ fn places() -> &'static Places {
             automaton,
             first,
             scores,
+            geonames_from,
             prefixes,
             short_lengths,
         }
@@ -938,10 +948,14 @@ pub struct LocationRecognizer {
 const STREET_TYPES: &str = "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Trl|Crescent|Close|Gardens?|Row|Plaza|Loop|Pike|Alley|Bypass|Causeway|Cove|Creek|Crossing|Expressway|Extensions?|Falls|Ferry|Freeway|Glen|Greens?|Grove|Harbor|Heights|Hills?|Hollow|Junction|Knolls?|Landing|Manor|Meadows?|Mews|Mills?|Orchard|Oval|Pass|Path|Point|Ridge|Route|Run|Shores?|Springs?|Summit|Turnpike|Valley|View|Walk|Wells?";
 
 /// Street words before the name ("Rua Mina 50", "Via Tasso 129").
-const STREET_PREFIXES: &str = "Rua|Via|Viale|Piazza|Calle|Carrer|Avenida|Av|Paseo|Plaza|Rue|Boulevard|Chemin|Strada|Ulica|Ul|Allee|Avinguda|Travessa|Largo";
+const STREET_PREFIXES: &str = "Rua|Rúa|Via|Viale|Piazza|Piazzetta|Calle|Carrer|Avenida|Avda|Av|Paseo|Plaza|Rue|Boulevard|Chemin|Strada|Ulica|Ul|ul|Allee|Avinguda|Travessa|Largo";
+
+/// Lower-case words inside a street name after a prefix ("Rua do Porto", "Via delle
+/// Coste", "Rue de la Paix").
+const STREET_LINKS: &str = "d[aeiou]s?|de[ils]|della|delle|dello|degli|la|le|les|e|y";
 
 /// Street-name endings in one word ("Strickstrasse 61", "Populierenstraat 374").
-const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str\\.|weg|gasse|platz|allee|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve";
+const STREET_ENDINGS: &str = "stra(?:ss|ß)e|str\\.|weg|gasse|platz|allee|damm|gatan|vägen|gränd|vej|veien|vegen|gata|straat|laan|gracht|plein|katu|tie|kuja|utca|ulica|cesta|iela|gatve|gade|vænget|stræde|stien|braut|stræti|straeti|vegur";
 
 pub fn location() -> LocationRecognizer {
     LocationRecognizer {
@@ -952,20 +966,29 @@ pub fn location() -> LocationRecognizer {
 /// The street shapes, as one alternation (one scan; the longest shape first).
 fn street_pattern() -> String {
     let street = [
-        // "1600 Pennsylvania Avenue, Apt 4"
+        // "1600 Pennsylvania Avenue, Apt 4", also after a building number ("17 1600 …")
         format!(
-            r"\b\d{{1,6}}[A-Za-z]?(?:\s+[A-Z][\p{{L}}'’.-]*){{1,4}}\s+(?:{STREET_TYPES})\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit)\.?\s*#?\d+[A-Za-z]?)?"
+            r"\b(?:\d{{1,6}}[ \t]+)?\d{{1,6}}[A-Za-z]?(?:\s+[A-Z][\p{{L}}'’.-]*){{1,4}}\s+(?:{STREET_TYPES})\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit)\.?\s*#?\d+[A-Za-z]?)?"
         ),
-        // "Rua Mina 50", "Via Tasso 129"
+        // A building number before a street written name first, then how an address
+        // goes on: "17 Kettuvaarankatu 82 Apt. 5", "12 Via Tasso 129, Tarvisio",
+        // "5 Kossuth tér 19.\nGYÖR". Without that continuation a number, capitalized words
+        // and a number are too often something else ("Top 5 Songs 2"). A month name as the
+        // first word is a date, "12 March 2024, Bonn": see `LocationRecognizer::find_in`.
+        r"\b\d{1,6}[ \t]+\p{Lu}[\p{L}'’.-]+(?:[ \t]+[\p{L}'’.-]+){0,3}[ \t]+\d{1,5}\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit)\b\.?\s*#?\d+[A-Za-z]?|,[ \t]*\p{Lu}[\p{L}'’.-]*|[ \t]*\r?\n[ \t]*\p{Lu}[\p{L}'’.-]*)"
+            .to_string(),
+        // "Rua Mina 50", "Via Tasso 129", "Rua do Porto 16", "ul. Lipowa 8"
         format!(
-            r"\b(?:{STREET_PREFIXES})\.?(?:\s+[\p{{Lu}}][\p{{L}}'’.-]*){{1,4}},?\s+\d{{1,5}}[A-Za-z]?\b"
+            r"\b(?:{STREET_PREFIXES})\.?(?:\s+(?:{STREET_LINKS}))?(?:\s+[\p{{Lu}}][\p{{L}}'’.-]*)(?:\s+(?:[\p{{Lu}}][\p{{L}}'’.-]*|{STREET_LINKS})){{0,3}},?\s+\d{{1,5}}[A-Za-z]?\b"
         ),
         // "Strickstrasse 61"
         format!(r"\b[\p{{Lu}}][\p{{L}}-]*(?:{STREET_ENDINGS})\.?\s+\d{{1,5}}[A-Za-z]?\b"),
-        // Apartment or suite numbers, P.O. boxes, US military addresses
+        // Apartment or suite numbers, P.O. boxes, US military addresses (unit, ship)
         r"\b(?:Apt|Apartment|Suite|Ste)\.?\s*#?\d{1,5}[A-Za-z]?\b".to_string(),
         r"\bP\.?\s?O\.?\s+Box\s+\d{1,6}\b".to_string(),
         r"\b(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}(?:\s+[ADF]PO\s+A[AEP]\s+\d{5})?"
+            .to_string(),
+        r"\b(?:USNS|USNV|USS|USCGC)[ \t]+\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?,?\s+[DF]PO\s+A[AEP]\s+\d{5}\b"
             .to_string(),
     ];
     street
@@ -1049,6 +1072,47 @@ impl LocationRecognizer {
     }
 }
 
+/// Whether `street` is a number followed by a month name ("12 March 2024", "3 Sept 12"):
+/// a date, not a building number and a street.
+fn month_after_number(street: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let rest = street.trim_start_matches(|c: char| c.is_ascii_digit());
+    if rest.len() == street.len() {
+        return false;
+    }
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
+        .collect();
+    word.len() >= 3
+        && MONTHS
+            .iter()
+            .any(|m| *m == word || (m.starts_with(&word) && (word.len() == 3 || word == "sept")))
+}
+
+/// Whether a capitalized word follows `end` of `text` after spaces or tabs (on the same
+/// line: a line break ends an address line, "Ilava\nSlovakia").
+fn capitalized_word_follows(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    let after = rest.trim_start_matches([' ', '\t']);
+    after.len() < rest.len() && after.chars().next().is_some_and(char::is_uppercase)
+}
+
 fn boundary_ok(text: &str, range: &Range<usize>) -> bool {
     let before = text[..range.start].chars().next_back();
     let after = text[range.end..].chars().next();
@@ -1085,8 +1149,17 @@ impl Recognizer for LocationRecognizer {
             if !boundary_ok(text, &range) {
                 continue;
             }
-            let base = p.scores[m.pattern().as_usize()];
-            let score = context.boosted(text, &range, base, 0.15);
+            let id = m.pattern().as_usize();
+            let score = if id < p.geonames_from {
+                context.boosted(text, &range, p.scores[id], 0.15)
+            } else if capitalized_word_follows(text, range.end) {
+                // "Ilava D. Roskel": a town name that is also a
+                // given name, in a run of capitalized words, is a person's more often.
+                continue;
+            } else {
+                // Not raised by context: PERSON's cues ("says Izumo") outscore it.
+                p.scores[id]
+            };
             out.push(Candidate {
                 entity: EntityType::Location,
                 range,
@@ -1094,6 +1167,9 @@ impl Recognizer for LocationRecognizer {
             });
         }
         for range in self.streets(text, scan) {
+            if month_after_number(&text[range.clone()]) {
+                continue;
+            }
             // Above any place name inside it ("Pennsylvania" in "1600 Pennsylvania Avenue").
             let score = if context.near(text, &range) {
                 0.95
@@ -1191,6 +1267,7 @@ mod tests {
             dictionaries::countries(),
             dictionaries::regions(),
             dictionaries::cities(),
+            dictionaries::geonames_places(),
         ] {
             for name in list {
                 let text = format!("x {name} y");
@@ -1223,6 +1300,7 @@ mod tests {
             dictionaries::countries(),
             dictionaries::regions(),
             dictionaries::cities(),
+            dictionaries::geonames_places(),
         ] {
             names.extend(list.iter().copied());
         }
@@ -1548,5 +1626,85 @@ mod tests {
         assert!(values(&l, "Parisian cafes and Romania")
             .iter()
             .all(|v| v != "Paris"));
+    }
+
+    /// Towns of the GeoNames list, with and without diacritics, at their fixed score; one
+    /// followed by a capitalized word is left to PERSON.
+    #[test]
+    fn geonames_towns() {
+        let l = location();
+        assert_eq!(
+            found(&l, "She grew up in Pelhřimov, then Amposta."),
+            vec![
+                ("Pelhřimov".to_string(), GEONAMES_SCORE),
+                ("Amposta".to_string(), GEONAMES_SCORE)
+            ]
+        );
+        assert_eq!(values(&l, "moved to Pelhrimov"), vec!["Pelhrimov"]);
+        // A town name in a run of capitalized words is more often part of a person's name.
+        assert!(values(&l, "verses by Ilava D. Roskel").is_empty());
+        assert_eq!(
+            values(&l, "Ilava\nCzech Republic"),
+            vec!["Ilava", "Czech Republic"]
+        );
+        // PERSON's cue outscores the town: the analyzer reports a person.
+        let text = "\"We will see,\" says Izumo.";
+        let spans: Vec<_> = crate::pii::Analyzer::shared_default()
+            .analyze(text)
+            .iter()
+            .map(|s| (s.entity, s.value(text).to_string()))
+            .collect();
+        assert_eq!(spans, vec![(EntityType::Person, "Izumo".to_string())]);
+        // Every GeoNames entry is found alone, whole, at its score.
+        for name in dictionaries::geonames_places().iter().step_by(97) {
+            let text = format!("near {name}.");
+            let got = found(&l, &text);
+            assert!(got.iter().any(|(v, _)| v == name), "{name:?}: {got:?}");
+        }
+    }
+
+    /// Street shapes with a building number before the street, names written first, and
+    /// US military ship addresses; a number and a month is a date; a number, capitalized
+    /// words and a number are an address only when an address goes on after them.
+    #[test]
+    fn street_shapes() {
+        let l = location();
+        for (text, want) in [
+            ("Ship to 17 880 Maple St today", "17 880 Maple St"),
+            (
+                "lives at 31 Kettuvaarankatu 12 Apt. 5 now",
+                "31 Kettuvaarankatu 12 Apt. 5",
+            ),
+            ("at 12 Kossuth tér 19.\nGYÖR", "12 Kossuth tér 19.\nGYÖR"),
+            ("at 40 Via Sole 7, Tarvisio", "40 Via Sole 7, Tarvisio"),
+            ("at Rua do Porto 16, Braga", "Rua do Porto 16"),
+            ("ul. Lipowa 8", "ul. Lipowa 8"),
+            ("Lindholmgade 52", "Lindholmgade 52"),
+            ("Hafnarvegur 3", "Hafnarvegur 3"),
+            ("USNS Harlan\nFPO AP 90210", "USNS Harlan\nFPO AP 90210"),
+        ] {
+            assert!(
+                values(&l, text).iter().any(|v| v == want),
+                "{text:?}: {:?}",
+                values(&l, text)
+            );
+        }
+        for text in [
+            "on 12 March 2024, Bonn we met",
+            "from 3 Sept 12 on",
+            "10 Musicians Of The 70s",
+            "our Top 5 Songs 2 weeks ago",
+            "sold 5 Tickets to 3 people",
+        ] {
+            let v = values(&l, text);
+            assert!(
+                v.iter().all(|v| !v.starts_with(char::is_numeric)),
+                "{text:?}: {v:?}"
+            );
+        }
+        assert!(month_after_number("12 March 2024"));
+        assert!(month_after_number("3 sept 12"));
+        assert!(!month_after_number("12 Marchmont 4"));
+        assert!(!month_after_number("Via Maggio 4"));
     }
 }
