@@ -43,6 +43,27 @@ pub trait Recognizer: Send + Sync {
     fn needs(&self) -> Needs {
         Needs::NOTHING
     }
+
+    /// [`Recognizer::find_in`] without context lookups, for callers that need the scores
+    /// only where they decide something: the same candidates, each with its score before
+    /// any context boost. The score `find_in` gives it is one of that score `s` and
+    /// `(s + self.context_boost()).min(1.0)`; [`Recognizer::boosted`] says which.
+    /// Default: `find_in` (its scores have no boost to defer).
+    fn find_unboosted(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        self.find_in(text, scan, out)
+    }
+
+    /// What a context word near a candidate adds to its score (see
+    /// [`Recognizer::find_unboosted`]; default 0).
+    fn context_boost(&self) -> f64 {
+        0.0
+    }
+
+    /// The score [`Recognizer::find_in`] gives `c`, a candidate of
+    /// [`Recognizer::find_unboosted`] in `text` (default: its score).
+    fn boosted(&self, _text: &str, c: &Candidate) -> f64 {
+        c.score
+    }
 }
 
 /// A necessary condition on a text's [`Scan`] for a recognizer to find anything there
@@ -552,16 +573,28 @@ impl PatternRecognizer {
     /// Runs the regex and validator over `text[start..end]` (look-around sees the whole
     /// text). A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024");
     /// the search then resumes right after the accepted span, so the rest is scanned again.
-    fn search(&self, text: &str, mut pos: usize, end: usize, out: &mut Vec<Candidate>) {
+    /// With `boost` false, scores are left without their context boost (see
+    /// [`Recognizer::find_unboosted`]); the spans do not depend on it.
+    fn search(
+        &self,
+        text: &str,
+        mut pos: usize,
+        end: usize,
+        boost: bool,
+        out: &mut Vec<Candidate>,
+    ) {
         while pos < end {
             let Some(m) = self.find_at(text, pos, end) else {
                 break;
             };
             match (self.validator)(text, m.clone()) {
                 Some((range, score)) if !range.is_empty() => {
-                    let score = self
-                        .context
-                        .boosted(text, &range, score, self.context_boost);
+                    let score = if boost {
+                        self.context
+                            .boosted(text, &range, score, self.context_boost)
+                    } else {
+                        score
+                    };
                     pos = range.end;
                     out.push(Candidate {
                         entity: self.entity,
@@ -585,7 +618,24 @@ impl PatternRecognizer {
             .required_byte
             .is_none_or(|r| r.intersects(&ByteSet::of(text)))
         {
-            self.search(text, 0, text.len(), out)
+            self.search(text, 0, text.len(), true, out)
+        }
+    }
+
+    /// The candidates of [`Recognizer::find_in`] (`boost`) or of
+    /// [`Recognizer::find_unboosted`].
+    fn find_scanned(&self, text: &str, scan: &Scan, boost: bool, out: &mut Vec<Candidate>) {
+        if self
+            .required_byte
+            .is_some_and(|r| !r.intersects(&scan.bytes))
+        {
+            return;
+        }
+        match &self.windows {
+            None => self.search(text, 0, text.len(), boost, out),
+            Some(w) => w.each(text, scan, |start, end| {
+                self.search(text, start, end, boost, out)
+            }),
         }
     }
 }
@@ -854,16 +904,25 @@ impl Recognizer for PatternRecognizer {
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
-        if self
-            .required_byte
-            .is_some_and(|r| !r.intersects(&scan.bytes))
-        {
-            return;
+        self.find_scanned(text, scan, true, out)
+    }
+
+    fn find_unboosted(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        self.find_scanned(text, scan, false, out)
+    }
+
+    /// The boost, or 0 when no context word can ever be found (no boost is ever applied).
+    fn context_boost(&self) -> f64 {
+        if self.context.words.is_empty() {
+            0.0
+        } else {
+            self.context_boost
         }
-        match &self.windows {
-            None => self.search(text, 0, text.len(), out),
-            Some(w) => w.each(text, scan, |start, end| self.search(text, start, end, out)),
-        }
+    }
+
+    fn boosted(&self, text: &str, c: &Candidate) -> f64 {
+        self.context
+            .boosted(text, &c.range, c.score, self.context_boost)
     }
 }
 
