@@ -150,6 +150,8 @@ pub mod seed {
     pub const DIGITS_9: u16 = 1 << 2;
     /// A digit run containing an ASCII `1` or `2` (years 19xx and 20xx).
     pub const DIGITS_1_OR_2: u16 = 1 << 3;
+    /// The kinds only digit runs have.
+    pub(crate) const ANY_DIGITS: u16 = DIGITS | DIGITS_1_OR_3 | DIGITS_9 | DIGITS_1_OR_2;
     pub const AT: u16 = 1 << 4;
     pub const COLON: u16 = 1 << 5;
     pub const DOT: u16 = 1 << 6;
@@ -211,6 +213,8 @@ pub struct Scan<'a> {
     /// run is a digit mark.)
     pub digit_run_bound: usize,
     marks: &'a [Mark],
+    /// The digit marks of `marks`, in order (windows seeded by digits only walk these).
+    digit_marks: &'a [Mark],
 }
 
 impl<'a> Scan<'a> {
@@ -277,6 +281,16 @@ impl<'a> Scan<'a> {
             i += 1;
         }
         let kinds = buf.iter().fold(0, |k, m| k | m.kinds);
+        // The digit marks are copied after the others, in order: `buf` holds both lists.
+        let n = buf.len();
+        if kinds & seed::DIGITS != 0 {
+            for j in 0..n {
+                if buf[j].kinds & seed::DIGITS != 0 {
+                    buf.push(buf[j]);
+                }
+            }
+        }
+        let (marks, digit_marks) = buf.split_at(n);
         let mut bytes = high;
         for (w, chunk) in seen[..128].chunks_exact(64).enumerate() {
             for (j, eight) in chunk.chunks_exact(8).enumerate() {
@@ -295,7 +309,8 @@ impl<'a> Scan<'a> {
             digits,
             kinds,
             digit_run_bound: if ascii { longest } else { usize::MAX },
-            marks: buf,
+            marks,
+            digit_marks,
         }
     }
 
@@ -396,7 +411,12 @@ impl Windows {
         }
         let b = text.as_bytes();
         let mut covered = 0;
-        for m in scan.marks {
+        let marks = if self.seeds & !seed::ANY_DIGITS == 0 {
+            scan.digit_marks
+        } else {
+            scan.marks
+        };
+        for m in marks {
             if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {
                 continue;
             }
@@ -1012,6 +1032,12 @@ mod tests {
             assert_eq!(scan.bytes, bytes, "{text:?}");
             assert_eq!(scan.digits, digits, "{text:?}");
             assert_eq!(scan.marks(), &marks[..], "{text:?}");
+            let digit_marks: Vec<Mark> = marks
+                .iter()
+                .filter(|m| m.kinds & seed::DIGITS != 0)
+                .copied()
+                .collect();
+            assert_eq!(scan.digit_marks, &digit_marks[..], "{text:?}");
             assert_eq!(
                 scan.kinds,
                 marks.iter().fold(0, |k, m| k | m.kinds),
