@@ -264,18 +264,27 @@ impl Analyzer {
         }
         // Stable: equal keys keep the recognizers' order.
         candidates.sort_by(|a, b| before(a, a.score, b, b.score));
-        let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for c in candidates.drain(..) {
-            if kept
-                .iter()
-                .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
-            {
-                kept.push(c);
-            }
-        }
-        kept.sort_by_key(|c| c.range.start);
-        to_spans(text, kept)
+        keep_first_fits(candidates);
+        candidates.sort_by_key(|c| c.range.start);
+        to_spans(text, candidates)
     }
+}
+
+/// Keeps, in order, each candidate that overlaps none kept before it (in place: the kept
+/// ones move to the front, in the order they were kept, and the rest is dropped).
+fn keep_first_fits(candidates: &mut Vec<Candidate>) {
+    let mut kept = 0;
+    for i in 0..candidates.len() {
+        let c = &candidates[i];
+        if candidates[..kept]
+            .iter()
+            .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+        {
+            candidates.swap(kept, i);
+            kept += 1;
+        }
+    }
+    candidates.truncate(kept);
 }
 
 /// Whether the analyzer needs every candidate's exact score (to report it), or only the
@@ -444,11 +453,11 @@ fn builtin_bit(e: EntityType) -> u32 {
 }
 
 /// Converts byte ranges (sorted, non-overlapping) to code-point offsets in one pass.
-fn to_spans(text: &str, kept: Vec<Candidate>) -> Vec<PiiSpan> {
+fn to_spans(text: &str, kept: &[Candidate]) -> Vec<PiiSpan> {
     let mut spans = Vec::with_capacity(kept.len());
     if text.is_ascii() {
         // One byte per code point.
-        spans.extend(kept.into_iter().map(|c| PiiSpan {
+        spans.extend(kept.iter().map(|c| PiiSpan {
             entity: c.entity,
             start: c.range.start,
             end: c.range.end,
@@ -654,6 +663,37 @@ mod tests {
             }
         }
         assert!(spans > 3000, "the texts should contain PII: {spans}");
+    }
+
+    /// [`keep_first_fits`] keeps what pushing each fitting candidate into a new list kept.
+    #[test]
+    fn first_fits_kept_in_place() {
+        let mut next = recognizers::test_util::xorshift(0x1F83_D9AB_FB41_BD6B);
+        for _ in 0..5000 {
+            let n = (next() % 12) as usize;
+            let candidates: Vec<Candidate> = (0..n)
+                .map(|_| {
+                    let start = (next() % 30) as usize;
+                    Candidate {
+                        entity: EntityType::ALL[(next() % 4) as usize],
+                        range: start..start + (next() % 8) as usize,
+                        score: (next() % 10) as f64 / 10.0,
+                    }
+                })
+                .collect();
+            let mut expected: Vec<Candidate> = Vec::new();
+            for c in candidates.clone() {
+                if expected
+                    .iter()
+                    .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+                {
+                    expected.push(c);
+                }
+            }
+            let mut got = candidates;
+            keep_first_fits(&mut got);
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]
