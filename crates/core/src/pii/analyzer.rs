@@ -34,19 +34,27 @@ impl PiiSpan {
 /// Runs a set of recognizers over texts.
 pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
-    /// `recognizers[i].entity()`, read once here rather than by a call per text.
-    entities: Vec<EntityType>,
-    /// `builtin_bit` of each entity, for the per-call entity filter.
-    bits: Vec<u32>,
-    /// `recognizers[i].needs()`: recognizers are called only on texts that meet it.
-    needs: Vec<Needs>,
-    /// `recognizers[i].context_boost()`: what [`Analyzer::redaction_spans`] may defer.
-    boosts: Vec<f64>,
+    /// What the analyzer reads of each recognizer per text, read once here.
+    facts: Vec<Facts>,
     threshold: f64,
     /// One multi-pattern pass over the text that tells which regex recognizers can match
     /// at all; the others are skipped without running their own search. Recognizers that
     /// search only windows of the text (see [`super::Windows`]) are not in it.
     gate: Option<Gate>,
+}
+
+/// A recognizer's constant answers, read once (in one array, rather than by a call or
+/// an array each per text).
+struct Facts {
+    /// `needs()`: the recognizer is called only on texts that meet it.
+    needs: Needs,
+    entity: EntityType,
+    /// `builtin_bit` of the entity, for the per-call entity filter.
+    bit: u32,
+    /// `context_boost()`: what [`Analyzer::redaction_spans`] may defer.
+    boost: f64,
+    /// Position of the recognizer's pattern in the gate's set (None: not gated).
+    gate: Option<usize>,
 }
 
 struct Gate {
@@ -86,15 +94,21 @@ impl Default for Analyzer {
 
 impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
+        let gate = Gate::new(&recognizers);
+        let facts = recognizers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Facts {
+                needs: r.needs(),
+                entity: r.entity(),
+                bit: builtin_bit(r.entity()),
+                boost: r.context_boost(),
+                gate: gate.as_ref().and_then(|g| g.slot[i]),
+            })
+            .collect();
         Analyzer {
-            gate: Gate::new(&recognizers),
-            entities: recognizers.iter().map(|r| r.entity()).collect(),
-            bits: recognizers
-                .iter()
-                .map(|r| builtin_bit(r.entity()))
-                .collect(),
-            needs: recognizers.iter().map(|r| r.needs()).collect(),
-            boosts: recognizers.iter().map(|r| r.context_boost()).collect(),
+            gate,
+            facts,
             recognizers,
             threshold,
         }
@@ -196,16 +210,14 @@ impl Analyzer {
         } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
-        for (i, (r, e)) in self.recognizers.iter().zip(&self.entities).enumerate() {
-            if !self.needs[i].met_by(&scan) || !wants(*e, self.bits[i]) {
+        for (i, (r, f)) in self.recognizers.iter().zip(&self.facts).enumerate() {
+            if !f.needs.met_by(&scan) || !wants(f.entity, f.bit) {
                 continue;
             }
-            let gated_out = match (&self.gate, &hits) {
-                (Some(g), Some(h)) => g.slot[i].is_some_and(|j| !h.matched(j)),
-                _ => false,
-            };
-            if gated_out {
-                continue;
+            if let (Some(j), Some(h)) = (f.gate, &hits) {
+                if !h.matched(j) {
+                    continue;
+                }
             }
             match scores {
                 Scores::Exact => r.find_in(text, &scan, candidates),
@@ -215,7 +227,7 @@ impl Analyzer {
                     if candidates.len() == from {
                         continue;
                     }
-                    let boost = self.boosts[i];
+                    let boost = f.boost;
                     deferred.extend(candidates[from..].iter().map(|c| {
                         // Ordered as the kept order compares scores.
                         let alt = (c.score + boost).min(1.0);
