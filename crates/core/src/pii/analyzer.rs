@@ -365,9 +365,10 @@ impl Analyzer {
         let mut pending = false;
         for i in 0..candidates.len() {
             deferred[i].index = i;
-            if allow
-                .iter()
-                .any(|a| a.as_str() == &text[candidates[i].range.clone()])
+            if !allow.is_empty()
+                && allow
+                    .iter()
+                    .any(|a| a.as_str() == &text[candidates[i].range.clone()])
             {
                 continue;
             }
@@ -376,8 +377,10 @@ impl Analyzer {
             }
             // Both values are now on the same side of the threshold.
             if deferred[i].lo >= threshold {
-                candidates.swap(kept, i);
-                deferred.swap(kept, i);
+                if kept != i {
+                    candidates.swap(kept, i);
+                    deferred.swap(kept, i);
+                }
                 pending |= deferred[kept].recognizer != usize::MAX;
                 kept += 1;
             }
