@@ -32,7 +32,9 @@ pub fn date_time() -> PatternRecognizer {
     .expect("built-in date pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
     // Letters, digits, spaces and `-/.:+,`; every match has a `\d` and the validator wants
-    // four ASCII digits (a year, or day, month and a two-digit year).
+    // four ASCII digits (a year, or day, month and a two-digit year). Every form has a
+    // byte other than an ASCII digit (a separator, or a month name and a space), so runs of
+    // ASCII digits alone ("#1234") are skipped.
     .with_windows(
         Windows::new(
             seed::DIGITS,
@@ -41,7 +43,7 @@ pub fn date_time() -> PatternRecognizer {
                     || is_space(b)
                     || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',')
             },
-            |run| ascii_digits_at_least(run, 4),
+            |run| ascii_digits_at_least(run, 4) && !run.iter().all(u8::is_ascii_digit),
         )
         .min_digits(4)
         .min_len(4),
