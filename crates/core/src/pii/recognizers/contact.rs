@@ -327,13 +327,18 @@ fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     if before == Some('@') {
         return None; // the domain of an email address
     }
-    let lower = trimmed.to_ascii_lowercase();
-    let score = if lower.contains("://") || lower.starts_with("www.") {
-        0.6
-    } else {
-        0.5
-    };
+    let score = if has_scheme_or_www(trimmed) { 0.6 } else { 0.5 };
     Some((m.start..m.start + trimmed.len(), score))
+}
+
+/// Whether `url` has "://" or starts with "www." in any case (without lower-casing a copy:
+/// "://" has no letters).
+fn has_scheme_or_www(url: &str) -> bool {
+    url.contains("://")
+        || url
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"www."))
 }
 
 #[cfg(test)]
@@ -418,6 +423,22 @@ mod tests {
     }
 
     /// The URL windows' condition holds for every run that holds a match of the regex.
+    #[test]
+    fn scheme_or_www_as_lower_cased_copy_says() {
+        let mut next = super::super::test_util::xorshift(0x510E_527F_ADE6_82D1);
+        let pieces = [
+            "w", "W", "ww", ".", ":", "/", "://", "www.", "WwW.", "x", "é", "ſ", "K",
+        ];
+        for _ in 0..20_000 {
+            let url: String = (0..next() % 6)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let lower = url.to_ascii_lowercase();
+            let expected = lower.contains("://") || lower.starts_with("www.");
+            assert_eq!(has_scheme_or_www(&url), expected, "{url:?}");
+        }
+    }
+
     #[test]
     fn url_runs_hold_every_match() {
         let re = regex::Regex::new(url().pattern_text()).unwrap();
