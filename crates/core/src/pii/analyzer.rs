@@ -1,4 +1,5 @@
 use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use super::recognizer::{Mark, Needs, Scan};
@@ -33,17 +34,27 @@ impl PiiSpan {
 /// Runs a set of recognizers over texts.
 pub struct Analyzer {
     recognizers: Vec<Box<dyn Recognizer>>,
-    /// `recognizers[i].entity()`, read once here rather than by a call per text.
-    entities: Vec<EntityType>,
-    /// `builtin_bit` of each entity, for the per-call entity filter.
-    bits: Vec<u32>,
-    /// `recognizers[i].needs()`: recognizers are called only on texts that meet it.
-    needs: Vec<Needs>,
+    /// What the analyzer reads of each recognizer per text, read once here.
+    facts: Vec<Facts>,
     threshold: f64,
     /// One multi-pattern pass over the text that tells which regex recognizers can match
     /// at all; the others are skipped without running their own search. Recognizers that
     /// search only windows of the text (see [`super::Windows`]) are not in it.
     gate: Option<Gate>,
+}
+
+/// A recognizer's constant answers, read once (in one array, rather than by a call or
+/// an array each per text).
+struct Facts {
+    /// `needs()`: the recognizer is called only on texts that meet it.
+    needs: Needs,
+    entity: EntityType,
+    /// `builtin_bit` of the entity, for the per-call entity filter.
+    bit: u32,
+    /// `context_boost()`: what [`Analyzer::redaction_spans`] may defer.
+    boost: f64,
+    /// Position of the recognizer's pattern in the gate's set (None: not gated).
+    gate: Option<usize>,
 }
 
 struct Gate {
@@ -83,14 +94,21 @@ impl Default for Analyzer {
 
 impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
+        let gate = Gate::new(&recognizers);
+        let facts = recognizers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Facts {
+                needs: r.needs(),
+                entity: r.entity(),
+                bit: builtin_bit(r.entity()),
+                boost: r.context_boost(),
+                gate: gate.as_ref().and_then(|g| g.slot[i]),
+            })
+            .collect();
         Analyzer {
-            gate: Gate::new(&recognizers),
-            entities: recognizers.iter().map(|r| r.entity()).collect(),
-            bits: recognizers
-                .iter()
-                .map(|r| builtin_bit(r.entity()))
-                .collect(),
-            needs: recognizers.iter().map(|r| r.needs()).collect(),
+            gate,
+            facts,
             recognizers,
             threshold,
         }
@@ -105,13 +123,35 @@ impl Analyzer {
     /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
     /// higher score (then the longer span, then the earlier one), sorted by position.
     pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
-        self.find(text, &[], |_, _| true, self.threshold, &[])
+        self.find(text, &[], |_, _| true, self.threshold, &[], Scores::Exact)
     }
 
     /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
     /// other types do not run, user patterns and deny lists included), threshold, allow
     /// list, and the options' own recognizers.
     pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
+        self.analyze_options(text, options, Scores::Exact)
+    }
+
+    /// The spans [`Analyzer::analyze`] (`options` None) or [`Analyzer::analyze_with`]
+    /// finds — the same types and offsets — for callers that only replace them: a span's
+    /// score may be lower than theirs (never below the threshold), because context words
+    /// are looked up only where they can change which spans are kept (see [`defer`]).
+    pub(crate) fn redaction_spans(&self, text: &str, options: Option<&PiiOptions>) -> Vec<PiiSpan> {
+        match options {
+            None => self.find(
+                text,
+                &[],
+                |_, _| true,
+                self.threshold,
+                &[],
+                Scores::Deferred,
+            ),
+            Some(o) => self.analyze_options(text, o, Scores::Deferred),
+        }
+    }
+
+    fn analyze_options(&self, text: &str, options: &PiiOptions, scores: Scores) -> Vec<PiiSpan> {
         // `options.wants` for the built-in types as bits, from one pass over the entity
         // list, rather than a search of the list for every recognizer.
         let builtin = options.entities.as_ref().map_or(u32::MAX, |list| {
@@ -126,6 +166,7 @@ impl Analyzer {
             },
             options.threshold,
             &options.allow,
+            scores,
         )
     }
 
@@ -136,6 +177,7 @@ impl Analyzer {
         wants: impl Fn(EntityType, u32) -> bool,
         threshold: f64,
         allow: &[String],
+        scores: Scores,
     ) -> Vec<PiiSpan> {
         thread_local! {
             static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers::new()) };
@@ -143,11 +185,13 @@ impl Analyzer {
         // Taken out of the cell (not borrowed), so a nested call cannot conflict.
         let mut buffers = BUFFERS.with(|m| m.take());
         buffers.candidates.clear();
-        let spans = self.find_scanned(text, &mut buffers, extra, wants, threshold, allow);
+        buffers.deferred.clear();
+        let spans = self.find_scanned(text, &mut buffers, extra, wants, threshold, allow, scores);
         BUFFERS.with(|m| m.replace(buffers));
         spans
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn find_scanned(
         &self,
         text: &str,
@@ -157,51 +201,221 @@ impl Analyzer {
         wants: impl Fn(EntityType, u32) -> bool,
         threshold: f64,
         allow: &[String],
+        scores: Scores,
     ) -> Vec<PiiSpan> {
-        let Buffers { marks, candidates } = buffers;
+        let Buffers {
+            marks,
+            candidates,
+            deferred,
+        } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
-        for (i, (r, e)) in self.recognizers.iter().zip(&self.entities).enumerate() {
-            if !self.needs[i].met_by(&scan) || !wants(*e, self.bits[i]) {
+        for (i, (r, f)) in self.recognizers.iter().zip(&self.facts).enumerate() {
+            if !f.needs.met_by(&scan) || !wants(f.entity, f.bit) {
                 continue;
             }
-            let gated_out = match (&self.gate, &hits) {
-                (Some(g), Some(h)) => g.slot[i].is_some_and(|j| !h.matched(j)),
-                _ => false,
-            };
-            if !gated_out {
-                r.find_in(text, &scan, candidates);
+            if let (Some(j), Some(h)) = (f.gate, &hits) {
+                if !h.matched(j) {
+                    continue;
+                }
+            }
+            match scores {
+                Scores::Exact => r.find_in(text, &scan, candidates),
+                Scores::Deferred => {
+                    let from = candidates.len();
+                    r.find_unboosted(text, &scan, candidates);
+                    if candidates.len() == from {
+                        continue;
+                    }
+                    let boost = f.boost;
+                    deferred.extend(candidates[from..].iter().map(|c| {
+                        // Ordered as the kept order compares scores.
+                        let alt = (c.score + boost).min(1.0);
+                        let (lo, hi, recognizer) = match c.score.total_cmp(&alt) {
+                            Ordering::Less => (c.score, alt, i),
+                            Ordering::Greater => (alt, c.score, i),
+                            Ordering::Equal => (alt, alt, usize::MAX),
+                        };
+                        Deferred {
+                            lo,
+                            hi,
+                            recognizer,
+                            index: 0,
+                        }
+                    }));
+                }
             }
         }
         for r in extra.iter() {
             let e = r.entity();
             if r.needs().met_by(&scan) && wants(e, builtin_bit(e)) {
+                let from = candidates.len();
                 r.find_in(text, &scan, candidates);
+                if scores == Scores::Deferred {
+                    deferred.extend(candidates[from..].iter().map(|c| Deferred {
+                        lo: c.score,
+                        hi: c.score,
+                        recognizer: usize::MAX,
+                        index: 0,
+                    }));
+                }
             }
         }
-        candidates.retain(|c| {
-            c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])
-        });
         if candidates.is_empty() {
             return Vec::new();
         }
-        candidates.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then((b.range.end - b.range.start).cmp(&(a.range.end - a.range.start)))
-                .then(a.range.start.cmp(&b.range.start))
-        });
-        let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for c in candidates.drain(..) {
-            if kept
-                .iter()
-                .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+        if scores == Scores::Deferred {
+            self.defer(text, candidates, deferred, threshold, allow);
+        } else {
+            candidates.retain(|c| {
+                c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])
+            });
+        }
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        // Stable: equal keys keep the recognizers' order.
+        candidates.sort_by(|a, b| before(a, a.score, b, b.score));
+        keep_first_fits(candidates);
+        candidates.sort_by_key(|c| c.range.start);
+        to_spans(text, candidates)
+    }
+}
+
+/// Keeps, in order, each candidate that overlaps none kept before it (in place: the kept
+/// ones move to the front, in the order they were kept, and the rest is dropped).
+fn keep_first_fits(candidates: &mut Vec<Candidate>) {
+    let mut kept = 0;
+    for i in 0..candidates.len() {
+        let c = &candidates[i];
+        if candidates[..kept]
+            .iter()
+            .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+        {
+            candidates.swap(kept, i);
+            kept += 1;
+        }
+    }
+    candidates.truncate(kept);
+}
+
+/// Whether the analyzer needs every candidate's exact score (to report it), or only the
+/// spans it keeps (see [`Analyzer::redaction_spans`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scores {
+    Exact,
+    Deferred,
+}
+
+/// The order in which overlapping candidates are kept: higher score, then longer, then
+/// earlier (the recognizers' order after that, by a stable sort), given their scores.
+fn before(a: &Candidate, a_score: f64, b: &Candidate, b_score: f64) -> Ordering {
+    b_score
+        .total_cmp(&a_score)
+        .then((b.range.end - b.range.start).cmp(&(a.range.end - a.range.start)))
+        .then(a.range.start.cmp(&b.range.start))
+}
+
+/// A candidate of [`Recognizer::find_unboosted`]: its exact score is `lo` or `hi` (the
+/// same when nothing is deferred, `recognizer` then `usize::MAX`).
+#[derive(Clone, Copy)]
+struct Deferred {
+    lo: f64,
+    hi: f64,
+    /// The recognizer whose [`Recognizer::boosted`] gives the exact score.
+    recognizer: usize,
+    /// Position among the candidates, as found: the last tie-break of the kept order.
+    index: usize,
+}
+
+impl Analyzer {
+    /// Replaces the scores of `candidates` (found by [`Recognizer::find_unboosted`], with
+    /// `deferred` alongside) by their exact ones where these decide what is kept, and drops
+    /// the candidates that [`Analyzer::analyze_with`] drops before overlap resolution
+    /// (below `threshold`, or in `allow`). The candidates kept after that are the same,
+    /// in the same order:
+    /// * a score whose two possible values are on the same side of the threshold does not
+    ///   decide whether the candidate passes it;
+    /// * which of the remaining candidates are kept depends only on the order of each pair
+    ///   of overlapping ones (a candidate is kept when none of the candidates it overlaps is
+    ///   kept and comes first), so a pair's scores matter only when, taken at their lowest
+    ///   for one and highest for the other, they could order it either way. Pairs that
+    ///   start at the same byte count as overlapping, so that the final order by start of
+    ///   kept spans (one of them empty) is decided exactly too.
+    ///
+    /// The scores left deferred are the lower value (at least the threshold).
+    fn defer(
+        &self,
+        text: &str,
+        candidates: &mut Vec<Candidate>,
+        deferred: &mut Vec<Deferred>,
+        threshold: f64,
+        allow: &[String],
+    ) {
+        // The exact score of candidate `i`, now deferred no more.
+        let resolve = |candidates: &mut [Candidate], deferred: &mut [Deferred], i: usize| {
+            let d = &mut deferred[i];
+            if d.recognizer != usize::MAX {
+                let score = self.recognizers[d.recognizer].boosted(text, &candidates[i]);
+                candidates[i].score = score;
+                (d.lo, d.hi, d.recognizer) = (score, score, usize::MAX);
+            }
+        };
+        let mut kept = 0;
+        let mut pending = false;
+        for i in 0..candidates.len() {
+            deferred[i].index = i;
+            if !allow.is_empty()
+                && allow
+                    .iter()
+                    .any(|a| a.as_str() == &text[candidates[i].range.clone()])
             {
-                kept.push(c);
+                continue;
+            }
+            if (deferred[i].lo >= threshold) != (deferred[i].hi >= threshold) {
+                resolve(candidates, deferred, i);
+            }
+            // Both values are now on the same side of the threshold.
+            if deferred[i].lo >= threshold {
+                if kept != i {
+                    candidates.swap(kept, i);
+                    deferred.swap(kept, i);
+                }
+                pending |= deferred[kept].recognizer != usize::MAX;
+                kept += 1;
             }
         }
-        kept.sort_by_key(|c| c.range.start);
-        to_spans(text, kept)
+        candidates.truncate(kept);
+        deferred.truncate(kept);
+        if !pending {
+            return;
+        }
+        // x comes first even at its lowest score and y at its highest.
+        let first = |x: &Candidate, dx: &Deferred, y: &Candidate, dy: &Deferred| {
+            before(x, dx.lo, y, dy.hi)
+                .then(dx.index.cmp(&dy.index))
+                .is_lt()
+        };
+        for i in 0..candidates.len() {
+            if deferred[i].recognizer == usize::MAX {
+                continue;
+            }
+            for j in 0..candidates.len() {
+                let (a, b) = (&candidates[i], &candidates[j]);
+                let overlap = a.range.start == b.range.start
+                    || (a.range.start < b.range.end && b.range.start < a.range.end);
+                if j == i || !overlap {
+                    continue;
+                }
+                let (da, db) = (&deferred[i], &deferred[j]);
+                if !first(a, da, b, db) && !first(b, db, a, da) {
+                    resolve(candidates, deferred, i);
+                    resolve(candidates, deferred, j);
+                    // `i` is exact now: its other pairs need nothing more from it.
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -210,6 +424,8 @@ impl Analyzer {
 struct Buffers {
     marks: Vec<Mark>,
     candidates: Vec<Candidate>,
+    /// Alongside `candidates` when their scores are deferred.
+    deferred: Vec<Deferred>,
 }
 
 impl Buffers {
@@ -217,6 +433,7 @@ impl Buffers {
         Buffers {
             marks: Vec::new(),
             candidates: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 }
@@ -251,11 +468,11 @@ fn builtin_bit(e: EntityType) -> u32 {
 }
 
 /// Converts byte ranges (sorted, non-overlapping) to code-point offsets in one pass.
-fn to_spans(text: &str, kept: Vec<Candidate>) -> Vec<PiiSpan> {
+fn to_spans(text: &str, kept: &[Candidate]) -> Vec<PiiSpan> {
     let mut spans = Vec::with_capacity(kept.len());
     if text.is_ascii() {
         // One byte per code point.
-        spans.extend(kept.into_iter().map(|c| PiiSpan {
+        spans.extend(kept.iter().map(|c| PiiSpan {
             entity: c.entity,
             start: c.range.start,
             end: c.range.end,
@@ -356,6 +573,142 @@ mod tests {
             types,
             vec![EntityType::EmailAddress, EntityType::EmailAddress]
         );
+    }
+
+    /// A context word that flips which of two overlapping candidates is kept, or lifts one
+    /// over the threshold: the deferred path must look it up.
+    #[test]
+    fn deferred_context_decides_overlaps_and_threshold() {
+        let wide = Box::new(
+            super::super::PatternRecognizer::new(
+                EntityType::CreditCard,
+                r"\d{4} \d{4}",
+                |_, m| Some((m, 0.6)),
+                &["card"],
+                0.35,
+            )
+            .unwrap(),
+        );
+        let narrow = fixed(EntityType::UsSsn, r"\d{4}", || 0.9);
+        let a = Analyzer::new(vec![narrow, wide], 0.5);
+        for (text, expected) in [
+            ("card 1234 5678", vec![(EntityType::CreditCard, 5, 14)]),
+            (
+                "x 1234 5678",
+                vec![(EntityType::UsSsn, 2, 6), (EntityType::UsSsn, 7, 11)],
+            ),
+        ] {
+            for spans in [a.analyze(text), a.redaction_spans(text, None)] {
+                let got: Vec<_> = spans.iter().map(|s| (s.entity, s.start, s.end)).collect();
+                assert_eq!(got, expected, "{text:?}");
+            }
+        }
+        let weak = Box::new(
+            super::super::PatternRecognizer::new(
+                EntityType::UsSsn,
+                r"\d{9}",
+                |_, m| Some((m, 0.4)),
+                &["ssn"],
+                0.2,
+            )
+            .unwrap(),
+        );
+        let a = Analyzer::new(vec![weak], 0.5);
+        assert_eq!(a.redaction_spans("ssn 536221234", None).len(), 1);
+        assert!(a.redaction_spans("ref 536221234", None).is_empty());
+        // Not near: the score is the base score, below the threshold.
+        let strict = Analyzer::new(recognizers::builtin(), 0.99);
+        assert!(strict.redaction_spans("call 212-555-0123", None).is_empty());
+    }
+
+    /// The deferred path keeps exactly the spans of the exact one, over generated texts
+    /// and several thresholds, entity filters, allow lists and user patterns; its scores
+    /// are at least the threshold and at most the exact ones.
+    #[test]
+    fn deferred_scores_keep_the_same_spans() {
+        let a = Analyzer::shared_default();
+        let zero = Analyzer::new(recognizers::builtin(), 0.0);
+        let options: Vec<PiiOptions> = [
+            r#"{}"#,
+            r#"{"threshold":0.0}"#,
+            r#"{"threshold":0.3}"#,
+            r#"{"threshold":0.55}"#,
+            r#"{"threshold":0.7}"#,
+            r#"{"threshold":0.9}"#,
+            r#"{"threshold":1.0}"#,
+            r#"{"entities":["PHONE_NUMBER","US_SSN","DATE_TIME","CREDIT_CARD","IP_ADDRESS"]}"#,
+            r#"{"allow":["536-22-1234","(212)"],"threshold":0.4}"#,
+            r#"{"patterns":[{"name":"TICKET","regex":"\\d{3}-\\d{2}","score":0.8}],"deny":{"CODENAME":["Paris"]}}"#,
+        ]
+        .iter()
+        .map(|o| PiiOptions::parse(Some(o)).unwrap())
+        .collect();
+        let mut texts = recognizers::test_util::random_texts(3000, 0x5851_F42D_4C95_7F2D);
+        texts.extend(
+            recognizers::test_util::random_texts(300, 0xA5A5)
+                .iter()
+                .map(|t| t.replace(' ', "")),
+        );
+        let key = |s: &PiiSpan| (s.entity, s.start, s.end, s.byte_start, s.byte_end);
+        let same = |exact: &[PiiSpan], deferred: &[PiiSpan], threshold: f64, text: &str| {
+            let keys: Vec<_> = exact.iter().map(key).collect();
+            assert_eq!(
+                keys,
+                deferred.iter().map(key).collect::<Vec<_>>(),
+                "{text:?}"
+            );
+            for (e, d) in exact.iter().zip(deferred) {
+                assert!(d.score >= threshold && d.score <= e.score, "{text:?} {d:?}");
+            }
+        };
+        let mut spans = 0;
+        for text in &texts {
+            let exact = a.analyze(text);
+            same(&exact, &a.redaction_spans(text, None), a.threshold, text);
+            spans += exact.len();
+            same(
+                &zero.analyze(text),
+                &zero.redaction_spans(text, None),
+                0.0,
+                text,
+            );
+            for o in &options {
+                let d = a.redaction_spans(text, Some(o));
+                same(&a.analyze_with(text, o), &d, o.threshold, text);
+            }
+        }
+        assert!(spans > 3000, "the texts should contain PII: {spans}");
+    }
+
+    /// [`keep_first_fits`] keeps what pushing each fitting candidate into a new list kept.
+    #[test]
+    fn first_fits_kept_in_place() {
+        let mut next = recognizers::test_util::xorshift(0x1F83_D9AB_FB41_BD6B);
+        for _ in 0..5000 {
+            let n = (next() % 12) as usize;
+            let candidates: Vec<Candidate> = (0..n)
+                .map(|_| {
+                    let start = (next() % 30) as usize;
+                    Candidate {
+                        entity: EntityType::ALL[(next() % 4) as usize],
+                        range: start..start + (next() % 8) as usize,
+                        score: (next() % 10) as f64 / 10.0,
+                    }
+                })
+                .collect();
+            let mut expected: Vec<Candidate> = Vec::new();
+            for c in candidates.clone() {
+                if expected
+                    .iter()
+                    .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+                {
+                    expected.push(c);
+                }
+            }
+            let mut got = candidates;
+            keep_first_fits(&mut got);
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use recognizer::{
 ///
 /// This is what the SQL function `redact_pii(text)` does in both engines.
 pub fn redact_pii(text: &str) -> String {
-    let spans = Analyzer::shared_default().analyze(text);
+    let spans = Analyzer::shared_default().redaction_spans(text, None);
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     for s in &spans {
@@ -57,7 +57,7 @@ pub fn redact_pii(text: &str) -> String {
 /// (detection settings and replacement strategies). Fails only when a strategy cannot run,
 /// e.g. `hash` without a configured key.
 pub fn redact_pii_with(text: &str, options: &PiiOptions, secrets: &Secrets) -> Fallible<String> {
-    let spans = Analyzer::shared_default().analyze_with(text, options);
+    let spans = Analyzer::shared_default().redaction_spans(text, Some(options));
     options.replacer.apply(text, &spans, secrets)
 }
 

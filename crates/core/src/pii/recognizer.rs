@@ -43,6 +43,27 @@ pub trait Recognizer: Send + Sync {
     fn needs(&self) -> Needs {
         Needs::NOTHING
     }
+
+    /// [`Recognizer::find_in`] without context lookups, for callers that need the scores
+    /// only where they decide something: the same candidates, each with its score before
+    /// any context boost. The score `find_in` gives it is one of that score `s` and
+    /// `(s + self.context_boost()).min(1.0)`; [`Recognizer::boosted`] says which.
+    /// Default: `find_in` (its scores have no boost to defer).
+    fn find_unboosted(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        self.find_in(text, scan, out)
+    }
+
+    /// What a context word near a candidate adds to its score (see
+    /// [`Recognizer::find_unboosted`]; default 0).
+    fn context_boost(&self) -> f64 {
+        0.0
+    }
+
+    /// The score [`Recognizer::find_in`] gives `c`, a candidate of
+    /// [`Recognizer::find_unboosted`] in `text` (default: its score).
+    fn boosted(&self, _text: &str, c: &Candidate) -> f64 {
+        c.score
+    }
 }
 
 /// A necessary condition on a text's [`Scan`] for a recognizer to find anything there
@@ -129,6 +150,8 @@ pub mod seed {
     pub const DIGITS_9: u16 = 1 << 2;
     /// A digit run containing an ASCII `1` or `2` (years 19xx and 20xx).
     pub const DIGITS_1_OR_2: u16 = 1 << 3;
+    /// The kinds only digit runs have.
+    pub(crate) const ANY_DIGITS: u16 = DIGITS | DIGITS_1_OR_3 | DIGITS_9 | DIGITS_1_OR_2;
     pub const AT: u16 = 1 << 4;
     pub const COLON: u16 = 1 << 5;
     pub const DOT: u16 = 1 << 6;
@@ -190,6 +213,8 @@ pub struct Scan<'a> {
     /// run is a digit mark.)
     pub digit_run_bound: usize,
     marks: &'a [Mark],
+    /// The digit marks of `marks`, in order (windows seeded by digits only walk these).
+    digit_marks: &'a [Mark],
 }
 
 impl<'a> Scan<'a> {
@@ -256,6 +281,16 @@ impl<'a> Scan<'a> {
             i += 1;
         }
         let kinds = buf.iter().fold(0, |k, m| k | m.kinds);
+        // The digit marks are copied after the others, in order: `buf` holds both lists.
+        let n = buf.len();
+        if kinds & seed::DIGITS != 0 {
+            for j in 0..n {
+                if buf[j].kinds & seed::DIGITS != 0 {
+                    buf.push(buf[j]);
+                }
+            }
+        }
+        let (marks, digit_marks) = buf.split_at(n);
         let mut bytes = high;
         for (w, chunk) in seen[..128].chunks_exact(64).enumerate() {
             for (j, eight) in chunk.chunks_exact(8).enumerate() {
@@ -274,7 +309,8 @@ impl<'a> Scan<'a> {
             digits,
             kinds,
             digit_run_bound: if ascii { longest } else { usize::MAX },
-            marks: buf,
+            marks,
+            digit_marks,
         }
     }
 
@@ -375,7 +411,12 @@ impl Windows {
         }
         let b = text.as_bytes();
         let mut covered = 0;
-        for m in scan.marks {
+        let marks = if self.seeds & !seed::ANY_DIGITS == 0 {
+            scan.digit_marks
+        } else {
+            scan.marks
+        };
+        for m in marks {
             if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {
                 continue;
             }
@@ -552,16 +593,28 @@ impl PatternRecognizer {
     /// Runs the regex and validator over `text[start..end]` (look-around sees the whole
     /// text). A validator may accept only a prefix of a match ("4111 1111 1111 1111 2024");
     /// the search then resumes right after the accepted span, so the rest is scanned again.
-    fn search(&self, text: &str, mut pos: usize, end: usize, out: &mut Vec<Candidate>) {
+    /// With `boost` false, scores are left without their context boost (see
+    /// [`Recognizer::find_unboosted`]); the spans do not depend on it.
+    fn search(
+        &self,
+        text: &str,
+        mut pos: usize,
+        end: usize,
+        boost: bool,
+        out: &mut Vec<Candidate>,
+    ) {
         while pos < end {
             let Some(m) = self.find_at(text, pos, end) else {
                 break;
             };
             match (self.validator)(text, m.clone()) {
                 Some((range, score)) if !range.is_empty() => {
-                    let score = self
-                        .context
-                        .boosted(text, &range, score, self.context_boost);
+                    let score = if boost {
+                        self.context
+                            .boosted(text, &range, score, self.context_boost)
+                    } else {
+                        score
+                    };
                     pos = range.end;
                     out.push(Candidate {
                         entity: self.entity,
@@ -585,7 +638,24 @@ impl PatternRecognizer {
             .required_byte
             .is_none_or(|r| r.intersects(&ByteSet::of(text)))
         {
-            self.search(text, 0, text.len(), out)
+            self.search(text, 0, text.len(), true, out)
+        }
+    }
+
+    /// The candidates of [`Recognizer::find_in`] (`boost`) or of
+    /// [`Recognizer::find_unboosted`].
+    fn find_scanned(&self, text: &str, scan: &Scan, boost: bool, out: &mut Vec<Candidate>) {
+        if self
+            .required_byte
+            .is_some_and(|r| !r.intersects(&scan.bytes))
+        {
+            return;
+        }
+        match &self.windows {
+            None => self.search(text, 0, text.len(), boost, out),
+            Some(w) => w.each(text, scan, |start, end| {
+                self.search(text, start, end, boost, out)
+            }),
         }
     }
 }
@@ -854,16 +924,25 @@ impl Recognizer for PatternRecognizer {
     }
 
     fn find_in(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
-        if self
-            .required_byte
-            .is_some_and(|r| !r.intersects(&scan.bytes))
-        {
-            return;
+        self.find_scanned(text, scan, true, out)
+    }
+
+    fn find_unboosted(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+        self.find_scanned(text, scan, false, out)
+    }
+
+    /// The boost, or 0 when no context word can ever be found (no boost is ever applied).
+    fn context_boost(&self) -> f64 {
+        if self.context.words.is_empty() {
+            0.0
+        } else {
+            self.context_boost
         }
-        match &self.windows {
-            None => self.search(text, 0, text.len(), out),
-            Some(w) => w.each(text, scan, |start, end| self.search(text, start, end, out)),
-        }
+    }
+
+    fn boosted(&self, text: &str, c: &Candidate) -> f64 {
+        self.context
+            .boosted(text, &c.range, c.score, self.context_boost)
     }
 }
 
@@ -953,6 +1032,12 @@ mod tests {
             assert_eq!(scan.bytes, bytes, "{text:?}");
             assert_eq!(scan.digits, digits, "{text:?}");
             assert_eq!(scan.marks(), &marks[..], "{text:?}");
+            let digit_marks: Vec<Mark> = marks
+                .iter()
+                .filter(|m| m.kinds & seed::DIGITS != 0)
+                .copied()
+                .collect();
+            assert_eq!(scan.digit_marks, &digit_marks[..], "{text:?}");
             assert_eq!(
                 scan.kinds,
                 marks.iter().fold(0, |k, m| k | m.kinds),

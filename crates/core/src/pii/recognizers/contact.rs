@@ -114,23 +114,31 @@ fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 ///   separators, or another formatted 7–12 digit national number): 0.5 international,
 ///   0.35 otherwise, so a context word ("phone", "call", …) is needed to report it.
 fn phone_score(candidate: &str) -> Option<f64> {
-    // digits of the number itself, not of an extension ("x459", "ext. 12")
-    let main = candidate
-        .bytes()
-        .position(|b| b == b'x' || b == b'e')
-        .map_or(candidate, |i| &candidate[..i]);
-    let digits = main.bytes().filter(u8::is_ascii_digit).count();
+    // One pass over `main`, the number itself and not an extension ("x459", "ext. 12"):
+    // its digits (the first 15 kept, without allocating) and whether it has a separator.
+    let is_separator = |b: &u8| matches!(b, b' ' | b'-' | b'.' | b'(');
+    let mut buf = [0u8; 15];
+    let mut digits = 0;
+    let mut main_len = candidate.len();
+    let mut formatted_main = false;
+    for (i, &b) in candidate.as_bytes().iter().enumerate() {
+        if b.is_ascii_digit() {
+            if let Some(d) = buf.get_mut(digits) {
+                *d = b;
+            }
+            digits += 1;
+        } else if b == b'x' || b == b'e' {
+            main_len = i;
+            break;
+        } else {
+            formatted_main |= is_separator(&b);
+        }
+    }
+    let main = &candidate[..main_len];
     if !(7..=15).contains(&digits) || looks_like_date(candidate) {
         return None;
     }
-    let formatted = candidate
-        .bytes()
-        .any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
-    // The digits of `main` (at most 15, checked above), without allocating.
-    let mut buf = [0u8; 15];
-    for (d, b) in buf.iter_mut().zip(main.bytes().filter(u8::is_ascii_digit)) {
-        *d = b;
-    }
+    let formatted = formatted_main || candidate.as_bytes()[main_len..].iter().any(is_separator);
     let Ok(all) = std::str::from_utf8(&buf[..digits]) else {
         return None; // ASCII digits are UTF-8: never taken
     };
@@ -169,7 +177,6 @@ fn phone_score(candidate: &str) -> Option<f64> {
     {
         return Some(if formatted { 0.6 } else { 0.4 });
     }
-    let formatted_main = main.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
     (formatted_main && digits <= 12).then_some(0.35)
 }
 
@@ -327,19 +334,106 @@ fn validate_url(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     if before == Some('@') {
         return None; // the domain of an email address
     }
-    let lower = trimmed.to_ascii_lowercase();
-    let score = if lower.contains("://") || lower.starts_with("www.") {
-        0.6
-    } else {
-        0.5
-    };
+    let score = if has_scheme_or_www(trimmed) { 0.6 } else { 0.5 };
     Some((m.start..m.start + trimmed.len(), score))
+}
+
+/// Whether `url` has "://" or starts with "www." in any case (without lower-casing a copy:
+/// "://" has no letters).
+fn has_scheme_or_www(url: &str) -> bool {
+    url.contains("://")
+        || url
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"www."))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
+
+    /// [`phone_score`] as written before it read the candidate in one pass: what it is
+    /// compared with.
+    fn phone_score_passes(candidate: &str) -> Option<f64> {
+        // digits of the number itself, not of an extension ("x459", "ext. 12")
+        let main = candidate
+            .bytes()
+            .position(|b| b == b'x' || b == b'e')
+            .map_or(candidate, |i| &candidate[..i]);
+        let digits = main.bytes().filter(u8::is_ascii_digit).count();
+        if !(7..=15).contains(&digits) || looks_like_date(candidate) {
+            return None;
+        }
+        let formatted = candidate
+            .bytes()
+            .any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
+        // The digits of `main` (at most 15, checked above), without allocating.
+        let mut buf = [0u8; 15];
+        for (d, b) in buf.iter_mut().zip(main.bytes().filter(u8::is_ascii_digit)) {
+            *d = b;
+        }
+        let Ok(all) = std::str::from_utf8(&buf[..digits]) else {
+            return None; // ASCII digits are UTF-8: never taken
+        };
+        let international = candidate.starts_with('+') || candidate.starts_with("00");
+        if international {
+            let number = if candidate.starts_with('+') {
+                all
+            } else {
+                &all[2..]
+            };
+            // Country calling codes are 1-3 digits; none is a prefix of another.
+            let split = (1..=3.min(number.len())).find_map(|n| {
+                let code: u16 = number[..n].parse().ok()?;
+                regions_of(code).map(|metas| (metas, &number[n..]))
+            });
+            return match split {
+                Some((metas, national)) if valid_national(metas, national) => Some(0.75),
+                Some(_) if digits >= 8 => Some(0.5),
+                _ => None,
+            };
+        }
+        let nanp_length =
+            digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
+        if nanp_length {
+            let national = &all[all.len() - 10..];
+            if regions_of(1).is_some_and(|metas| valid_national(metas, national)) {
+                return Some(if formatted { 0.6 } else { 0.4 });
+            }
+        }
+        let national_zero = candidate.trim_start_matches('(').starts_with('0');
+        if national_zero
+            && digits >= 10
+            && national_zero_regions()
+                .iter()
+                .any(|m| m.is_some_and(|m| valid_national(&[m], &all[1..])))
+        {
+            return Some(if formatted { 0.6 } else { 0.4 });
+        }
+        let formatted_main = main.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
+        (formatted_main && digits <= 12).then_some(0.35)
+    }
+
+    #[test]
+    fn phone_score_agrees_with_several_passes() {
+        let mut next = super::super::test_util::xorshift(0x1F83_D9AB_5BE0_CD19);
+        let pieces = [
+            "+", "00", "0", "1", "2", "5", "7", "9", "44", "212", "555", "0123", "7946", "(", ")",
+            " ", "-", ".", "x", "ext. ", "e", "2024", "12", "/",
+        ];
+        let (mut scored, mut all) = (0, 0);
+        for _ in 0..50_000 {
+            let candidate: String = (0..next() % 10 + 1)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let got = phone_score(&candidate);
+            assert_eq!(got, phone_score_passes(&candidate), "{candidate:?}");
+            scored += usize::from(got.is_some());
+            all += 1;
+        }
+        assert!(scored > 1000 && scored < all, "{scored} of {all}");
+    }
 
     /// The compiled, anchored descriptor check answers what `Descriptor::is_match` (the
     /// crate's own) answers, for every number type of the regions the validator asks.
@@ -418,6 +512,22 @@ mod tests {
     }
 
     /// The URL windows' condition holds for every run that holds a match of the regex.
+    #[test]
+    fn scheme_or_www_as_lower_cased_copy_says() {
+        let mut next = super::super::test_util::xorshift(0x510E_527F_ADE6_82D1);
+        let pieces = [
+            "w", "W", "ww", ".", ":", "/", "://", "www.", "WwW.", "x", "é", "ſ", "K",
+        ];
+        for _ in 0..20_000 {
+            let url: String = (0..next() % 6)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let lower = url.to_ascii_lowercase();
+            let expected = lower.contains("://") || lower.starts_with("www.");
+            assert_eq!(has_scheme_or_www(&url), expected, "{url:?}");
+        }
+    }
+
     #[test]
     fn url_runs_hold_every_match() {
         let re = regex::Regex::new(url().pattern_text()).unwrap();

@@ -32,7 +32,9 @@ pub fn date_time() -> PatternRecognizer {
     .expect("built-in date pattern compiles")
     .with_required_byte(|b| b.is_ascii_digit())
     // Letters, digits, spaces and `-/.:+,`; every match has a `\d` and the validator wants
-    // four ASCII digits (a year, or day, month and a two-digit year).
+    // four ASCII digits (a year, or day, month and a two-digit year). Every form has a
+    // byte other than an ASCII digit (a separator, or a month name and a space), so runs of
+    // ASCII digits alone ("#1234") are skipped.
     .with_windows(
         Windows::new(
             seed::DIGITS,
@@ -41,7 +43,7 @@ pub fn date_time() -> PatternRecognizer {
                     || is_space(b)
                     || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',')
             },
-            |run| ascii_digits_at_least(run, 4),
+            |run| ascii_digits_at_least(run, 4) && !run.iter().all(u8::is_ascii_digit),
         )
         .min_digits(4)
         .min_len(4),
@@ -143,31 +145,37 @@ fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
         && value.as_bytes()[4] == b'-'
         && value[..4].bytes().all(|b| b.is_ascii_digit());
     if !is_iso && value.bytes().any(|b| b.is_ascii_alphabetic()) {
-        // written form: check the day if one is given
-        let nums: Vec<u32> = value
+        // written form: check the day if one is given (one or two numbers)
+        let mut nums = value
             .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        return match nums.as_slice() {
-            [year] if (1000..=2999).contains(year) => Some((m, 0.6)),
-            [day, year] if (1000..=2999).contains(year) && (1..=31).contains(day) => Some((m, 0.7)),
+            .filter_map(|s| s.parse::<u32>().ok());
+        return match (nums.next(), nums.next(), nums.next()) {
+            (Some(year), None, _) if (1000..=2999).contains(&year) => Some((m, 0.6)),
+            (Some(day), Some(year), None)
+                if (1000..=2999).contains(&year) && (1..=31).contains(&day) =>
+            {
+                Some((m, 0.7))
+            }
             _ => None,
         };
     }
-    let parts: Vec<&str> = value.split(['-', '/', '.', 'T', ' ', ':']).collect();
+    // The first three fields (the pattern guarantees them), read without collecting.
+    let mut parts = value.split(['-', '/', '.', 'T', ' ', ':']);
+    let (p0, p1, p2) = (parts.next()?, parts.next()?, parts.next()?);
     let num = |s: &str| s.parse::<u32>().ok();
     if is_iso {
-        let (y, mo, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);
+        let (y, mo, d) = (num(p0)?, num(p1)?, num(p2)?);
         return valid_day(d, mo, Some(y as i32)).then_some((m, 0.75));
     }
-    let (a, b, y) = (num(parts[0])?, num(parts[1])?, parts[2]);
+    let (a, b, y) = (num(p0)?, num(p1)?, p2);
     let year = y.parse::<i32>().ok()?;
     let year = if y.len() == 2 { None } else { Some(year) };
     // day-month or month-day: valid either way counts
     let ok = valid_day(a, b, year) || valid_day(b, a, year);
     let separators_agree = {
-        let seps: Vec<char> = value.chars().filter(|c| !c.is_ascii_digit()).collect();
-        seps.windows(2).all(|w| w[0] == w[1])
+        let mut seps = value.chars().filter(|c| !c.is_ascii_digit());
+        let first = seps.next();
+        seps.all(|c| Some(c) == first)
     };
     (ok && separators_agree).then_some((m, if y.len() == 4 { 0.6 } else { 0.45 }))
 }
@@ -176,6 +184,80 @@ fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 mod tests {
     use super::super::test_util::{finds, rejects};
     use super::*;
+
+    /// The validator as first written, collecting the fields into vectors: what
+    /// [`validate_date`] is compared with.
+    fn validate_date_collected(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
+        let value = matched(text, &m);
+        let is_iso = value.len() >= 10
+            && value.as_bytes()[4] == b'-'
+            && value[..4].bytes().all(|b| b.is_ascii_digit());
+        if !is_iso && value.bytes().any(|b| b.is_ascii_alphabetic()) {
+            // written form: check the day if one is given
+            let nums: Vec<u32> = value
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            return match nums.as_slice() {
+                [year] if (1000..=2999).contains(year) => Some((m, 0.6)),
+                [day, year] if (1000..=2999).contains(year) && (1..=31).contains(day) => {
+                    Some((m, 0.7))
+                }
+                _ => None,
+            };
+        }
+        let parts: Vec<&str> = value.split(['-', '/', '.', 'T', ' ', ':']).collect();
+        let num = |s: &str| s.parse::<u32>().ok();
+        if is_iso {
+            let (y, mo, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);
+            return valid_day(d, mo, Some(y as i32)).then_some((m, 0.75));
+        }
+        let (a, b, y) = (num(parts[0])?, num(parts[1])?, parts[2]);
+        let year = y.parse::<i32>().ok()?;
+        let year = if y.len() == 2 { None } else { Some(year) };
+        // day-month or month-day: valid either way counts
+        let ok = valid_day(a, b, year) || valid_day(b, a, year);
+        let separators_agree = {
+            let seps: Vec<char> = value.chars().filter(|c| !c.is_ascii_digit()).collect();
+            seps.windows(2).all(|w| w[0] == w[1])
+        };
+        (ok && separators_agree).then_some((m, if y.len() == 4 { 0.6 } else { 0.45 }))
+    }
+
+    #[test]
+    fn validate_date_agrees_with_collecting_version() {
+        let r = regex::Regex::new(date_time().pattern_text()).unwrap();
+        let mut next = super::super::test_util::xorshift(0x9B05_688C_2B3E_6C1F);
+        let nums = [
+            "1", "3", "9", "12", "31", "29", "30", "02", "13", "00", "24", "2024", "1999", "2100",
+            "0999",
+        ];
+        let seps = ["-", "/", ".", " ", ":", "T", ", "];
+        let words = ["March", "feb", "Sept.", "MAY", "of", "th", "on"];
+        let mut pick = |list: &[&'static str]| list[(next() % list.len() as u64) as usize];
+        let mut matched = 0;
+        let mut accepted = 0;
+        for _ in 0..100_000 {
+            let mut text = String::new();
+            for _ in 0..5 {
+                let kind = pick(&["n", "n", "n", "w", "s"]);
+                text.push_str(match kind {
+                    "n" => pick(&nums),
+                    "w" => pick(&words),
+                    _ => "",
+                });
+                text.push_str(pick(&seps));
+            }
+            for m in r.find_iter(&text) {
+                let range = m.range();
+                let got = validate_date(&text, range.clone());
+                assert_eq!(got, validate_date_collected(&text, range), "{text:?}");
+                matched += 1;
+                accepted += usize::from(got.is_some());
+            }
+        }
+        assert!(matched > 3000 && accepted > 500, "{matched} {accepted}");
+    }
 
     #[test]
     fn dates() {

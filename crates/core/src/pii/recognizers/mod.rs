@@ -248,6 +248,34 @@ mod tests {
         assert!(found > 4000, "the texts should contain PII: {found}");
     }
 
+    /// [`Recognizer::find_unboosted`] finds what [`Recognizer::find_in`] finds, and
+    /// [`Recognizer::boosted`] gives its score, one of the base score and the base score
+    /// raised by [`Recognizer::context_boost`].
+    #[test]
+    fn unboosted_candidates_boost_to_found_ones() {
+        let all = builtin();
+        let (mut found, mut raised) = (0, 0);
+        for text in test_util::random_texts(3000, 0xBB67_AE85_84CA_A73B) {
+            let mut marks = Vec::new();
+            let scan = crate::pii::Scan::new(&text, &mut marks);
+            for r in &all {
+                let (mut exact, mut base) = (Vec::<Candidate>::new(), Vec::new());
+                r.find_in(&text, &scan, &mut exact);
+                r.find_unboosted(&text, &scan, &mut base);
+                assert_eq!(exact.len(), base.len(), "{:?} in {text:?}", r.entity());
+                for (e, b) in exact.iter().zip(&base) {
+                    assert_eq!((e.entity, &e.range), (b.entity, &b.range), "{text:?}");
+                    assert_eq!(r.boosted(&text, b), e.score, "{text:?}");
+                    let alt = (b.score + r.context_boost()).min(1.0);
+                    assert!(e.score == b.score || e.score == alt, "{text:?}");
+                    raised += usize::from(e.score != b.score);
+                }
+                found += exact.len();
+            }
+        }
+        assert!(found > 4000 && raised > 200, "{found} {raised}");
+    }
+
     /// Each built-in recognizer's [`Recognizer::needs`] (by which the analyzer skips it)
     /// holds wherever it finds anything.
     #[test]
