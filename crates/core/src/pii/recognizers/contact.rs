@@ -142,6 +142,35 @@ fn phone_score(candidate: &str) -> Option<f64> {
     let Ok(all) = std::str::from_utf8(&buf[..digits]) else {
         return None; // ASCII digits are UTF-8: never taken
     };
+    classify_phone(
+        candidate,
+        PhoneDigits {
+            main,
+            all,
+            formatted,
+            formatted_main,
+        },
+    )
+}
+
+/// What [`phone_score`] reads off a candidate: `main`, the number without an extension;
+/// `all`, its 7–15 digits; whether the candidate and `main` have a separator.
+struct PhoneDigits<'a> {
+    main: &'a str,
+    all: &'a str,
+    formatted: bool,
+    formatted_main: bool,
+}
+
+/// [`phone_score`]'s scores, from what it read off `candidate`.
+fn classify_phone(candidate: &str, d: PhoneDigits<'_>) -> Option<f64> {
+    let PhoneDigits {
+        main,
+        all,
+        formatted,
+        formatted_main,
+    } = d;
+    let digits = all.len();
     let international = candidate.starts_with('+') || candidate.starts_with("00");
     if international {
         let number = if candidate.starts_with('+') {
@@ -353,8 +382,9 @@ mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
 
-    /// [`phone_score`] as written before it read the candidate in one pass: what it is
-    /// compared with.
+    /// [`phone_score`] as written before it read the candidate in one pass (a pass for
+    /// each fact), with the same [`classify_phone`]: what the one-pass reading is compared
+    /// with.
     fn phone_score_passes(candidate: &str) -> Option<f64> {
         // digits of the number itself, not of an extension ("x459", "ext. 12")
         let main = candidate
@@ -376,43 +406,16 @@ mod tests {
         let Ok(all) = std::str::from_utf8(&buf[..digits]) else {
             return None; // ASCII digits are UTF-8: never taken
         };
-        let international = candidate.starts_with('+') || candidate.starts_with("00");
-        if international {
-            let number = if candidate.starts_with('+') {
-                all
-            } else {
-                &all[2..]
-            };
-            // Country calling codes are 1-3 digits; none is a prefix of another.
-            let split = (1..=3.min(number.len())).find_map(|n| {
-                let code: u16 = number[..n].parse().ok()?;
-                regions_of(code).map(|metas| (metas, &number[n..]))
-            });
-            return match split {
-                Some((metas, national)) if valid_national(metas, national) => Some(0.75),
-                Some(_) if digits >= 8 => Some(0.5),
-                _ => None,
-            };
-        }
-        let nanp_length =
-            digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
-        if nanp_length {
-            let national = &all[all.len() - 10..];
-            if regions_of(1).is_some_and(|metas| valid_national(metas, national)) {
-                return Some(if formatted { 0.6 } else { 0.4 });
-            }
-        }
-        let national_zero = candidate.trim_start_matches('(').starts_with('0');
-        if national_zero
-            && digits >= 10
-            && national_zero_regions()
-                .iter()
-                .any(|m| m.is_some_and(|m| valid_national(&[m], &all[1..])))
-        {
-            return Some(if formatted { 0.6 } else { 0.4 });
-        }
         let formatted_main = main.bytes().any(|b| matches!(b, b' ' | b'-' | b'.' | b'('));
-        (formatted_main && digits <= 12).then_some(0.35)
+        classify_phone(
+            candidate,
+            PhoneDigits {
+                main,
+                all,
+                formatted,
+                formatted_main,
+            },
+        )
     }
 
     #[test]
