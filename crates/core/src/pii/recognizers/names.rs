@@ -9,7 +9,7 @@
 //! LOCATION: known countries, regions and cities as whole, capitalized words, and US-style
 //! street addresses ("1600 Pennsylvania Avenue", "12 Baker St., Apt 4").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -802,15 +802,23 @@ impl PersonRecognizer {
 
 /// Kinds of place names, by pattern id ranges in the automaton.
 struct Places {
-    /// Every place name, leftmost-longest, for anchored searches.
+    /// The hand-written place names (countries, regions, cities), leftmost-longest, for
+    /// anchored searches.
     automaton: AhoCorasick,
+    /// The GeoNames towns ([`dictionaries::geonames_places`]) of eight bytes or more, by
+    /// their first eight, longest first; `short_towns`, the others (every town has at
+    /// least four): read by [`Places::longest_town`]. Its 68k names are filed in a few
+    /// milliseconds, where an Aho-Corasick automaton over them took ~90 ms and 5 MB.
+    long_towns: HashMap<[u8; 8], Vec<&'static str>, FnvBuild>,
+    short_towns: HashSet<&'static [u8], FnvBuild>,
+    /// The first four bytes of every town in `short_towns`, hashed to bits as in
+    /// `prefixes`: most starts skip their four lookups.
+    short_prefixes: Box<[u64; PREFIX_WORDS]>,
     /// Whether each byte is the first byte of a place name: where a match can start.
     first: [bool; 256],
-    /// Score of each pattern (countries score higher than cities, which are more often
-    /// also surnames or words).
+    /// Score of each pattern of `automaton` (countries score higher than cities, which are
+    /// more often also surnames or words).
     scores: Vec<f64>,
-    /// Id of the first GeoNames pattern: the patterns from here on are the long list's.
-    geonames_from: usize,
     /// The first four bytes of every name (all of a shorter one), hashed to bits: see
     /// [`Places::may_start`].
     prefixes: Box<[u64; PREFIX_WORDS]>,
@@ -830,28 +838,53 @@ fn prefix_bit(p: &[u8]) -> usize {
     (h >> 14) as usize
 }
 
+/// Whether `p`'s [`prefix_bit`] is set in `bits`.
+fn bit_set(bits: &[u64; PREFIX_WORDS], p: &[u8]) -> bool {
+    let bit = prefix_bit(p);
+    bits[bit / 64] & (1 << (bit % 64)) != 0
+}
+
+/// Sets `p`'s [`prefix_bit`] in `bits`.
+fn set_bit(bits: &mut [u64; PREFIX_WORDS], p: &[u8]) {
+    let bit = prefix_bit(p);
+    bits[bit / 64] |= 1 << (bit % 64);
+}
+
 impl Places {
     /// Whether a name can start at `s` of `b`: a name of four bytes or more starts with
     /// `b[s..s + 4]`, a shorter one is all of `b[s..s + n]`, so the hash of one of these
     /// must be set. Most capitals fail this, and the anchored search is not run there.
     fn may_start(&self, b: &[u8], s: usize) -> bool {
-        let set = |p: &[u8]| {
-            let bit = prefix_bit(p);
-            self.prefixes[bit / 64] & (1 << (bit % 64)) != 0
-        };
+        let set = |p: &[u8]| bit_set(&self.prefixes, p);
         (s + 4 <= b.len() && set(&b[s..s + 4]))
             || (1..4).any(|n| {
                 self.short_lengths & (1 << n) != 0 && s + n <= b.len() && set(&b[s..s + n])
             })
     }
 
-    /// The place names in `text` that an unanchored leftmost-longest search reports, in
-    /// order (non-overlapping; a match that [`boundary_ok`] later rejects still hides the
-    /// ones overlapping it): at each byte that can start a name, from left to right, the
-    /// longest name starting there, found by an anchored search, and the next search
-    /// starts after it. Only the few bytes that start a name (capitals, mostly) are
-    /// searched from, instead of running the automaton over the whole text.
-    fn find_iter<'t>(&'t self, text: &'t str) -> impl Iterator<Item = aho_corasick::Match> + 't {
+    /// The length of the longest GeoNames town that `b` starts with.
+    fn longest_town(&self, b: &[u8]) -> Option<usize> {
+        let long = b
+            .get(..8)
+            .and_then(|k| self.long_towns.get(<&[u8; 8]>::try_from(k).ok()?))
+            .and_then(|bucket| bucket.iter().find(|t| b.starts_with(t.as_bytes())));
+        match long {
+            Some(t) => Some(t.len()),
+            None if b.len() >= 4 && bit_set(&self.short_prefixes, &b[..4]) => (4..8)
+                .rev()
+                .find(|&n| b.get(..n).is_some_and(|p| self.short_towns.contains(p))),
+            None => None,
+        }
+    }
+
+    /// The place names in `text` that an unanchored leftmost-longest search over both lists
+    /// reports, in order (non-overlapping; a match that [`boundary_ok`] later rejects still
+    /// hides the ones overlapping it): at each byte that can start a name, from left to
+    /// right, the longest name starting there — the longer of `automaton`'s anchored match
+    /// and [`Places::longest_town`] (the lists share no name) — and the next search starts
+    /// after it. Only the few bytes that start a name (capitals, mostly) are searched
+    /// from, instead of running the automaton over the whole text.
+    fn find_iter<'t>(&'t self, text: &'t str) -> impl Iterator<Item = PlaceMatch> + 't {
         let b = text.as_bytes();
         let mut pos = 0;
         std::iter::from_fn(move || {
@@ -868,19 +901,42 @@ impl Places {
                 let input = aho_corasick::Input::new(text)
                     .span(s..b.len())
                     .anchored(Anchored::Yes);
-                match self.automaton.try_find(input) {
-                    Ok(Some(m)) => {
-                        pos = m.end();
+                // An anchored search cannot fail otherwise: the automaton is built for them.
+                let listed = self.automaton.try_find(input).ok().flatten();
+                let town = self.longest_town(&b[s..]).map(|n| s + n);
+                let found = match (listed, town) {
+                    (Some(m), Some(end)) if end > m.end() => Some(PlaceMatch {
+                        range: s..end,
+                        pattern: None,
+                    }),
+                    (Some(m), _) => Some(PlaceMatch {
+                        range: m.range(),
+                        pattern: Some(m.pattern().as_usize()),
+                    }),
+                    (None, Some(end)) => Some(PlaceMatch {
+                        range: s..end,
+                        pattern: None,
+                    }),
+                    (None, None) => None,
+                };
+                match found {
+                    Some(m) => {
+                        pos = m.range.end;
                         return Some(m);
                     }
-                    // No name starts at `s` (an anchored search cannot fail otherwise:
-                    // the automaton is built for anchored searches).
-                    _ => pos = s + 1,
+                    None => pos = s + 1,
                 }
             }
             None
         })
     }
+}
+
+/// A place name found by [`Places::find_iter`]: `pattern`, its id in `Places::automaton`,
+/// or None for a GeoNames town.
+struct PlaceMatch {
+    range: Range<usize>,
+    pattern: Option<usize>,
 }
 
 /// Score of a GeoNames town (see [`dictionaries::geonames_places`]): below the hand-written
@@ -892,14 +948,11 @@ fn places() -> &'static Places {
     P.get_or_init(|| {
         let mut patterns: Vec<&'static str> = Vec::new();
         let mut scores = Vec::new();
-        let mut geonames_from = 0;
         for (list, score) in [
             (dictionaries::countries(), 0.8),
             (dictionaries::regions(), 0.7),
             (dictionaries::cities(), 0.65),
-            (dictionaries::geonames_places(), GEONAMES_SCORE),
         ] {
-            geonames_from = patterns.len();
             for p in list {
                 patterns.push(p);
                 scores.push(score);
@@ -910,8 +963,32 @@ fn places() -> &'static Places {
             .start_kind(StartKind::Anchored)
             .build(&patterns)
             .expect("place automaton builds");
+        let mut long_towns: HashMap<[u8; 8], Vec<&'static str>, FnvBuild> = HashMap::default();
+        let mut short_towns: HashSet<&'static [u8], FnvBuild> = HashSet::default();
+        for &t in dictionaries::geonames_places() {
+            match t
+                .as_bytes()
+                .get(..8)
+                .and_then(|k| <[u8; 8]>::try_from(k).ok())
+            {
+                Some(key) => long_towns.entry(key).or_default().push(t),
+                // Four to seven bytes (`town_list_is_apart_from_the_place_lists`).
+                None => {
+                    short_towns.insert(t.as_bytes());
+                }
+            }
+        }
+        let mut short_prefixes = Box::new([0u64; PREFIX_WORDS]);
+        for t in &short_towns {
+            set_bit(&mut short_prefixes, &t[..4]);
+        }
+        for names in long_towns.values_mut() {
+            names.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+            names.dedup();
+        }
+        let all = || patterns.iter().chain(dictionaries::geonames_places());
         let mut first = [false; 256];
-        for p in &patterns {
+        for p in all() {
             if let Some(&b) = p.as_bytes().first() {
                 // Every entry starts with a capital (the dictionaries' test), which
                 // `find_iter` relies on: anything else could never be found.
@@ -920,19 +997,20 @@ fn places() -> &'static Places {
         }
         let mut prefixes = Box::new([0u64; PREFIX_WORDS]);
         let mut short_lengths = 0;
-        for p in &patterns {
+        for p in all() {
             let p = p.as_bytes();
-            let bit = prefix_bit(&p[..p.len().min(4)]);
-            prefixes[bit / 64] |= 1 << (bit % 64);
+            set_bit(&mut prefixes, &p[..p.len().min(4)]);
             if (1..4).contains(&p.len()) {
                 short_lengths |= 1 << p.len();
             }
         }
         Places {
             automaton,
+            long_towns,
+            short_towns,
+            short_prefixes,
             first,
             scores,
-            geonames_from,
             prefixes,
             short_lengths,
         }
@@ -1144,13 +1222,11 @@ impl Recognizer for LocationRecognizer {
         }
         let p = places();
         let context = &tables().location_context;
-        for m in p.find_iter(text) {
-            let range = m.range();
+        for PlaceMatch { range, pattern } in p.find_iter(text) {
             if !boundary_ok(text, &range) {
                 continue;
             }
-            let id = m.pattern().as_usize();
-            let score = if id < p.geonames_from {
+            let score = if let Some(id) = pattern {
                 context.boosted(text, &range, p.scores[id], 0.15)
             } else if capitalized_word_follows(text, range.end) {
                 // "Ilava D. Roskel": a town name that is also a
@@ -1158,7 +1234,7 @@ impl Recognizer for LocationRecognizer {
                 continue;
             } else {
                 // Not raised by context: PERSON's cues ("says Izumo") outscore it.
-                p.scores[id]
+                GEONAMES_SCORE
             };
             out.push(Candidate {
                 entity: EntityType::Location,
@@ -1325,14 +1401,45 @@ mod tests {
             }
             texts.push(t);
         }
-        let mut found = 0;
+        // The hand-written names come first in `names`, with the automaton's ids.
+        let listed = names.len() - dictionaries::geonames_places().len();
+        let (mut found, mut towns) = (0, 0);
         for text in &texts {
-            let want: Vec<_> = whole.find_iter(text.as_str()).collect();
-            let got: Vec<_> = p.find_iter(text).collect();
+            let want: Vec<_> = whole
+                .find_iter(text.as_str())
+                .map(|m| {
+                    (
+                        m.range(),
+                        Some(m.pattern().as_usize()).filter(|&i| i < listed),
+                    )
+                })
+                .collect();
+            let got: Vec<_> = p.find_iter(text).map(|m| (m.range, m.pattern)).collect();
             assert_eq!(got, want, "{text:?}");
             found += want.len();
+            towns += want.iter().filter(|(_, id)| id.is_none()).count();
         }
-        assert!(found > 5000, "{found}");
+        assert!(found > 5000 && towns > 1000, "{found} {towns}");
+    }
+
+    /// No GeoNames town is also a hand-written place name, so the two lists never offer
+    /// [`Places::find_iter`] the same match; every town has four bytes or more.
+    #[test]
+    fn town_list_is_apart_from_the_place_lists() {
+        let listed: std::collections::HashSet<&str> = [
+            dictionaries::countries(),
+            dictionaries::regions(),
+            dictionaries::cities(),
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+        for town in dictionaries::geonames_places() {
+            assert!(!listed.contains(town), "{town:?}");
+            // `Places::longest_town` reads four bytes or more.
+            assert!(town.len() >= 4, "{town:?}");
+        }
     }
 
     #[test]
