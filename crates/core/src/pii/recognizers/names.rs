@@ -392,6 +392,27 @@ fn capitalized_words(text: &str, out: &mut Vec<Word>) {
     }
 }
 
+/// The word of ASCII text `b` whose first letter is at `start`: where it ends (letters, and
+/// `'` or `-` between two letters), its number of letters, and whether every letter after
+/// the first is a capital.
+fn ascii_word_from(b: &[u8], start: usize) -> (usize, usize, bool) {
+    let mut i = start + 1;
+    let mut upper_rest = true;
+    let mut letters = 1;
+    loop {
+        match b.get(i) {
+            Some(d) if d.is_ascii_alphabetic() => {
+                upper_rest &= d.is_ascii_uppercase();
+                letters += 1;
+                i += 1;
+            }
+            Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
+            _ => break,
+        }
+    }
+    (i, letters, upper_rest)
+}
+
 /// [`ascii_words`] keeping the capitalized words only, without reading the others word by
 /// word: a capitalized word starts with a capital, and whether a letter starts a word is
 /// decided by the two bytes before it (a letter at `p` continues a word when `p - 1` is a
@@ -409,26 +430,13 @@ fn ascii_capitalized_words(b: &[u8], out: &mut Vec<Word>) {
             || !(b[i - 1].is_ascii_alphabetic()
                 || (matches!(b[i - 1], b'\'' | b'-') && i >= 2 && b[i - 2].is_ascii_alphabetic()));
         let start = i;
-        let mut upper_rest = true;
-        let mut letters = 1;
-        i += 1;
-        loop {
-            match b.get(i) {
-                Some(d) if d.is_ascii_alphabetic() => {
-                    upper_rest &= d.is_ascii_uppercase();
-                    letters += 1;
-                    i += 1;
-                }
-                Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
-                _ => break,
-            }
-        }
+        let (end, letters, upper_rest) = ascii_word_from(b, start);
+        i = end;
         let capitalized = letters == 1 || !upper_rest;
         if !starts || !capitalized {
             // Inside a word (the rest of it holds no word start), or not capitalized.
             continue;
         }
-        let end = i;
         let initial = letters == 1 && b.get(end) == Some(&b'.');
         out.push(Word {
             start,
@@ -494,21 +502,8 @@ fn ascii_words(b: &[u8], out: &mut Vec<Word>) {
             continue;
         }
         let start = i;
-        let mut upper_rest = true;
-        let mut letters = 1;
-        i += 1;
-        loop {
-            match b.get(i) {
-                Some(d) if d.is_ascii_alphabetic() => {
-                    upper_rest &= d.is_ascii_uppercase();
-                    letters += 1;
-                    i += 1;
-                }
-                Some(b'\'' | b'-') if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => i += 1,
-                _ => break,
-            }
-        }
-        let end = i;
+        let (end, letters, upper_rest) = ascii_word_from(b, start);
+        i = end;
         let initial = letters == 1 && c.is_ascii_uppercase() && b.get(end) == Some(&b'.');
         out.push(Word {
             start,
