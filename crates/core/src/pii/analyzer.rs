@@ -41,6 +41,90 @@ pub struct Analyzer {
     /// at all; the others are skipped without running their own search. Recognizers that
     /// search only windows of the text (see [`super::Windows`]) are not in it.
     gate: Option<Gate>,
+    /// The recognizers a text's scan can call for, found from a few table lookups (None
+    /// with more than 64 recognizers: each one's needs are checked in turn).
+    dispatch: Option<Dispatch>,
+}
+
+/// For up to 64 recognizers (bit `i`: recognizer `i`), which ones a scan may call for: a
+/// superset of those whose [`Needs`] it meets, from its digit count, its longest digit run
+/// and its mark kinds, instead of checking each recognizer's needs in turn.
+struct Dispatch {
+    /// Index `min(n, CAP)`: the recognizers that need at most `n` digits (those that need
+    /// more than `CAP` are in the last entry).
+    digits: [u64; Dispatch::CAP + 1],
+    /// The same for [`Scan::digit_run_bound`] and `min_digit_run`.
+    run: [u64; Dispatch::CAP + 1],
+    /// Index: a scan's [`super::seed`] kinds (all below bit 9): the recognizers that
+    /// need no mark kind or one of those.
+    kinds: Box<[u64; 512]>,
+}
+
+impl Dispatch {
+    const CAP: usize = 16;
+
+    fn new(needs: &[Needs]) -> Option<Dispatch> {
+        if needs.len() > 64 {
+            return None;
+        }
+        let mut d = Dispatch {
+            digits: [0; Dispatch::CAP + 1],
+            run: [0; Dispatch::CAP + 1],
+            kinds: Box::new([0; 512]),
+        };
+        for (i, n) in needs.iter().enumerate() {
+            let bit = 1u64 << i;
+            for k in 0..=Dispatch::CAP {
+                if n.min_digits.min(Dispatch::CAP) <= k {
+                    d.digits[k] |= bit;
+                }
+                if n.min_digit_run.min(Dispatch::CAP) <= k {
+                    d.run[k] |= bit;
+                }
+            }
+            for (kinds, m) in d.kinds.iter_mut().enumerate() {
+                // Kinds past the table's bits are always let through.
+                if n.kinds == 0 || n.kinds >= 512 || n.kinds & kinds as u16 != 0 {
+                    *m |= bit;
+                }
+            }
+        }
+        Some(d)
+    }
+
+    /// The recognizers whose needs `scan` may meet (every one that it meets, and maybe a
+    /// few more: [`Needs::met_by`] still decides).
+    #[inline]
+    fn candidates(&self, scan: &Scan) -> u64 {
+        // (Every seed kind is below bit 9; `min` keeps the index in bounds regardless.)
+        self.kinds[usize::from(scan.kinds).min(511)]
+            & self.digits[scan.digits.min(Dispatch::CAP)]
+            & self.run[scan.digit_run_bound.min(Dispatch::CAP)]
+    }
+}
+
+/// The positions of the recognizers to try on a text, in order.
+enum Todo {
+    /// The set bits of a [`Dispatch::candidates`] mask.
+    Mask(u64),
+    All(std::ops::Range<usize>),
+}
+
+impl Iterator for Todo {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Todo::Mask(0) => None,
+            Todo::Mask(m) => {
+                let i = m.trailing_zeros() as usize;
+                *m &= *m - 1;
+                Some(i)
+            }
+            Todo::All(r) => r.next(),
+        }
+    }
 }
 
 /// A recognizer's constant answers, read once (in one array, rather than by a call or
@@ -95,6 +179,8 @@ impl Default for Analyzer {
 impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
         let gate = Gate::new(&recognizers);
+        let needs: Vec<Needs> = recognizers.iter().map(|r| r.needs()).collect();
+        let dispatch = Dispatch::new(&needs);
         let facts = recognizers
             .iter()
             .enumerate()
@@ -108,6 +194,7 @@ impl Analyzer {
             .collect();
         Analyzer {
             gate,
+            dispatch,
             facts,
             recognizers,
             threshold,
@@ -210,7 +297,13 @@ impl Analyzer {
         } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
-        for (i, (r, f)) in self.recognizers.iter().zip(&self.facts).enumerate() {
+        let todo = match &self.dispatch {
+            Some(d) => Todo::Mask(d.candidates(&scan)),
+            None => Todo::All(0..self.recognizers.len()),
+        };
+        // In the recognizers' order.
+        for i in todo {
+            let (r, f) = (&self.recognizers[i], &self.facts[i]);
             if !f.needs.met_by(&scan) || !wants(f.entity, f.bit) {
                 continue;
             }
@@ -708,6 +801,53 @@ mod tests {
             let mut got = candidates;
             keep_first_fits(&mut got);
             assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn dispatch_lets_through_every_recognizer_whose_needs_are_met() {
+        let recognizers = recognizers::builtin();
+        let needs: Vec<Needs> = recognizers.iter().map(|r| r.needs()).collect();
+        let dispatch = Dispatch::new(&needs).expect("fewer than 64 built-in recognizers");
+        let mut texts = recognizers::test_util::random_texts(2000, 0x7E57_D15B_A7C4_0001);
+        texts.extend(
+            [
+                "",
+                "ok",
+                "12345678901234567890123",
+                "٤٤٤٤٤٤٤٤",
+                "a@b.c",
+                "Friday",
+            ]
+            .map(String::from),
+        );
+        let mut skipped = 0;
+        for text in &texts {
+            let mut buf = Vec::new();
+            let scan = Scan::new(text, &mut buf);
+            let m = dispatch.candidates(&scan);
+            for (i, n) in needs.iter().enumerate() {
+                if n.met_by(&scan) {
+                    assert!(m & (1 << i) != 0, "recognizer {i} skipped on {text:?}");
+                } else {
+                    skipped += usize::from(m & (1 << i) == 0);
+                }
+            }
+        }
+        // The tables do skip recognizers, not just let everything through.
+        assert!(skipped > texts.len(), "{skipped}");
+        let many = vec![Needs::NOTHING; 65];
+        assert!(Dispatch::new(&many).is_none());
+    }
+
+    #[test]
+    fn more_than_64_recognizers_are_each_checked() {
+        let many: Vec<Box<dyn Recognizer>> = (0..4).flat_map(|_| recognizers::builtin()).collect();
+        assert!(many.len() > 64);
+        let (one, four) = (Analyzer::default(), Analyzer::new(many, DEFAULT_THRESHOLD));
+        assert!(four.dispatch.is_none());
+        for text in recognizers::test_util::random_texts(300, 0x64) {
+            assert_eq!(one.analyze(&text), four.analyze(&text), "{text:?}");
         }
     }
 
