@@ -239,11 +239,9 @@ impl Analyzer {
     }
 
     fn analyze_options(&self, text: &str, options: &PiiOptions, scores: Scores) -> Vec<PiiSpan> {
-        // `options.wants` for the built-in types as bits, from one pass over the entity
-        // list, rather than a search of the list for every recognizer.
-        let builtin = options.entities.as_ref().map_or(u32::MAX, |list| {
-            list.iter().fold(0u32, |m, e| m | builtin_bit(*e))
-        });
+        // `options.wants` for the built-in types as bits (computed when the options were
+        // parsed), rather than a search of the entity list for every recognizer.
+        let builtin = options.builtin_mask();
         self.find(
             text,
             &options.custom.recognizers,
@@ -533,7 +531,7 @@ impl Buffers {
 
 /// One bit per built-in entity type, 0 for custom labels. Every variant is listed, so a new
 /// one cannot be forgotten here.
-fn builtin_bit(e: EntityType) -> u32 {
+pub(crate) fn builtin_bit(e: EntityType) -> u32 {
     let i = match e {
         EntityType::Person => 0,
         EntityType::Location => 1,

@@ -20,7 +20,10 @@ use crate::mask::StrategySpec;
 #[derive(Debug, Clone, PartialEq)]
 pub struct PiiOptions {
     /// Only these entity types (None: all).
-    pub entities: Option<Vec<EntityType>>,
+    entities: Option<Vec<EntityType>>,
+    /// The built-in types of `entities` as the analyzer's entity bits (all bits: no
+    /// filter), computed once here rather than for every text.
+    builtin: u32,
     /// Minimum score to report, in [0, 1].
     pub threshold: f64,
     /// Values never reported (exact match of the detected text).
@@ -55,6 +58,7 @@ impl Default for PiiOptions {
     fn default() -> Self {
         PiiOptions {
             entities: None,
+            builtin: u32::MAX,
             threshold: DEFAULT_THRESHOLD,
             allow: Vec::new(),
             replacer: Replacer::default(),
@@ -137,6 +141,10 @@ impl PiiOptions {
             per_entity.insert(resolve(&name)?, spec.build()?);
         }
         Ok(PiiOptions {
+            builtin: entities.as_ref().map_or(u32::MAX, |list| {
+                list.iter()
+                    .fold(0, |m, e| m | super::analyzer::builtin_bit(*e))
+            }),
             entities,
             threshold,
             allow: raw.allow.unwrap_or_default(),
@@ -174,6 +182,16 @@ impl PiiOptions {
         }
         cache.push((key.to_string(), Arc::clone(&parsed)));
         Ok(parsed)
+    }
+
+    /// The `entities` option: only these entity types are looked for (None: all).
+    pub fn entities(&self) -> Option<&[EntityType]> {
+        self.entities.as_deref()
+    }
+
+    /// `entities` as built-in entity bits (see [`PiiOptions::wants`]).
+    pub(crate) fn builtin_mask(&self) -> u32 {
+        self.builtin
     }
 
     /// Whether recognizers of `entity` should run.
