@@ -1,4 +1,5 @@
-//! The benchmark corpus: deterministic short notes, about 1 in 3 carrying PII.
+//! The benchmark corpus: deterministic short notes; half carry structured identifiers
+//! (card and e-mail, SSN, phone and date, IP addresses and URL), one in six a weekday.
 
 /// Notes in the style of support tickets and HR/IT logs.
 pub const TEMPLATES: [&str; 6] = [
