@@ -112,6 +112,15 @@ impl PiiOptions {
                     .ok_or(err),
             }
         };
+        if raw.entities.as_ref().is_some_and(Vec::is_empty) {
+            // An empty list would look for nothing and report every text clean (Presidio
+            // reads it as "every type"): refused rather than guessed.
+            return Err(VeilError::invalid(
+                "entities",
+                "the list is empty: name at least one entity type, or leave `entities` out \
+                 to look for every type",
+            ));
+        }
         let entities = raw
             .entities
             .map(|names| {
@@ -292,6 +301,7 @@ mod tests {
         let err = |j: &str| PiiOptions::parse(Some(j)).unwrap_err().to_string();
         assert!(err(r#"{"entitys":["EMAIL_ADDRESS"]}"#).contains("unknown field `entitys`"));
         assert!(err(r#"{"entities":["EMAIL"]}"#).contains("unknown entity type 'EMAIL'"));
+        assert!(err(r#"{"entities":[]}"#).contains("`entities`: the list is empty"));
         assert!(err(r#"{"threshold":2}"#).contains("threshold must be between 0 and 1"));
         assert!(err("[1]").contains("`options`"));
         assert!(err(r#"{"per_entity":{"EMAIL":{"strategy":"keep"}}}"#)
