@@ -292,9 +292,16 @@ impl Strategy {
 }
 
 /// Replaces letters and digits with `mask_char`, except the first `keep_first` and the last
-/// `keep_last` of them; separators and punctuation stay so the shape remains readable.
+/// `keep_last` of them; separators and punctuation stay so the shape remains readable. A
+/// value with no more letters and digits than `keep_first + keep_last` is masked entirely:
+/// keeping them all would hand the value out unmasked.
 pub fn mask(value: &str, keep_first: usize, keep_last: usize, mask_char: char) -> String {
     let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let (keep_first, keep_last) = if keep_first.saturating_add(keep_last) >= total {
+        (0, 0)
+    } else {
+        (keep_first, keep_last)
+    };
     let mut seen = 0;
     value
         .chars()
@@ -339,7 +346,10 @@ mod tests {
             "****-****-****-1234"
         );
         assert_eq!(mask("jane@example.com", 1, 3, '#'), "j###@#######.com");
-        assert_eq!(mask("ab", 5, 5, '*'), "ab");
+        // Keeping every letter and digit would not mask anything: all are masked.
+        assert_eq!(mask("ab", 5, 5, '*'), "**");
+        assert_eq!(mask("536-22-1234", 6, 6, '*'), "***-**-****");
+        assert_eq!(mask("536-22-1234", 4, 4, '*'), "536-2*-1234");
         assert_eq!(mask("Zoë", 0, 0, 'x'), "xxx");
     }
 
