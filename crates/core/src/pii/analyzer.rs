@@ -1,5 +1,6 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::recognizer::{Mark, Needs, Scan};
@@ -356,7 +357,7 @@ impl Analyzer {
             return Vec::new();
         }
         if scores == Scores::Deferred {
-            self.defer(text, candidates, deferred, threshold, allow);
+            self.defer(text, candidates, deferred, threshold, allow, MANY);
         } else {
             candidates.retain(|c| {
                 c.score >= threshold && !allow.iter().any(|a| a.as_str() == &text[c.range.clone()])
@@ -373,18 +374,49 @@ impl Analyzer {
     }
 }
 
+/// Above this many candidates in one text, overlap resolution looks the overlapping ones up
+/// in sorted order instead of comparing every pair (quadratic on a long text with many
+/// candidates: a 576 KB text took 2 s).
+const MANY: usize = 32;
+
 /// Keeps, in order, each candidate that overlaps none kept before it (in place: the kept
 /// ones move to the front, in the order they were kept, and the rest is dropped).
 fn keep_first_fits(candidates: &mut Vec<Candidate>) {
+    keep_first_fits_with(candidates, MANY)
+}
+
+/// [`keep_first_fits`], comparing with each kept candidate up to `many` candidates and
+/// looking the kept ones up in a sorted set above.
+fn keep_first_fits_with(candidates: &mut Vec<Candidate>, many: usize) {
     let mut kept = 0;
-    for i in 0..candidates.len() {
-        let c = &candidates[i];
-        if candidates[..kept]
-            .iter()
-            .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
-        {
-            candidates.swap(kept, i);
-            kept += 1;
+    if candidates.len() <= many {
+        for i in 0..candidates.len() {
+            let c = &candidates[i];
+            if candidates[..kept]
+                .iter()
+                .all(|k| c.range.end <= k.range.start || k.range.end <= c.range.start)
+            {
+                candidates.swap(kept, i);
+                kept += 1;
+            }
+        }
+    } else {
+        // The kept spans by (start, end). Those that are not empty are disjoint, and an
+        // empty one never lies strictly inside another, so in this order the ends do not
+        // decrease: of the spans starting before a candidate's end, the last one reaches
+        // furthest, and the candidate overlaps one of them exactly when it overlaps that one.
+        let mut spans = std::collections::BTreeSet::new();
+        for i in 0..candidates.len() {
+            let r = candidates[i].range.clone();
+            let fits = spans
+                .range(..(r.end, 0))
+                .next_back()
+                .is_none_or(|&(_, end)| end <= r.start);
+            if fits {
+                spans.insert((r.start, r.end));
+                candidates.swap(kept, i);
+                kept += 1;
+            }
         }
     }
     candidates.truncate(kept);
@@ -435,6 +467,9 @@ impl Analyzer {
     ///   kept spans (one of them empty) is decided exactly too.
     ///
     /// The scores left deferred are the lower value (at least the threshold).
+    ///
+    /// Up to `many` candidates, each pending one is compared with every other; above, with
+    /// those that overlap it, found in sorted order (the same pairs in the same order).
     fn defer(
         &self,
         text: &str,
@@ -442,6 +477,7 @@ impl Analyzer {
         deferred: &mut Vec<Deferred>,
         threshold: f64,
         allow: &[String],
+        many: usize,
     ) {
         // The exact score of candidate `i`, now deferred no more.
         let resolve = |candidates: &mut [Candidate], deferred: &mut [Deferred], i: usize| {
@@ -487,17 +523,60 @@ impl Analyzer {
                 .then(dx.index.cmp(&dy.index))
                 .is_lt()
         };
-        for i in 0..candidates.len() {
+        let overlap = |a: &Range<usize>, b: &Range<usize>| {
+            a.start == b.start || (a.start < b.end && b.start < a.end)
+        };
+        let n = candidates.len();
+        // Above `many` candidates, those overlapping one are found from an index sorted by
+        // start (they start at most `longest` bytes before it), then taken in the same
+        // order as the plain loop over all of them: the same pairs, in the same order.
+        let by_start = (n > many).then(|| {
+            let mut by_start: Vec<usize> = (0..n).collect();
+            by_start.sort_unstable_by_key(|&k| candidates[k].range.start);
+            by_start
+        });
+        let longest = candidates.iter().map(|c| c.range.len()).max().unwrap_or(0);
+        let mut near = Vec::new();
+        for i in 0..n {
             if deferred[i].recognizer == usize::MAX {
                 continue;
             }
-            for j in 0..candidates.len() {
-                let (a, b) = (&candidates[i], &candidates[j]);
-                let overlap = a.range.start == b.range.start
-                    || (a.range.start < b.range.end && b.range.start < a.range.end);
-                if j == i || !overlap {
+            let a = candidates[i].range.clone();
+            near.clear();
+            match &by_start {
+                None => {
+                    for j in 0..n {
+                        let (a, b) = (&candidates[i], &candidates[j]);
+                        if j == i || !overlap(&a.range, &b.range) {
+                            continue;
+                        }
+                        let (da, db) = (&deferred[i], &deferred[j]);
+                        if !first(a, da, b, db) && !first(b, db, a, da) {
+                            resolve(candidates, deferred, i);
+                            resolve(candidates, deferred, j);
+                            // `i` is exact now: its other pairs need nothing more from it.
+                            break;
+                        }
+                    }
                     continue;
                 }
+                Some(by_start) => {
+                    let from = by_start
+                        .partition_point(|&k| candidates[k].range.start + longest < a.start);
+                    for &j in &by_start[from..] {
+                        let b = &candidates[j].range;
+                        if b.start > a.start && b.start >= a.end {
+                            break;
+                        }
+                        if j != i && overlap(&a, b) {
+                            near.push(j);
+                        }
+                    }
+                    near.sort_unstable();
+                }
+            }
+            for &j in &near {
+                let (a, b) = (&candidates[i], &candidates[j]);
                 let (da, db) = (&deferred[i], &deferred[j]);
                 if !first(a, da, b, db) && !first(b, db, a, da) {
                     resolve(candidates, deferred, i);
@@ -740,6 +819,13 @@ mod tests {
                 .iter()
                 .map(|t| t.replace(' ', "")),
         );
+        // Long texts, with more than `MANY` candidates each: overlaps are then looked up in
+        // sorted order.
+        texts.extend(
+            recognizers::test_util::random_texts(2400, 0x10_0000_0000_0001)
+                .chunks(40)
+                .map(|c| c.join(" ")),
+        );
         let key = |s: &PiiSpan| (s.entity, s.start, s.end, s.byte_start, s.byte_end);
         let same = |exact: &[PiiSpan], deferred: &[PiiSpan], threshold: f64, text: &str| {
             let keys: Vec<_> = exact.iter().map(key).collect();
@@ -771,15 +857,17 @@ mod tests {
         assert!(spans > 3000, "the texts should contain PII: {spans}");
     }
 
-    /// [`keep_first_fits`] keeps what pushing each fitting candidate into a new list kept.
+    /// [`keep_first_fits`] keeps what pushing each fitting candidate into a new list kept,
+    /// comparing with each kept one or looking them up in a sorted set.
     #[test]
     fn first_fits_kept_in_place() {
         let mut next = recognizers::test_util::xorshift(0x1F83_D9AB_FB41_BD6B);
-        for _ in 0..5000 {
-            let n = (next() % 12) as usize;
+        for round in 0..6000 {
+            let (n, width) = if round % 2 == 0 { (12, 30) } else { (120, 300) };
+            let n = (next() % n) as usize;
             let candidates: Vec<Candidate> = (0..n)
                 .map(|_| {
-                    let start = (next() % 30) as usize;
+                    let start = (next() % width) as usize;
                     Candidate {
                         entity: EntityType::ALL[(next() % 4) as usize],
                         range: start..start + (next() % 8) as usize,
@@ -796,9 +884,11 @@ mod tests {
                     expected.push(c);
                 }
             }
-            let mut got = candidates;
-            keep_first_fits(&mut got);
-            assert_eq!(got, expected);
+            for many in [0, usize::MAX] {
+                let mut got = candidates.clone();
+                keep_first_fits_with(&mut got, many);
+                assert_eq!(got, expected, "many {many}");
+            }
         }
     }
 
