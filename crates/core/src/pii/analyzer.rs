@@ -108,7 +108,7 @@ impl Dispatch {
 enum Todo {
     /// The set bits of a [`Dispatch::candidates`] mask.
     Mask(u64),
-    All(std::ops::Range<usize>),
+    All(Range<usize>),
 }
 
 impl Iterator for Todo {
@@ -545,20 +545,7 @@ impl Analyzer {
             near.clear();
             match &by_start {
                 None => {
-                    for j in 0..n {
-                        let (a, b) = (&candidates[i], &candidates[j]);
-                        if j == i || !overlap(&a.range, &b.range) {
-                            continue;
-                        }
-                        let (da, db) = (&deferred[i], &deferred[j]);
-                        if !first(a, da, b, db) && !first(b, db, a, da) {
-                            resolve(candidates, deferred, i);
-                            resolve(candidates, deferred, j);
-                            // `i` is exact now: its other pairs need nothing more from it.
-                            break;
-                        }
-                    }
-                    continue;
+                    near.extend((0..n).filter(|&j| j != i && overlap(&a, &candidates[j].range)))
                 }
                 Some(by_start) => {
                     let from = by_start
