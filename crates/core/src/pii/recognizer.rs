@@ -354,6 +354,12 @@ pub struct Windows {
     /// non-ASCII bytes, at most [`Scan::digit_run_bound`] long.
     digits_only: bool,
     keep: fn(&[u8]) -> bool,
+    /// The non-ASCII characters a match can contain (None: any; `class` has every
+    /// non-ASCII byte either way). With it, in a text that is not ASCII a window stops at a
+    /// non-ASCII character outside it: in a text in another script the windows stay around
+    /// the marks instead of spanning the words between them, where the regex would run
+    /// without its DFA (Unicode `\b`).
+    non_ascii: Option<fn(char) -> bool>,
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
     min_len: usize,
@@ -371,9 +377,20 @@ impl Windows {
             digits_only: (0..0x80u8).all(|b| table[usize::from(b)] == b.is_ascii_digit()),
             class: table,
             keep,
+            non_ascii: None,
             min_digits: 0,
             min_len: 0,
         }
+    }
+
+    /// Takes in a window only the non-ASCII characters satisfying `pred`, which must hold
+    /// for every non-ASCII character a match can contain (`\d`: [`char::is_numeric`];
+    /// `\s`: [`char::is_whitespace`]; under `(?i)` also the non-ASCII characters that fold
+    /// to ASCII letters, U+017F `ſ` and U+212A `K`). The seeding mark itself is always
+    /// taken whole.
+    pub fn non_ascii(mut self, pred: fn(char) -> bool) -> Windows {
+        self.non_ascii = Some(pred);
+        self
     }
 
     /// Skips runs shorter than `n` bytes without calling `keep`, saving a call on the many
@@ -401,6 +418,50 @@ impl Windows {
         }
     }
 
+    /// Extends a window's start backwards from `start` over class bytes and the non-ASCII
+    /// characters `pred` takes.
+    fn extend_back(&self, text: &str, mut start: usize, pred: fn(char) -> bool) -> usize {
+        let b = text.as_bytes();
+        while start > 0 {
+            if b[start - 1] < 0x80 {
+                if !self.class[usize::from(b[start - 1])] {
+                    break;
+                }
+                start -= 1;
+                continue;
+            }
+            let from = floor_char_boundary(text, start - 1);
+            match text[from..start].chars().next() {
+                Some(c) if pred(c) => start = from,
+                _ => break,
+            }
+        }
+        start
+    }
+
+    /// Extends a window's end forwards from `end` over class bytes and the non-ASCII
+    /// characters `pred` takes.
+    fn extend_forward(&self, text: &str, mut end: usize, pred: fn(char) -> bool) -> usize {
+        let b = text.as_bytes();
+        while end < b.len() {
+            if b[end] < 0x80 {
+                if !self.class[usize::from(b[end])] {
+                    break;
+                }
+                end += 1;
+            } else if !text.is_char_boundary(end) {
+                // Only after `m.start + 1` inside a mark's first character: its other bytes.
+                end += 1;
+            } else {
+                match text[end..].chars().next() {
+                    Some(c) if pred(c) => end += c.len_utf8(),
+                    _ => break,
+                }
+            }
+        }
+        end
+    }
+
     /// Calls `search` on each window of `text`, in order.
     pub(crate) fn each(&self, text: &str, scan: &Scan, mut search: impl FnMut(usize, usize)) {
         if scan.digits < self.min_digits
@@ -416,6 +477,12 @@ impl Windows {
         } else {
             scan.marks
         };
+        if scan.digit_run_bound == usize::MAX {
+            if let Some(pred) = self.non_ascii {
+                // Not ASCII (see `Scan::digit_run_bound`): windows read characters.
+                return self.each_char(text, marks, pred, &mut search);
+            }
+        }
         for m in marks {
             if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {
                 continue;
@@ -434,6 +501,45 @@ impl Windows {
             while end < b.len() && self.class[b[end] as usize] {
                 end += 1;
             }
+            covered = end;
+            if end - start < self.min_len {
+                #[cfg(test)]
+                assert!(!(self.keep)(&b[start..end]), "min_len {}", self.min_len);
+                continue;
+            }
+            if (self.keep)(&b[start..end]) {
+                search(start, end);
+            }
+        }
+    }
+
+    /// [`Windows::each`] in a text that is not ASCII, for windows that take only some
+    /// non-ASCII characters (`pred`): each window's edges are read a character at a time.
+    /// (Kept apart so that the byte loop above, which every ASCII text takes, stays as
+    /// tight as it was.)
+    #[cold]
+    #[inline(never)]
+    fn each_char(
+        &self,
+        text: &str,
+        marks: &[Mark],
+        pred: fn(char) -> bool,
+        search: &mut dyn FnMut(usize, usize),
+    ) {
+        let b = text.as_bytes();
+        let mut covered = 0;
+        for m in marks {
+            if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {
+                continue;
+            }
+            // The mark itself is taken whole; the characters around it as `pred` says.
+            let start = self.extend_back(text, m.start, pred);
+            let end = if self.digits_in_class || m.kinds & seed::DIGITS == 0 {
+                m.end
+            } else {
+                m.start + 1
+            };
+            let end = self.extend_forward(text, end, pred);
             covered = end;
             if end - start < self.min_len {
                 #[cfg(test)]

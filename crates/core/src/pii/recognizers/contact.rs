@@ -71,7 +71,8 @@ pub fn phone_number() -> PatternRecognizer {
                 || matches!(b, b'+' | b'(' | b')' | b'.' | b'-' | b'e' | b'x' | b't')
         },
         |run| ascii_digits_at_least(run, 7),
-    ).min_digits(7).min_len(7))
+    )
+        .non_ascii(|c| c.is_numeric() || c.is_whitespace()).min_digits(7).min_len(7))
 }
 
 const NATIONAL_ZERO_REGIONS: [Country; 5] = [

@@ -45,6 +45,7 @@ pub fn date_time() -> PatternRecognizer {
             },
             |run| ascii_digits_at_least(run, 4) && !run.iter().all(u8::is_ascii_digit),
         )
+        .non_ascii(|c| c.is_numeric() || c.is_whitespace() || matches!(c, '\u{17f}' | '\u{212a}'))
         .min_digits(4)
         .min_len(4),
     )
@@ -68,6 +69,7 @@ pub fn weekday() -> PatternRecognizer {
             |b| b.is_ascii_alphabetic(),
             |run| run.windows(3).any(|w| w == b"day"),
         )
+        .non_ascii(|_| false)
         .min_len(3),
     )
 }
@@ -101,6 +103,7 @@ pub fn year() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| run.len() >= 4,
         )
+        .non_ascii(char::is_numeric)
         .min_digits(4)
         .min_len(4),
     )

@@ -40,6 +40,7 @@ pub fn credit_card() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b' ' || b == b'-',
             |run| ascii_digits_at_least(run, 12),
         )
+        .non_ascii(char::is_numeric)
         .min_digits(12)
         .min_len(12),
     )
@@ -138,6 +139,7 @@ pub fn iban_code() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 15,
         )
+        .non_ascii(char::is_numeric)
         .min_digits(2)
         .min_len(15),
     )
@@ -271,6 +273,7 @@ pub fn crypto() -> PatternRecognizer {
             |b| b.is_ascii_alphanumeric(),
             |run| run.len() >= 11,
         )
+        .non_ascii(|_| false)
         .min_digits(1)
         .min_len(11),
     )
@@ -307,6 +310,7 @@ pub fn us_bank_number() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| maybe_digits_at_least(run, 8),
         )
+        .non_ascii(char::is_numeric)
         .min_digits(8)
         .min_len(8),
     )
@@ -332,6 +336,7 @@ pub fn aba_routing_number() -> PatternRecognizer {
             |b| b.is_ascii_digit() || b == b'-',
             |run| ascii_digits_at_least(run, 9),
         )
+        .non_ascii(char::is_numeric)
         .min_digits(9)
         .min_len(9),
     )

@@ -236,7 +236,21 @@ mod tests {
     fn windows_find_what_whole_text_search_finds() {
         let all = patterns();
         let mut found = 0;
-        for text in test_util::random_texts(4000, 0x9E37_79B9_7F4A_7C15) {
+        let mut texts = test_util::random_texts(4000, 0x9E37_79B9_7F4A_7C15);
+        // Other scripts between and around the tokens: windows that stop at characters
+        // no match can hold (and the ones they must not stop at: digits, spaces, ſ, K).
+        for (i, t) in test_util::random_texts(1500, 0x0C1C_C1D0_5C21_9715)
+            .iter()
+            .enumerate()
+        {
+            let glue = [
+                "Иван", "电话", "ж", "٤", "\u{a0}", "\u{2003}", "ſ", "\u{212a}", "é",
+            ][i % 9];
+            texts.push(t.replace(' ', glue));
+            texts.push(t.replace(", ", &format!(" {glue} ")));
+            texts.push(format!("{glue}{t}{glue}"));
+        }
+        for text in texts {
             for r in &all {
                 let (mut windowed, mut whole) = (Vec::<Candidate>::new(), Vec::new());
                 r.find(&text, &mut windowed);

@@ -19,6 +19,7 @@ fn digit_windows(seeds: u16, n: usize) -> Windows {
         |b| b.is_ascii_digit() || b == b'-' || b == b' ',
         keep,
     )
+    .non_ascii(char::is_numeric)
     .min_digits(n)
     .min_len(n)
 }
@@ -151,6 +152,7 @@ pub fn us_npi() -> PatternRecognizer {
             |b| b.is_ascii_digit(),
             |run| ascii_digits_at_least(run, 10),
         )
+        .non_ascii(char::is_numeric)
         .min_digits(10)
         .min_len(10),
     )
@@ -180,6 +182,7 @@ pub fn us_passport() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 9,
         )
+        .non_ascii(char::is_numeric)
         .min_digits(8)
         .min_len(9),
     )
@@ -206,6 +209,7 @@ pub fn us_driver_license() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
             |run| run.len() >= 5,
         )
+        .non_ascii(char::is_numeric)
         .min_digits(4)
         .min_len(5),
     )
@@ -259,6 +263,7 @@ pub fn uk_nino() -> PatternRecognizer {
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
             |run| run.len() >= 9,
         )
+        .non_ascii(char::is_numeric)
         .min_digits(6)
         .min_len(9),
     )

@@ -31,6 +31,7 @@ pub fn ip_address() -> PatternRecognizer {
                 count(b':') >= 2 || (count(b'.') >= 3 && ascii_digits_at_least(run, 4))
             },
         )
+        .non_ascii(char::is_numeric)
         .min_len(2),
     )
 }
@@ -79,7 +80,8 @@ pub fn mac_address() -> PatternRecognizer {
         seed::COLON | seed::DASH | seed::DOT,
         |b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'),
         |run| run.len() >= 14,
-    ).min_len(14))
+    )
+        .non_ascii(|_| false).min_len(14))
 }
 
 fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
