@@ -119,24 +119,25 @@ fn issuer_score(d: &[u8]) -> Option<f64> {
     }
 }
 
-/// IBAN_CODE: country code, two check digits and the BBAN, with or without groups of four;
-/// the length must match the country's (ISO 13616 registry) and mod-97 must give 1.
+/// IBAN_CODE: country code, two check digits and the BBAN, with or without groups of four
+/// (spaces or dashes between them); the length must match the country's (ISO 13616
+/// registry) and mod-97 must give 1.
 pub fn iban_code() -> PatternRecognizer {
     PatternRecognizer::new(
         EntityType::IbanCode,
-        r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
+        r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
         validate_iban,
         &["iban", "bank", "account", "transfer", "swift", "bic"],
         0.05,
     )
     .expect("built-in IBAN pattern compiles")
     .with_required_byte(|b| b.is_ascii_uppercase())
-    // Capitals, digits (two `\d` check digits in every match) and spaces; the shortest
-    // IBAN has 15 characters.
+    // Capitals, digits (two `\d` check digits in every match), spaces and dashes; the
+    // shortest IBAN has 15 characters.
     .with_windows(
         Windows::new(
             seed::DIGITS,
-            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ',
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'-',
             |run| run.len() >= 15,
         )
         .non_ascii(char::is_numeric)
@@ -228,7 +229,8 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 
 fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let value = matched(text, &m);
-    let compact: String = value.chars().filter(|c| *c != ' ').collect();
+    let separator = |c: char| c == ' ' || c == '-';
+    let compact: String = value.chars().filter(|c| !separator(*c)).collect();
     let expected = IBAN_LENGTHS
         .iter()
         .find(|(cc, _)| compact.starts_with(cc))?
@@ -240,7 +242,7 @@ fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let mut kept = 0;
     let mut end = 0;
     for (i, c) in value.char_indices() {
-        if c != ' ' {
+        if !separator(c) {
             kept += 1;
             if kept == expected {
                 end = i + 1;
