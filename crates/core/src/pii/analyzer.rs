@@ -180,9 +180,7 @@ impl Default for Analyzer {
 impl Analyzer {
     pub fn new(recognizers: Vec<Box<dyn Recognizer>>, threshold: f64) -> Self {
         let gate = Gate::new(&recognizers);
-        let needs: Vec<Needs> = recognizers.iter().map(|r| r.needs()).collect();
-        let dispatch = Dispatch::new(&needs);
-        let facts = recognizers
+        let facts: Vec<Facts> = recognizers
             .iter()
             .enumerate()
             .map(|(i, r)| Facts {
@@ -193,6 +191,8 @@ impl Analyzer {
                 gate: gate.as_ref().and_then(|g| g.slot[i]),
             })
             .collect();
+        let needs: Vec<Needs> = facts.iter().map(|f| f.needs).collect();
+        let dispatch = Dispatch::new(&needs);
         Analyzer {
             gate,
             dispatch,
@@ -533,9 +533,9 @@ impl Analyzer {
         let by_start = (n > many).then(|| {
             let mut by_start: Vec<usize> = (0..n).collect();
             by_start.sort_unstable_by_key(|&k| candidates[k].range.start);
-            by_start
+            let longest = candidates.iter().map(|c| c.range.len()).max().unwrap_or(0);
+            (by_start, longest)
         });
-        let longest = candidates.iter().map(|c| c.range.len()).max().unwrap_or(0);
         let mut near = Vec::new();
         for i in 0..n {
             if deferred[i].recognizer == usize::MAX {
@@ -547,9 +547,9 @@ impl Analyzer {
                 None => {
                     near.extend((0..n).filter(|&j| j != i && overlap(&a, &candidates[j].range)))
                 }
-                Some(by_start) => {
+                Some((by_start, longest)) => {
                     let from = by_start
-                        .partition_point(|&k| candidates[k].range.start + longest < a.start);
+                        .partition_point(|&k| candidates[k].range.start + *longest < a.start);
                     for &j in &by_start[from..] {
                         let b = &candidates[j].range;
                         if b.start > a.start && b.start >= a.end {
