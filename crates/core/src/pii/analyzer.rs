@@ -3,7 +3,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use super::recognizer::{Mark, Needs, Scan};
+use super::recognizer::{gap, Mark, Needs, Scan};
 use super::{recognizers, Candidate, EntityType, PiiOptions, Recognizer};
 
 /// Candidates scoring below this are not reported by default. Chosen so that every
@@ -45,6 +45,96 @@ pub struct Analyzer {
     /// The recognizers a text's scan can call for, found from a few table lookups (None
     /// with more than 64 recognizers: each one's needs are checked in turn).
     dispatch: Option<Dispatch>,
+    /// The class conditions of the recognizers' needs, checked for all of them in one
+    /// pass (None: each is checked with the rest of its needs).
+    classes: Option<Classes>,
+}
+
+/// The [`Needs::class`] conditions of up to 64 recognizers (at most 16 of them with a
+/// condition, each of at most 63 digits), checked for all of them in one pass over the
+/// digit marks: the runs of digits of each condition's class are counted in a lane of a
+/// `u128` (eight bits each), a whole gap's resets and a mark's digits in a few operations.
+struct Classes {
+    /// Per condition (lane): its recognizer's bit.
+    bits: Vec<u64>,
+    /// For each [`gap`] atom (bit): the lanes (all eight bits set) whose class lacks it.
+    lacking: [u128; 16],
+    /// In each used lane, 128 minus the condition's digits: a lane's count reaches them
+    /// exactly when adding this sets its top bit.
+    bias: u128,
+    /// 1 in each used lane.
+    ones: u128,
+    /// The bits of `bits`.
+    mask: u64,
+}
+
+/// The top bit of each lane.
+const TOPS: u128 = u128::from_ne_bytes([0x80; 16]);
+
+impl Classes {
+    fn new(needs: &[Needs]) -> Option<Classes> {
+        if needs.len() > 64 {
+            return None;
+        }
+        let mut c = Classes {
+            bits: Vec::new(),
+            lacking: [0; 16],
+            bias: 0,
+            ones: 0,
+            mask: 0,
+        };
+        for (i, n) in needs.iter().enumerate() {
+            if n.class_digits == 0 {
+                continue;
+            }
+            let lane = c.bits.len();
+            if lane == 16 || n.class_digits > 63 {
+                return None;
+            }
+            c.bits.push(1 << i);
+            c.mask |= 1 << i;
+            // Lane `lane` is byte `lane` of the little-endian bytes.
+            c.bias |= (128 - n.class_digits as u128) << (8 * lane);
+            c.ones |= 1 << (8 * lane);
+            for (atom, lacking) in c.lacking.iter_mut().enumerate() {
+                if n.class & (1 << atom) == 0 {
+                    *lacking |= 0xFF << (8 * lane);
+                }
+            }
+        }
+        Some(c)
+    }
+
+    /// `mask` without the recognizers whose class condition `scan` fails.
+    #[inline]
+    fn filter(&self, scan: &Scan, mask: u64) -> u64 {
+        if mask & self.mask == 0 || !scan.is_ascii() {
+            return mask;
+        }
+        // Each lane's count stays below its condition's digits (at most 63), and a mark adds
+        // at most 64: no lane reaches 256.
+        let (mut runs, mut reached) = (0u128, 0u128);
+        for (atoms, m) in scan.digit_marks_with_gaps() {
+            // A gap too long to read may lie in any class: it resets no count.
+            let mut a = atoms & !gap::UNKNOWN;
+            while a != 0 {
+                runs &= !self.lacking[a.trailing_zeros() as usize];
+                a &= a - 1;
+            }
+            runs += self.ones * (m.end - m.start).min(64) as u128;
+            let hit = (runs + self.bias) & TOPS;
+            reached |= hit;
+            // Lanes that reached their digits are done: zeroed, so they cannot overflow.
+            runs &= !((hit >> 7) * 0xFF);
+        }
+        let mut mask = mask;
+        for (&lane, &bit) in reached.to_le_bytes().iter().zip(&self.bits) {
+            if lane == 0 {
+                mask &= !bit;
+            }
+        }
+        mask
+    }
 }
 
 /// For up to 64 recognizers (bit `i`: recognizer `i`), which ones a scan may call for: a
@@ -193,9 +283,11 @@ impl Analyzer {
             .collect();
         let needs: Vec<Needs> = facts.iter().map(|f| f.needs).collect();
         let dispatch = Dispatch::new(&needs);
+        let classes = dispatch.as_ref().and_then(|_| Classes::new(&needs));
         Analyzer {
             gate,
             dispatch,
+            classes,
             facts,
             recognizers,
             threshold,
@@ -296,14 +388,21 @@ impl Analyzer {
         } = buffers;
         let scan = Scan::new(text, marks);
         let hits = self.gate.as_ref().map(|g| g.set.matches(text));
-        let todo = match &self.dispatch {
-            Some(d) => Todo::Mask(d.candidates(&scan)),
-            None => Todo::All(0..self.recognizers.len()),
+        let todo = match (&self.dispatch, &self.classes) {
+            (Some(d), Some(c)) => Todo::Mask(c.filter(&scan, d.candidates(&scan))),
+            (Some(d), None) => Todo::Mask(d.candidates(&scan)),
+            (None, _) => Todo::All(0..self.recognizers.len()),
         };
+        let classes_checked = self.classes.is_some();
         // In the recognizers' order.
         for i in todo {
             let (r, f) = (&self.recognizers[i], &self.facts[i]);
-            if !f.needs.met_by(&scan) || !wants(f.entity, f.bit) {
+            let met = if classes_checked {
+                f.needs.met_by_but_class(&scan)
+            } else {
+                f.needs.met_by(&scan)
+            };
+            if !met || !wants(f.entity, f.bit) {
                 continue;
             }
             if let (Some(j), Some(h)) = (f.gate, &hits) {
@@ -913,6 +1012,44 @@ mod tests {
         assert!(skipped > texts.len(), "{skipped}");
         let many = vec![Needs::NOTHING; 65];
         assert!(Dispatch::new(&many).is_none());
+    }
+
+    /// The class conditions checked at once answer as each recognizer's own check.
+    #[test]
+    fn classes_filter_as_each_needs_check() {
+        let recognizers = recognizers::builtin();
+        let needs: Vec<Needs> = recognizers.iter().map(|r| r.needs()).collect();
+        let classes = Classes::new(&needs).expect("few classes");
+        assert!(classes.bits.len() >= 9);
+        let mut texts = recognizers::test_util::random_texts(3000, 0x7E57_C1A5_5E50_0002);
+        texts.extend(
+            [
+                "4111 1111 1111 1111",
+                "536-22-1234",
+                "tel (212) 555-0123 x12",
+                "AB 12 34 56 C",
+                "٤٤٤٤٤٤٤٤٤٤٤٤",
+            ]
+            .map(String::from),
+        );
+        let mut dropped = 0;
+        for text in &texts {
+            let mut buf = Vec::new();
+            let scan = Scan::new(text, &mut buf);
+            let m = classes.filter(&scan, u64::MAX);
+            for (i, n) in needs.iter().enumerate() {
+                let own =
+                    n.class_digits == 0 || scan.window_digits_at_least(n.class, n.class_digits);
+                assert_eq!(m & (1 << i) != 0, own, "recognizer {i} on {text:?}");
+                assert_eq!(
+                    n.met_by(&scan),
+                    own && n.met_by_but_class(&scan),
+                    "{text:?}"
+                );
+                dropped += usize::from(!own);
+            }
+        }
+        assert!(dropped > texts.len(), "{dropped}");
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct Needs {
     pub bytes: Option<ByteSet>,
     /// [`Scan::digit_run_bound`] at least this (0: no condition).
     pub min_digit_run: usize,
+    /// In an ASCII text, a window of this class ([`gap`] atoms) with at least
+    /// `class_digits` ASCII digits ([`Scan::window_digits_at_least`]; 0: no condition).
+    pub class: u16,
+    pub class_digits: usize,
 }
 
 impl Needs {
@@ -87,11 +91,22 @@ impl Needs {
         kinds: 0,
         bytes: None,
         min_digit_run: 0,
+        class: 0,
+        class_digits: 0,
     };
 
     /// Whether `scan` meets the condition.
     #[inline]
     pub fn met_by(&self, scan: &Scan) -> bool {
+        self.met_by_but_class(scan)
+            && (self.class_digits == 0
+                || scan.window_digits_at_least(self.class, self.class_digits))
+    }
+
+    /// [`Needs::met_by`] but for the class condition (which the analyzer checks for many
+    /// recognizers at once).
+    #[inline]
+    pub(crate) fn met_by_but_class(&self, scan: &Scan) -> bool {
         scan.digits >= self.min_digits
             && scan.digit_run_bound >= self.min_digit_run
             && (self.kinds == 0 || scan.kinds & self.kinds != 0)
@@ -170,6 +185,83 @@ pub struct Mark {
     pub kinds: u16,
 }
 
+/// The bytes between two digit runs, summarized as a set of atoms (bits): each ASCII byte
+/// that is not a digit belongs to one atom. A window class made of whole atoms spans a gap
+/// only if the gap's atoms are all in it (see [`Scan::window_digits_at_least`]).
+pub mod gap {
+    pub const SPACE: u16 = 1;
+    /// `\t \n \x0B \x0C \r`.
+    pub const OTHER_SPACE: u16 = 1 << 1;
+    pub const DASH: u16 = 1 << 2;
+    pub const PLUS: u16 = 1 << 3;
+    pub const OPEN: u16 = 1 << 4;
+    pub const CLOSE: u16 = 1 << 5;
+    pub const DOT: u16 = 1 << 6;
+    pub const SLASH: u16 = 1 << 7;
+    pub const COLON: u16 = 1 << 8;
+    pub const COMMA: u16 = 1 << 9;
+    pub const UPPER: u16 = 1 << 10;
+    /// `e`, `x`, `t` (phone extensions).
+    pub const EXT: u16 = 1 << 11;
+    pub const OTHER_LOWER: u16 = 1 << 12;
+    pub const PERCENT: u16 = 1 << 13;
+    /// Every other ASCII byte.
+    pub const OTHER: u16 = 1 << 14;
+    /// Not summarized (more than [`MAX_LEN`] bytes), or a byte >= 0x80: may be anything.
+    pub const UNKNOWN: u16 = 1 << 15;
+    /// Gaps longer than this are not summarized.
+    pub const MAX_LEN: usize = 32;
+
+    /// The atom of each byte (0 for ASCII digits, [`UNKNOWN`] for bytes >= 0x80).
+    pub(crate) static ATOM: [u16; 256] = {
+        let mut t = [UNKNOWN; 256];
+        let mut b = 0;
+        while b < 128 {
+            t[b] = match b as u8 {
+                b'0'..=b'9' => 0,
+                b' ' => SPACE,
+                b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r' => OTHER_SPACE,
+                b'-' => DASH,
+                b'+' => PLUS,
+                b'(' => OPEN,
+                b')' => CLOSE,
+                b'.' => DOT,
+                b'/' => SLASH,
+                b':' => COLON,
+                b',' => COMMA,
+                b'A'..=b'Z' => UPPER,
+                b'e' | b'x' | b't' => EXT,
+                b'a'..=b'z' => OTHER_LOWER,
+                b'%' => PERCENT,
+                _ => OTHER,
+            };
+            b += 1;
+        }
+        t
+    };
+
+    /// The atoms of `bytes`, or [`UNKNOWN`] alone when there are too many to read.
+    #[inline]
+    pub(crate) fn of(bytes: &[u8]) -> u16 {
+        if bytes.len() > MAX_LEN {
+            return UNKNOWN;
+        }
+        bytes.iter().fold(0, |a, &b| a | ATOM[usize::from(b)])
+    }
+
+    /// `class`'s atoms, if it is made of whole atoms and takes every ASCII digit.
+    pub(crate) fn atoms_of(class: &[bool; 256]) -> Option<u16> {
+        let atoms = (0..0x80u8)
+            .filter(|&b| class[usize::from(b)])
+            .fold(0, |a, b| a | ATOM[usize::from(b)]);
+        (0..0x80u8)
+            .all(|b| {
+                class[usize::from(b)] == (b.is_ascii_digit() || atoms & ATOM[usize::from(b)] != 0)
+            })
+            .then_some(atoms)
+    }
+}
+
 /// Set in [`BYTE_KINDS`] for the bytes of non-ASCII characters (which may be numerics).
 const NON_ASCII: u16 = 1 << 15;
 
@@ -215,6 +307,7 @@ pub struct Scan<'a> {
     marks: &'a [Mark],
     /// The digit marks of `marks`, in order (windows seeded by digits only walk these).
     digit_marks: &'a [Mark],
+    text: &'a [u8],
 }
 
 impl<'a> Scan<'a> {
@@ -224,7 +317,7 @@ impl<'a> Scan<'a> {
     /// bytes of no kind (most letters and spaces) need nothing more. A digit starts an
     /// inner loop over its run; a non-ASCII character is decoded and tested with
     /// `char::is_numeric`.
-    pub fn new(text: &str, buf: &'a mut Vec<Mark>) -> Scan<'a> {
+    pub fn new(text: &'a str, buf: &'a mut Vec<Mark>) -> Scan<'a> {
         buf.clear();
         let b = text.as_bytes();
         // seen[c] = 1 for each ASCII byte c of the text, packed into bits at the end.
@@ -311,11 +404,51 @@ impl<'a> Scan<'a> {
             digit_run_bound: if ascii { longest } else { usize::MAX },
             marks,
             digit_marks,
+            text: b,
         }
     }
 
     pub fn marks(&self) -> &[Mark] {
         self.marks
+    }
+
+    /// Whether some window of a class made of the [`gap`] atoms `class` (and every ASCII
+    /// digit) may hold `n` ASCII digits: always in a text that is not ASCII; in an ASCII
+    /// text, whether some run of digit marks whose gaps may all lie in the class (gaps too
+    /// long to summarize are taken as if they did) has `n` digits. A window's digits are
+    /// those of the digit marks in it, and the gaps between them are in its class.
+    pub fn window_digits_at_least(&self, class: u16, n: usize) -> bool {
+        if self.digit_run_bound == usize::MAX {
+            return true;
+        }
+        let mut run = 0;
+        for (atoms, m) in self.digit_marks_with_gaps() {
+            // (A gap too long to read may lie in the class.)
+            if atoms & !class & !gap::UNKNOWN != 0 {
+                run = 0;
+            }
+            run += m.end - m.start;
+            if run >= n {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The digit marks with the [`gap`] atoms of the bytes before each (since the previous
+    /// one; [`gap::UNKNOWN`] for the first), in an ASCII text.
+    pub(crate) fn digit_marks_with_gaps(&self) -> impl Iterator<Item = (u16, &Mark)> {
+        let mut prev_end = None;
+        self.digit_marks.iter().map(move |m| {
+            let atoms = prev_end.map_or(gap::UNKNOWN, |e| gap::of(&self.text[e..m.start]));
+            prev_end = Some(m.end);
+            (atoms, m)
+        })
+    }
+
+    /// Whether the text is ASCII.
+    pub(crate) fn is_ascii(&self) -> bool {
+        self.digit_run_bound != usize::MAX
     }
 }
 
@@ -353,6 +486,11 @@ pub struct Windows {
     /// The ASCII bytes of `class` are the digits: a window is a run of digits and
     /// non-ASCII bytes, at most [`Scan::digit_run_bound`] long.
     digits_only: bool,
+    /// `class` as [`gap`] atoms, if it is made of whole atoms and takes every ASCII digit.
+    atoms: Option<u16>,
+    /// In an ASCII text, no window with fewer ASCII digits holds a candidate (0: no
+    /// such bound): see [`Windows::window_digits`].
+    window_digits: usize,
     keep: fn(&[u8]) -> bool,
     /// The non-ASCII characters a match can contain (None: any; `class` has every
     /// non-ASCII byte either way). With it, in a text that is not ASCII a window stops at a
@@ -375,6 +513,8 @@ impl Windows {
             seeds,
             digits_in_class: (b'0'..=b'9').all(|d| table[usize::from(d)]),
             digits_only: (0..0x80u8).all(|b| table[usize::from(b)] == b.is_ascii_digit()),
+            atoms: gap::atoms_of(&table),
+            window_digits: 0,
             class: table,
             keep,
             non_ascii: None,
@@ -399,6 +539,30 @@ impl Windows {
     pub fn min_len(mut self, n: usize) -> Windows {
         self.min_len = n;
         self
+    }
+
+    /// States that in an ASCII text no window with fewer than `n` ASCII digits holds a
+    /// candidate (`keep` rejects it, or no match the validator accepts has fewer `\d`,
+    /// which in ASCII are the ASCII digits): the analyzer then skips texts where no window
+    /// of the class can have `n` ([`Scan::window_digits_at_least`]). Only for classes
+    /// made of whole [`gap`] atoms (checked in tests); ignored otherwise.
+    pub fn window_digits(mut self, n: usize) -> Windows {
+        self.window_digits = n;
+        self
+    }
+
+    /// Whether the class takes the ASCII byte `b`.
+    #[cfg(test)]
+    pub(crate) fn takes(&self, b: u8) -> bool {
+        self.class[usize::from(b)]
+    }
+
+    /// The class condition of [`Needs`]: (atoms, digits), or (0, 0).
+    fn class_digits(&self) -> (u16, usize) {
+        match self.atoms {
+            Some(atoms) if self.window_digits > 0 => (atoms, self.window_digits),
+            _ => (0, 0),
+        }
     }
 
     /// Skips texts with fewer than `n` characters that may be digits ([`Scan::digits`]):
@@ -671,6 +835,12 @@ impl PatternRecognizer {
     #[cfg(test)]
     pub(crate) fn pattern_text(&self) -> &str {
         &self.pattern
+    }
+
+    /// The recognizer's windows.
+    #[cfg(test)]
+    pub(crate) fn windows(&self) -> Option<&Windows> {
+        self.windows.as_ref()
     }
 
     /// The recognizer without its shape: every search runs the regex.
@@ -1026,6 +1196,8 @@ impl Recognizer for PatternRecognizer {
             kinds: self.windows.as_ref().map_or(0, |w| w.seeds),
             bytes: self.required_byte,
             min_digit_run: self.windows.as_ref().map_or(0, Windows::min_digit_run),
+            class: self.windows.as_ref().map_or(0, |w| w.class_digits().0),
+            class_digits: self.windows.as_ref().map_or(0, |w| w.class_digits().1),
         }
     }
 

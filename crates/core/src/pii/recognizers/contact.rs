@@ -72,7 +72,7 @@ pub fn phone_number() -> PatternRecognizer {
         },
         |run| ascii_digits_at_least(run, 7),
     )
-        .non_ascii(|c| c.is_numeric() || c.is_whitespace()).min_digits(7).min_len(7))
+        .non_ascii(|c| c.is_numeric() || c.is_whitespace()).window_digits(7).min_digits(7).min_len(7))
 }
 
 const NATIONAL_ZERO_REGIONS: [Country; 5] = [

@@ -41,6 +41,7 @@ pub fn credit_card() -> PatternRecognizer {
             |run| ascii_digits_at_least(run, 12),
         )
         .non_ascii(char::is_numeric)
+        .window_digits(12)
         .min_digits(12)
         .min_len(12),
     )
@@ -339,6 +340,7 @@ pub fn aba_routing_number() -> PatternRecognizer {
             |run| ascii_digits_at_least(run, 9),
         )
         .non_ascii(char::is_numeric)
+        .window_digits(9)
         .min_digits(9)
         .min_len(9),
     )

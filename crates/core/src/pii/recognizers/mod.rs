@@ -313,6 +313,93 @@ mod tests {
         assert!(found > 4000 && skipped > 4000, "{found} {skipped}");
     }
 
+    /// The class conditions of the recognizers' needs: each stated one is in force (its
+    /// class is made of whole atoms), every candidate lies in a run of its class holding
+    /// that many ASCII digits, and [`Scan::window_digits_at_least`] holds wherever such a
+    /// run exists (it is allowed to hold elsewhere, across gaps too long to read).
+    #[test]
+    fn class_digit_needs_hold() {
+        let stated = [
+            (phone_number(), 7),
+            (credit_card(), 12),
+            (aba_routing_number(), 9),
+            (us_ssn(), 9),
+            (us_itin(), 9),
+            (uk_nhs(), 10),
+            (us_passport(), 8),
+            (us_driver_license(), 4),
+            (uk_nino(), 6),
+        ];
+        let mut texts: Vec<String> = test_util::random_texts(4000, 0x1F83_D9AB_FB41_BD6B)
+            .into_iter()
+            .filter(|t| t.is_ascii())
+            .collect();
+        // Digit groups far apart, with a long gap in or out of the classes between them.
+        for (i, t) in test_util::random_texts(600, 0x5BE0_CD19_137E_2179)
+            .iter()
+            .filter(|t| t.is_ascii())
+            .enumerate()
+        {
+            let gap = [
+                "                                          ",
+                "-".repeat(40).as_str(),
+                "and so on and so forth, for a long while",
+            ][i % 3]
+                .to_string();
+            texts.push(format!("4111 1111 {gap} 1111 1111 {t}"));
+        }
+        let (mut found, mut skipped) = (0, 0);
+        for (r, n) in &stated {
+            let needs = r.needs();
+            assert_eq!(needs.class_digits, *n, "{:?}", r.entity());
+            let w = r.windows().expect("windowed");
+            for text in &texts {
+                let mut marks = Vec::new();
+                let scan = crate::pii::Scan::new(text, &mut marks);
+                // The runs of the class, with their ASCII digits.
+                let b = text.as_bytes();
+                let mut runs = Vec::new();
+                let mut i = 0;
+                while i < b.len() {
+                    let start = i;
+                    while i < b.len() && w.takes(b[i]) {
+                        i += 1;
+                    }
+                    if i > start {
+                        runs.push((
+                            start,
+                            i,
+                            b[start..i].iter().filter(|c| c.is_ascii_digit()).count(),
+                        ));
+                    } else {
+                        i += 1;
+                    }
+                }
+                let exists = runs.iter().any(|r| r.2 >= *n);
+                let met = scan.window_digits_at_least(needs.class, *n);
+                assert!(met || !exists, "{:?} in {text:?}", r.entity());
+                skipped += usize::from(!met);
+                let mut out = Vec::new();
+                r.find_whole(text, &mut out);
+                for c in &out {
+                    let run = runs
+                        .iter()
+                        .find(|r| r.0 <= c.range.start && c.range.end <= r.1)
+                        .unwrap_or_else(|| panic!("{:?} {c:?} in {text:?}", r.entity()));
+                    assert!(run.2 >= *n, "{:?} {c:?} in {text:?}", r.entity());
+                    found += 1;
+                }
+            }
+        }
+        // The other recognizers state none.
+        for r in builtin() {
+            if !stated.iter().any(|(s, _)| s.entity() == r.entity()) {
+                assert_eq!(r.needs().class_digits, 0, "{:?}", r.entity());
+            }
+        }
+        assert!(found > 1000 && skipped > 5000, "{found} {skipped}");
+    }
+
     /// Recognizers whose windows are digit runs need a digit run as long as their shortest
     /// window: the year one 4 bytes, the bank-number one 8; a non-ASCII text may have
     /// longer runs than its digit marks (non-ASCII bytes are in every class), so it meets

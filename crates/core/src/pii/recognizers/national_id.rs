@@ -20,6 +20,7 @@ fn digit_windows(seeds: u16, n: usize) -> Windows {
         keep,
     )
     .non_ascii(char::is_numeric)
+    .window_digits(n)
     .min_digits(n)
     .min_len(n)
 }
@@ -175,7 +176,7 @@ pub fn us_passport() -> PatternRecognizer {
     .expect("built-in passport pattern compiles")
     .with_shape(&shape::PASSPORT)
     .with_required_byte(|b| b.is_ascii_digit())
-    // The validator wants nine bytes.
+    // The validator wants nine bytes; a match has eight `\d`.
     .with_windows(
         Windows::new(
             seed::DIGITS,
@@ -183,6 +184,7 @@ pub fn us_passport() -> PatternRecognizer {
             |run| run.len() >= 9,
         )
         .non_ascii(char::is_numeric)
+        .window_digits(8)
         .min_digits(8)
         .min_len(9),
     )
@@ -210,6 +212,8 @@ pub fn us_driver_license() -> PatternRecognizer {
             |run| run.len() >= 5,
         )
         .non_ascii(char::is_numeric)
+        // Every branch has four `\d` at least.
+        .window_digits(4)
         .min_digits(4)
         .min_len(5),
     )
@@ -264,6 +268,8 @@ pub fn uk_nino() -> PatternRecognizer {
             |run| run.len() >= 9,
         )
         .non_ascii(char::is_numeric)
+        // A match has six `\d`.
+        .window_digits(6)
         .min_digits(6)
         .min_len(9),
     )
