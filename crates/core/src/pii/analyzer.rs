@@ -557,7 +557,9 @@ impl Analyzer {
     /// (below `threshold`, or in `allow`). The candidates kept after that are the same,
     /// in the same order:
     /// * a score whose two possible values are on the same side of the threshold does not
-    ///   decide whether the candidate passes it;
+    ///   decide whether the candidate passes it, nor does one that straddles it when a
+    ///   candidate that is surely kept overlaps the candidate and comes first (it is not
+    ///   kept, whatever its score);
     /// * which of the remaining candidates are kept depends only on the order of each pair
     ///   of overlapping ones (a candidate is kept when none of the candidates it overlaps is
     ///   kept and comes first), so a pair's scores matter only when, taken at their lowest
@@ -587,8 +589,16 @@ impl Analyzer {
                 (d.lo, d.hi, d.recognizer) = (score, score, usize::MAX);
             }
         };
+        // x comes first even at its lowest score and y at its highest.
+        let first = |x: &Candidate, dx: &Deferred, y: &Candidate, dy: &Deferred| {
+            before(x, dx.lo, y, dy.hi)
+                .then(dx.index.cmp(&dy.index))
+                .is_lt()
+        };
+        // Candidates whose highest score passes the threshold; those whose lowest does not
+        // ("straddling") are decided next.
         let mut kept = 0;
-        let mut pending = false;
+        let mut straddling = false;
         for i in 0..candidates.len() {
             deferred[i].index = i;
             if !allow.is_empty()
@@ -598,30 +608,78 @@ impl Analyzer {
             {
                 continue;
             }
-            if (deferred[i].lo >= threshold) != (deferred[i].hi >= threshold) {
-                resolve(candidates, deferred, i);
-            }
-            // Both values are now on the same side of the threshold.
-            if deferred[i].lo >= threshold {
+            if deferred[i].hi >= threshold {
                 if kept != i {
                     candidates.swap(kept, i);
                     deferred.swap(kept, i);
                 }
-                pending |= deferred[kept].recognizer != usize::MAX;
+                straddling |= deferred[kept].lo < threshold;
                 kept += 1;
             }
         }
         candidates.truncate(kept);
         deferred.truncate(kept);
-        if !pending {
+        if straddling {
+            // A straddling candidate that overlaps one that is surely kept and comes first
+            // even at its lowest score (and the straddling one at its highest) is never
+            // kept, whatever its score: it is dropped without looking it up. (Surely kept:
+            // passes the threshold at its lowest score and comes first against every
+            // candidate it overlaps. Overlap as overlap resolution reads it.) The others get
+            // their exact score and are dropped below the threshold.
+            let n = candidates.len();
+            let overlaps = |a: &Range<usize>, b: &Range<usize>| a.start < b.end && b.start < a.end;
+            // (Bit k: candidate k is surely kept; none above `many`, or 64, candidates.)
+            let mut surely = 0u64;
+            if n <= many.min(64) {
+                for k in 0..n {
+                    let sure = deferred[k].lo >= threshold
+                        && (0..n).all(|j| {
+                            j == k
+                                || !overlaps(&candidates[k].range, &candidates[j].range)
+                                || first(&candidates[k], &deferred[k], &candidates[j], &deferred[j])
+                        });
+                    surely |= u64::from(sure) << k;
+                }
+            }
+            // Decided first, then compacted (the decisions read the other candidates).
+            let (mut small, mut large) = ([false; 64], Vec::new());
+            let passes: &mut [bool] = if n <= 64 {
+                &mut small[..n]
+            } else {
+                large.resize(n, false);
+                &mut large
+            };
+            for i in 0..n {
+                if deferred[i].lo < threshold {
+                    let (mut dominated, mut bits) = (false, surely);
+                    while bits != 0 && !dominated {
+                        let k = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        dominated = overlaps(&candidates[k].range, &candidates[i].range)
+                            && first(&candidates[k], &deferred[k], &candidates[i], &deferred[i]);
+                    }
+                    if dominated {
+                        continue;
+                    }
+                    resolve(candidates, deferred, i);
+                }
+                passes[i] = deferred[i].lo >= threshold;
+            }
+            let mut kept = 0;
+            for (i, &pass) in passes.iter().enumerate() {
+                if pass {
+                    candidates.swap(kept, i);
+                    deferred.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            candidates.truncate(kept);
+            deferred.truncate(kept);
+        }
+        // Both values of each score are now on the same side of the threshold.
+        if deferred.iter().all(|d| d.recognizer == usize::MAX) {
             return;
         }
-        // x comes first even at its lowest score and y at its highest.
-        let first = |x: &Candidate, dx: &Deferred, y: &Candidate, dy: &Deferred| {
-            before(x, dx.lo, y, dy.hi)
-                .then(dx.index.cmp(&dy.index))
-                .is_lt()
-        };
         let overlap = |a: &Range<usize>, b: &Range<usize>| {
             a.start == b.start || (a.start < b.end && b.start < a.end)
         };
@@ -833,6 +891,81 @@ mod tests {
 
     /// A context word that flips which of two overlapping candidates is kept, or lifts one
     /// over the threshold: the deferred path must look it up.
+    /// A recognizer that counts the context lookups of [`Recognizer::boosted`].
+    struct Counting {
+        inner: super::super::PatternRecognizer,
+        lookups: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Recognizer for Counting {
+        fn entity(&self) -> EntityType {
+            self.inner.entity()
+        }
+        fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+            self.inner.find(text, out)
+        }
+        fn find_unboosted(&self, text: &str, scan: &Scan, out: &mut Vec<Candidate>) {
+            self.inner.find_unboosted(text, scan, out)
+        }
+        fn context_boost(&self) -> f64 {
+            self.inner.context_boost()
+        }
+        fn boosted(&self, text: &str, c: &Candidate) -> f64 {
+            self.lookups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.boosted(text, c)
+        }
+    }
+
+    /// A candidate whose score straddles the threshold is not looked up when a candidate
+    /// that is surely kept overlaps it and comes first: it cannot be kept either way.
+    #[test]
+    fn dominated_candidates_are_not_looked_up() {
+        let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let weak = Box::new(Counting {
+            inner: super::super::PatternRecognizer::new(
+                EntityType::CreditCard,
+                r"\d{4}",
+                |_, m| Some((m, 0.4)),
+                &["card"],
+                0.2,
+            )
+            .unwrap(),
+            lookups: lookups.clone(),
+        });
+        let strong = fixed(EntityType::UsSsn, r"\d{4} \d{4}", || 0.9);
+        let a = Analyzer::new(vec![strong, weak], 0.5);
+        let count = std::sync::atomic::Ordering::Relaxed;
+        for (text, expected, looked_up) in [
+            // Both weak candidates lie in the strong one.
+            ("card 1234 5678", vec![(EntityType::UsSsn, 5, 14)], 0),
+            // Alone, each is looked up: raised to 0.6 by "card", or left at 0.4.
+            ("card 1234", vec![(EntityType::CreditCard, 5, 9)], 1),
+            ("x 1234", vec![], 1),
+            // One lies in the strong span, the other is alone.
+            (
+                "card 1234 5678 and 4321",
+                vec![(EntityType::UsSsn, 5, 14), (EntityType::CreditCard, 19, 23)],
+                1,
+            ),
+        ] {
+            lookups.store(0, count);
+            let got: Vec<_> = a
+                .redaction_spans(text, None)
+                .iter()
+                .map(|s| (s.entity, s.start, s.end))
+                .collect();
+            assert_eq!(got, expected, "{text:?}");
+            assert_eq!(lookups.load(count), looked_up, "{text:?}");
+            let exact: Vec<_> = a
+                .analyze(text)
+                .iter()
+                .map(|s| (s.entity, s.start, s.end))
+                .collect();
+            assert_eq!(exact, expected, "{text:?}");
+        }
+    }
+
     #[test]
     fn deferred_context_decides_overlaps_and_threshold() {
         let wide = Box::new(
