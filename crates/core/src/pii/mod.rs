@@ -40,7 +40,8 @@ pub use recognizer::{
 /// This is what the SQL function `redact_pii(text)` does in both engines.
 pub fn redact_pii(text: &str) -> String {
     let spans = Analyzer::shared_default().redaction_spans(text, None);
-    let mut out = String::with_capacity(text.len());
+    // (Room for labels longer than their values, as in `Replacer::apply`.)
+    let mut out = String::with_capacity(text.len() + 16 * spans.len());
     let mut pos = 0;
     for s in &spans {
         out.push_str(&text[pos..s.byte_start]);

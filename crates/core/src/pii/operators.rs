@@ -28,7 +28,9 @@ impl Replacer {
         if spans.is_empty() {
             return Ok(text.to_string());
         }
-        let mut out = String::with_capacity(text.len());
+        // Room for labels longer than their values ("<IP_ADDRESS>" for "10.0.0.1"), so
+        // that the string is not grown on the way.
+        let mut out = String::with_capacity(text.len() + 16 * spans.len());
         let mut pos = 0;
         for s in spans {
             out.push_str(&text[pos..s.byte_start]);
