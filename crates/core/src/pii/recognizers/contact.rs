@@ -2,19 +2,17 @@
 
 use std::ops::Range;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use phonenumber::country::Id as Country;
-use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::metadata::DATABASE;
 use phonenumber::{Metadata, Type};
 use regex_automata::util::syntax;
 use regex_automata::{meta, Anchored, Input};
 
 use super::is_space;
 use super::{matched, neighbours};
-use crate::pii::recognizer::{ascii_digits_at_least, FnvBuild};
+use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
@@ -182,10 +180,10 @@ fn classify_phone(candidate: &str, d: PhoneDigits<'_>) -> Option<f64> {
         // Country calling codes are 1-3 digits; none is a prefix of another.
         let split = (1..=3.min(number.len())).find_map(|n| {
             let code: u16 = number[..n].parse().ok()?;
-            regions_of(code).map(|metas| (metas, &number[n..]))
+            regions_of(code).map(|regions| (regions, &number[n..]))
         });
         return match split {
-            Some((metas, national)) if valid_national(metas, national) => Some(0.75),
+            Some((regions, national)) if valid_national(regions, national) => Some(0.75),
             Some(_) if digits >= 8 => Some(0.5),
             _ => None,
         };
@@ -194,101 +192,124 @@ fn classify_phone(candidate: &str, d: PhoneDigits<'_>) -> Option<f64> {
         digits == 10 || (digits == 11 && main.trim_start_matches('(').starts_with('1'));
     if nanp_length {
         let national = &all[all.len() - 10..];
-        if regions_of(1).is_some_and(|metas| valid_national(metas, national)) {
+        if regions_of(1).is_some_and(|regions| valid_national(regions, national)) {
             return Some(if formatted { 0.6 } else { 0.4 });
         }
     }
     let national_zero = candidate.trim_start_matches('(').starts_with('0');
     if national_zero
         && digits >= 10
-        && national_zero_regions()
-            .iter()
-            .any(|m| m.is_some_and(|m| valid_national(&[m], &all[1..])))
+        && valid_national(national_zero_regions().iter().flatten().copied(), &all[1..])
     {
         return Some(if formatted { 0.6 } else { 0.4 });
     }
     (formatted_main && digits <= 12).then_some(0.35)
 }
 
+/// The number types a valid number must match one of (after the general descriptor).
+const TYPES: [Type; 10] = [
+    Type::FixedLine,
+    Type::Mobile,
+    Type::TollFree,
+    Type::PremiumRate,
+    Type::SharedCost,
+    Type::PersonalNumber,
+    Type::Voip,
+    Type::Pager,
+    Type::Uan,
+    Type::Voicemail,
+];
+
 /// libphonenumber's validity rule applied to a national significant number directly: in one
-/// of `metas` (the regions sharing a calling code) the general pattern and the pattern of
-/// one number type match. `phonenumber::parse` reaches the same verdict, but its text
+/// of `regions` (those sharing a calling code) the general pattern and the pattern of one
+/// number type match. `phonenumber::parse` reaches the same verdict, but its text
 /// normalization costs ~60 µs per candidate, most of the detector's time.
-fn valid_national(metas: &[&Metadata], national: &str) -> bool {
-    const TYPES: [Type; 10] = [
-        Type::FixedLine,
-        Type::Mobile,
-        Type::TollFree,
-        Type::PremiumRate,
-        Type::SharedCost,
-        Type::PersonalNumber,
-        Type::Voip,
-        Type::Pager,
-        Type::Uan,
-        Type::Voicemail,
-    ];
-    metas.iter().any(|m| {
-        let d = m.descriptors();
-        d.get(Type::Unknown)
-            .is_some_and(|g| descriptor_match(g, national))
+fn valid_national<'a>(regions: impl IntoIterator<Item = &'a Region>, national: &str) -> bool {
+    regions.into_iter().any(|r| {
+        r.matches(0, Type::Unknown, national)
             && TYPES
                 .iter()
-                .any(|t| d.get(*t).is_some_and(|x| descriptor_match(x, national)))
+                .enumerate()
+                .any(|(i, t)| r.matches(i + 1, *t, national))
     })
 }
 
-/// `Descriptor::is_match` with the pattern compiled once per thread: the `phonenumber`
-/// crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex, keyed by the
-/// pattern text (hashed with SipHash on every call), which cost more than the matching.
-/// Same options as that cache (whitespace ignored), same rule: a possible length, and a
-/// leftmost match that starts at 0 — that is, some match starting at 0 (the leftmost match
-/// starts where the first match does), which an anchored search answers without finding
-/// where the match ends or starts.
-fn descriptor_match(d: &Descriptor, national: &str) -> bool {
-    thread_local! {
-        /// Compiled patterns by the address and length of their text in the static
-        /// metadata database (`None`: did not compile here; ask the crate).
-        static COMPILED: RefCell<HashMap<(usize, usize), Option<meta::Regex>, FnvBuild>> =
-            RefCell::new(HashMap::default());
-    }
-    let lengths = d.possible_length();
-    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
-        return false;
-    }
-    let source = d.national_number().as_str();
-    let key = (source.as_ptr() as usize, source.len());
-    let own = COMPILED.with(|c| {
-        let mut c = c.borrow_mut();
-        c.entry(key)
-            .or_insert_with(|| {
-                meta::Regex::builder()
-                    .syntax(syntax::Config::new().ignore_whitespace(true))
-                    .build(source)
-                    .ok()
-            })
-            .as_ref()
-            .map(|re| re.is_match(Input::new(national).anchored(Anchored::Yes)))
-    });
-    own.unwrap_or_else(|| d.is_match(national))
+/// A region's metadata, with the patterns of its descriptors compiled on first use (slot 0
+/// the general descriptor, then one per [`TYPES`]) and shared by every thread: the
+/// `phonenumber` crate keeps its compiled patterns in a 100-entry LRU cache behind a mutex,
+/// keyed by the pattern text (hashed with SipHash on every call), which cost more than the
+/// matching; a cache per thread keyed by the pattern's address still cost a hash lookup.
+struct Region {
+    meta: &'static Metadata,
+    compiled: [OnceLock<Option<meta::Regex>>; 1 + TYPES.len()],
 }
 
-/// `DATABASE.by_code(&code)`, looked up once per process for every code below 1000 (calling
-/// codes have at most three digits) instead of collecting a new list per candidate.
-fn regions_of(code: u16) -> Option<&'static [&'static Metadata]> {
-    static BY_CODE: OnceLock<Vec<Option<Vec<&'static Metadata>>>> = OnceLock::new();
+impl Region {
+    fn new(meta: &'static Metadata) -> Region {
+        Region {
+            meta,
+            compiled: Default::default(),
+        }
+    }
+
+    /// Whether the descriptor of type `t` (compiled in `slot`) matches `national`: the
+    /// crate's `Descriptor::is_match`, with the same options as its cache (whitespace
+    /// ignored) and the same rule: a possible length, and a leftmost match that starts at 0
+    /// — that is, some match starting at 0 (the leftmost match starts where the first match
+    /// does), which an anchored search answers without finding where the match ends or
+    /// starts. A pattern that does not compile here is left to the crate.
+    fn matches(&self, slot: usize, t: Type, national: &str) -> bool {
+        let Some(d) = self.meta.descriptors().get(t) else {
+            return false;
+        };
+        let lengths = d.possible_length();
+        if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+            return false;
+        }
+        let compiled = self.compiled[slot].get_or_init(|| {
+            meta::Regex::builder()
+                .syntax(syntax::Config::new().ignore_whitespace(true))
+                .build(d.national_number().as_str())
+                .ok()
+        });
+        match compiled {
+            Some(re) => re.is_match(Input::new(national).anchored(Anchored::Yes)),
+            None => d.is_match(national),
+        }
+    }
+}
+
+/// The regions of calling code `code` (`DATABASE.by_code`), for every code below 1000
+/// (calling codes have at most three digits), built once per process.
+fn regions_of(code: u16) -> Option<&'static [Region]> {
+    static BY_CODE: OnceLock<Vec<Option<Vec<Region>>>> = OnceLock::new();
     BY_CODE
-        .get_or_init(|| (0..1000u16).map(|c| DATABASE.by_code(&c)).collect())
+        .get_or_init(|| {
+            (0..1000u16)
+                .map(|c| {
+                    DATABASE
+                        .by_code(&c)
+                        .map(|metas| metas.into_iter().map(Region::new).collect())
+                })
+                .collect()
+        })
         .get(usize::from(code))?
         .as_deref()
 }
 
-/// `DATABASE.by_id` of each of [`NATIONAL_ZERO_REGIONS`], looked up once per process.
-fn national_zero_regions() -> &'static [Option<&'static Metadata>] {
-    static REGIONS: OnceLock<Vec<Option<&'static Metadata>>> = OnceLock::new();
+/// Each of [`NATIONAL_ZERO_REGIONS`] among [`regions_of`] its calling code, found once per
+/// process.
+fn national_zero_regions() -> &'static [Option<&'static Region>] {
+    static REGIONS: OnceLock<Vec<Option<&'static Region>>> = OnceLock::new();
     REGIONS.get_or_init(|| {
         NATIONAL_ZERO_REGIONS
             .iter()
-            .map(|r| DATABASE.by_id(r.as_ref()))
+            .map(|r| {
+                let meta = DATABASE.by_id(r.as_ref())?;
+                regions_of(meta.country_code())?
+                    .iter()
+                    .find(|region| region.meta.id() == meta.id())
+            })
             .collect()
     })
 }
@@ -444,21 +465,18 @@ mod tests {
     #[test]
     fn descriptor_match_agrees_with_the_crate() {
         let mut next = super::super::test_util::xorshift(0xD1A1_7E57_0000_0001);
-        let mut metas: Vec<&Metadata> = Vec::new();
+        let mut regions: Vec<&Region> = Vec::new();
         for code in [1, 44, 49, 33, 91, 61, 34, 7, 86] {
-            metas.extend(regions_of(code).unwrap_or_default());
+            regions.extend(regions_of(code).unwrap_or_default());
         }
-        metas.extend(national_zero_regions().iter().flatten());
+        let zero: Vec<&Region> = national_zero_regions().iter().flatten().copied().collect();
+        assert_eq!(zero.len(), NATIONAL_ZERO_REGIONS.len());
+        regions.extend(zero);
         let (mut checked, mut matched) = (0, 0);
-        for m in metas {
-            let d = m.descriptors();
-            for t in [
-                Type::Unknown,
-                Type::FixedLine,
-                Type::Mobile,
-                Type::TollFree,
-                Type::Voip,
-            ] {
+        for r in regions {
+            let d = r.meta.descriptors();
+            let slots = std::iter::once(Type::Unknown).chain(TYPES).enumerate();
+            for (slot, t) in slots {
                 let Some(desc) = d.get(t) else { continue };
                 for _ in 0..300 {
                     let len = 6 + (next() % 8) as usize;
@@ -470,7 +488,7 @@ mod tests {
                         n.replace_range(..1, ["2", "7", "3", "6", "9"][(next() % 5) as usize]);
                     }
                     let want = desc.is_match(&n);
-                    assert_eq!(descriptor_match(desc, &n), want, "{:?} {t:?} {n}", m.id());
+                    assert_eq!(r.matches(slot, t, &n), want, "{:?} {t:?} {n}", r.meta.id());
                     checked += 1;
                     matched += usize::from(want);
                 }
