@@ -68,7 +68,7 @@ pub trait Recognizer: Send + Sync {
 
 /// A necessary condition on a text's [`Scan`] for a recognizer to find anything there
 /// (see [`Recognizer::needs`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Needs {
     /// At least this many characters that may be digits ([`Scan::digits`]).
     pub min_digits: usize,
@@ -82,6 +82,8 @@ pub struct Needs {
     /// `class_digits` ASCII digits ([`Scan::window_digits_at_least`]; 0: no condition).
     pub class: u16,
     pub class_digits: usize,
+    /// Any other condition, read from the scan (None: none).
+    pub scan: Option<fn(&Scan) -> bool>,
 }
 
 impl Needs {
@@ -93,6 +95,7 @@ impl Needs {
         min_digit_run: 0,
         class: 0,
         class_digits: 0,
+        scan: None,
     };
 
     /// Whether `scan` meets the condition.
@@ -111,6 +114,7 @@ impl Needs {
             && scan.digit_run_bound >= self.min_digit_run
             && (self.kinds == 0 || scan.kinds & self.kinds != 0)
             && self.bytes.is_none_or(|b| b.intersects(&scan.bytes))
+            && self.scan.is_none_or(|f| f(scan))
     }
 }
 
@@ -501,6 +505,8 @@ pub struct Windows {
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
     min_len: usize,
+    /// A condition on the whole text that every kept window's text meets (None: none).
+    text: Option<fn(&Scan) -> bool>,
 }
 
 impl Windows {
@@ -520,6 +526,7 @@ impl Windows {
             non_ascii: None,
             min_digits: 0,
             min_len: 0,
+            text: None,
         }
     }
 
@@ -563,6 +570,13 @@ impl Windows {
             Some(atoms) if self.window_digits > 0 => (atoms, self.window_digits),
             _ => (0, 0),
         }
+    }
+
+    /// Skips texts whose scan fails `pred`, which must hold for every text with a window
+    /// that `keep` keeps (checked once per text, and by the analyzer before calling).
+    pub fn text(mut self, pred: fn(&Scan) -> bool) -> Windows {
+        self.text = Some(pred);
+        self
     }
 
     /// Skips texts with fewer than `n` characters that may be digits ([`Scan::digits`]):
@@ -631,6 +645,7 @@ impl Windows {
         if scan.digits < self.min_digits
             || scan.kinds & self.seeds == 0
             || scan.digit_run_bound < self.min_digit_run()
+            || self.text.is_some_and(|f| !f(scan))
         {
             return;
         }
@@ -1198,6 +1213,7 @@ impl Recognizer for PatternRecognizer {
             min_digit_run: self.windows.as_ref().map_or(0, Windows::min_digit_run),
             class: self.windows.as_ref().map_or(0, |w| w.class_digits().0),
             class_digits: self.windows.as_ref().map_or(0, |w| w.class_digits().1),
+            scan: self.windows.as_ref().and_then(|w| w.text),
         }
     }
 

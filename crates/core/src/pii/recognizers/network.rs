@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::{matched, neighbours};
 use crate::pii::recognizer::ascii_digits_at_least;
-use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, shape, EntityType, PatternRecognizer, Scan, Windows};
 
 /// IP_ADDRESS: dotted-quad IPv4 and every IPv6 notation std::net parses (compressed `::`,
 /// embedded IPv4, zone ids). Version strings such as `1.2.3.4.5` are not addresses.
@@ -32,8 +32,20 @@ pub fn ip_address() -> PatternRecognizer {
             },
         )
         .non_ascii(char::is_numeric)
+        .text(ip_text)
         .min_len(2),
     )
+}
+
+/// What the IP windows' condition asks of the whole text: two colons, or three dots and
+/// four characters that may be digits (counted from the scan's marks).
+fn ip_text(scan: &Scan) -> bool {
+    let (mut colons, mut dots) = (0, 0);
+    for m in scan.marks() {
+        colons += usize::from(m.kinds & seed::COLON != 0);
+        dots += usize::from(m.kinds & seed::DOT != 0);
+    }
+    colons >= 2 || (dots >= 3 && scan.digits >= 4)
 }
 
 fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
