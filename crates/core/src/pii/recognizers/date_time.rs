@@ -97,11 +97,20 @@ pub fn year() -> PatternRecognizer {
     .expect("built-in year pattern compiles")
     .with_shape(&shape::YEAR)
     .with_required_byte(|b| b == b'1' || b == b'2')
+    // A match is a whole window: `\b` never holds between two digits, and a window is a
+    // run of digits (and non-ASCII characters, which may be digits `\d` takes). So an
+    // ASCII window is four digits starting 19 or 20.
     .with_windows(
         Windows::new(
             seed::DIGITS_1_OR_2,
             |b| b.is_ascii_digit(),
-            |run| run.len() >= 4,
+            |run| {
+                if run.is_ascii() {
+                    run.len() == 4 && (run.starts_with(b"19") || run.starts_with(b"20"))
+                } else {
+                    run.len() >= 4
+                }
+            },
         )
         .non_ascii(char::is_numeric)
         .min_digits(4)
