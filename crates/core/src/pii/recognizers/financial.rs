@@ -134,12 +134,22 @@ pub fn iban_code() -> PatternRecognizer {
     .expect("built-in IBAN pattern compiles")
     .with_required_byte(|b| b.is_ascii_uppercase())
     // Capitals, digits (two `\d` check digits in every match), spaces and dashes; the
-    // shortest IBAN has 15 characters.
+    // shortest IBAN has 15 characters, and in ASCII every match starts with two capitals
+    // and two digits.
     .with_windows(
         Windows::new(
             seed::DIGITS,
             |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'-',
-            |run| run.len() >= 15,
+            |run| {
+                run.len() >= 15
+                    && (!run.is_ascii()
+                        || run.windows(4).any(|w| {
+                            w[0].is_ascii_uppercase()
+                                && w[1].is_ascii_uppercase()
+                                && w[2].is_ascii_digit()
+                                && w[3].is_ascii_digit()
+                        }))
+            },
         )
         .non_ascii(char::is_numeric)
         .min_digits(2)
