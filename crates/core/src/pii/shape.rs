@@ -331,18 +331,95 @@ const PHONE_MAX_SPAN: usize = 64;
 /// polynomial on long digit runs that end where `\b` fails.
 pub(crate) const PHONE: ShapeMatcher = ShapeMatcher {
     at: |t, s, end| {
-        let mut search = PhoneSearch {
-            t,
-            s,
-            end,
-            memo: [0; (PHONE_MAX_SPAN + 1) * 7],
-        };
-        search.start()
+        phone_first_choices(t, s, end).or_else(|| {
+            let mut search = PhoneSearch {
+                t,
+                s,
+                end,
+                memo: [0; (PHONE_MAX_SPAN + 1) * 7],
+            };
+            search.start()
+        })
     },
     first: |b| b == b'+' || b == b'(' || b.is_ascii_digit(),
     word_start: false,
     max_span: PHONE_MAX_SPAN,
 };
+
+/// The first path [`PhoneSearch`] tries from `s`, if it matches (then it is the match):
+/// every optional part taken where present, the longest digit runs, as many groups as
+/// there are, then the extension or `\b`. (Where a group's first choices find no digit,
+/// no other choice does: the separator and `(` are not digits.) Most phone numbers, and
+/// most digit groups that are not, end there without the memo.
+fn phone_first_choices(t: &[u8], s: usize, end: usize) -> Option<usize> {
+    let byte_is = |i: usize, b: u8| i < end && t[i] == b;
+    let mut i = if byte_is(s, b'+') {
+        s + 1
+    } else if boundary(t, s) && byte_is(s, b'0') && byte_is(s + 1, b'0') {
+        s + 2
+    } else {
+        s
+    };
+    i += usize::from(byte_is(i, b'('));
+    let d = digits(t, i, end, 4);
+    if d == 0 {
+        return None;
+    }
+    i += d;
+    i += usize::from(byte_is(i, b')'));
+    let mut groups = 0;
+    while groups < 6 {
+        let mut j = i;
+        j += usize::from(j < end && matches!(t[j], b' ' | b'.' | b'-'));
+        j += usize::from(byte_is(j, b'('));
+        let d = digits(t, j, end, 5);
+        if d == 0 {
+            break;
+        }
+        j += d;
+        i = j + usize::from(byte_is(j, b')'));
+        groups += 1;
+    }
+    if groups == 0 {
+        return None;
+    }
+    phone_extension(t, end, i).or_else(|| boundary(t, i).then_some(i))
+}
+
+/// `\s*` (greedy) in `t[..end]`: the position after the spaces at `i`.
+fn phone_spaces(t: &[u8], end: usize, mut i: usize) -> usize {
+    while i < end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// `\s*(?:ext\.?|x)\s*\d{1,5}\b` at `i` of `t[..end]`. Fewer spaces than all of them
+/// leave a space where a letter or digit must come, so only the greedy count is tried.
+fn phone_extension(t: &[u8], end: usize, i: usize) -> Option<usize> {
+    let byte_is = |i: usize, b: u8| i < end && t[i] == b;
+    let j = phone_spaces(t, end, i);
+    let ext = j + 3 <= end && &t[j..j + 3] == b"ext";
+    let mut after = [0; 3];
+    let mut n = 0;
+    if ext && byte_is(j + 3, b'.') {
+        after[n] = j + 4;
+        n += 1;
+    }
+    if ext {
+        after[n] = j + 3;
+        n += 1;
+    }
+    if byte_is(j, b'x') {
+        after[n] = j + 1;
+        n += 1;
+    }
+    after[..n].iter().find_map(|&p| {
+        let q = phone_spaces(t, end, p);
+        let digits = digits(t, q, end, 5);
+        (1..=digits).rev().map(|d| q + d).find(|&e| boundary(t, e))
+    })
+}
 
 /// One start of [`PHONE`]'s search.
 struct PhoneSearch<'a> {
@@ -356,15 +433,6 @@ struct PhoneSearch<'a> {
 impl PhoneSearch<'_> {
     fn byte_is(&self, i: usize, b: u8) -> bool {
         i < self.end && self.t[i] == b
-    }
-
-    /// `\s*` (greedy): the position after the spaces at `i`.
-    fn spaces(&self, mut i: usize) -> usize {
-        while i < self.end && matches!(self.t[i], b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
-        {
-            i += 1;
-        }
-        i
     }
 
     /// `(?:\+|\b00)?\(?\d{1,4}\)?` then the groups.
@@ -440,37 +508,7 @@ impl PhoneSearch<'_> {
         if c == 0 {
             return None;
         }
-        self.extension(i)
-            .or_else(|| boundary(self.t, i).then_some(i))
-    }
-
-    /// `\s*(?:ext\.?|x)\s*\d{1,5}\b` at `i`. Fewer spaces than all of them leave a space
-    /// where a letter or digit must come, so only the greedy count is tried.
-    fn extension(&self, i: usize) -> Option<usize> {
-        let j = self.spaces(i);
-        let ext = j + 3 <= self.end && &self.t[j..j + 3] == b"ext";
-        let mut after = [0; 3];
-        let mut n = 0;
-        if ext && self.byte_is(j + 3, b'.') {
-            after[n] = j + 4;
-            n += 1;
-        }
-        if ext {
-            after[n] = j + 3;
-            n += 1;
-        }
-        if self.byte_is(j, b'x') {
-            after[n] = j + 1;
-            n += 1;
-        }
-        after[..n].iter().find_map(|&p| {
-            let q = self.spaces(p);
-            let digits = digits(self.t, q, self.end, 5);
-            (1..=digits)
-                .rev()
-                .map(|d| q + d)
-                .find(|&e| boundary(self.t, e))
-        })
+        phone_extension(self.t, self.end, i).or_else(|| boundary(self.t, i).then_some(i))
     }
 }
 
