@@ -312,6 +312,8 @@ pub struct Scan<'a> {
     /// The digit marks of `marks`, in order (windows seeded by digits only walk these).
     digit_marks: &'a [Mark],
     text: &'a [u8],
+    /// Marks of each punctuation kind (see [`Scan::count`]).
+    punct: [u32; 8],
 }
 
 impl<'a> Scan<'a> {
@@ -331,6 +333,7 @@ impl<'a> Scan<'a> {
         let mut high = ByteSet::default();
         let mut digits = 0;
         let mut longest = 0;
+        let mut punct = [0u32; 8];
         let mut i = 0;
         loop {
             // Bytes of no kind, in a tight loop.
@@ -370,6 +373,8 @@ impl<'a> Scan<'a> {
                 continue;
             }
             seen[usize::from(c)] = 1;
+            // A punctuation mark has one kind bit, from `seed::AT` (bit 4) to `seed::Y`.
+            punct[(k.trailing_zeros() as usize).wrapping_sub(4) & 7] += 1;
             buf.push(Mark {
                 start: i,
                 end: i + 1,
@@ -409,6 +414,18 @@ impl<'a> Scan<'a> {
             marks,
             digit_marks,
             text: b,
+            punct,
+        }
+    }
+
+    /// The number of marks of kind `kind`, one of the punctuation kinds of [`seed`] (`AT`,
+    /// `COLON`, `DOT`, `DASH`, `Y`); 0 for any other.
+    pub fn count(&self, kind: u16) -> usize {
+        match kind {
+            seed::AT | seed::COLON | seed::DOT | seed::DASH | seed::Y => {
+                self.punct[kind.trailing_zeros() as usize - 4] as usize
+            }
+            _ => 0,
         }
     }
 
@@ -505,7 +522,7 @@ pub struct Windows {
     min_digits: usize,
     /// Runs shorter than this are skipped without calling `keep` (which rejects them).
     min_len: usize,
-    /// A condition on the whole text that every kept window's text meets (None: none).
+    /// A condition on the whole text that every text with a candidate meets (None: none).
     text: Option<fn(&Scan) -> bool>,
 }
 
@@ -572,8 +589,9 @@ impl Windows {
         }
     }
 
-    /// Skips texts whose scan fails `pred`, which must hold for every text with a window
-    /// that `keep` keeps (checked once per text, and by the analyzer before calling).
+    /// Skips texts whose scan fails `pred`, which must hold for every text where a window
+    /// holds a match the validator accepts (checked once per text, and by the analyzer
+    /// before calling).
     pub fn text(mut self, pred: fn(&Scan) -> bool) -> Windows {
         self.text = Some(pred);
         self
@@ -1332,6 +1350,20 @@ mod tests {
                 .copied()
                 .collect();
             assert_eq!(scan.digit_marks, &digit_marks[..], "{text:?}");
+            for kind in [
+                seed::AT,
+                seed::COLON,
+                seed::DOT,
+                seed::DASH,
+                seed::Y,
+                seed::DIGITS,
+            ] {
+                let n = marks
+                    .iter()
+                    .filter(|m| m.kinds == kind && kind != seed::DIGITS)
+                    .count();
+                assert_eq!(scan.count(kind), n, "{text:?}");
+            }
             assert_eq!(
                 scan.kinds,
                 marks.iter().fold(0, |k, m| k | m.kinds),

@@ -38,14 +38,9 @@ pub fn ip_address() -> PatternRecognizer {
 }
 
 /// What the IP windows' condition asks of the whole text: two colons, or three dots and
-/// four characters that may be digits (counted from the scan's marks).
+/// four characters that may be digits (as the scan counted them).
 fn ip_text(scan: &Scan) -> bool {
-    let (mut colons, mut dots) = (0, 0);
-    for m in scan.marks() {
-        colons += usize::from(m.kinds & seed::COLON != 0);
-        dots += usize::from(m.kinds & seed::DOT != 0);
-    }
-    colons >= 2 || (dots >= 3 && scan.digits >= 4)
+    scan.count(seed::COLON) >= 2 || (scan.count(seed::DOT) >= 3 && scan.digits >= 4)
 }
 
 fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
@@ -87,13 +82,19 @@ pub fn mac_address() -> PatternRecognizer {
         0.1,
     )
     .expect("built-in MAC pattern compiles")
-    // Hex digits and `:-.`, 14 at least, with a separator in every match.
+    // Hex digits and `:-.`, 14 at least, with a separator in every match: five colons or
+    // dashes, or two dots.
     .with_windows(Windows::new(
         seed::COLON | seed::DASH | seed::DOT,
         |b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'),
         |run| run.len() >= 14,
     )
-        .non_ascii(|_| false).min_len(14))
+        .non_ascii(|_| false).text(mac_text).min_len(14))
+}
+
+/// What every MAC match asks of the whole text: five colons or dashes, or two dots.
+fn mac_text(scan: &Scan) -> bool {
+    scan.count(seed::COLON) + scan.count(seed::DASH) >= 5 || scan.count(seed::DOT) >= 2
 }
 
 fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
