@@ -66,6 +66,9 @@ struct Classes {
     ones: u64,
     /// The bits of `bits`.
     mask: u64,
+    /// Index `n` (up to 63): the recognizers whose condition asks for more than `n` digits.
+    /// A digit run of `n` meets the others' at once.
+    above: [u64; 64],
 }
 
 /// The top bit of each lane.
@@ -98,10 +101,14 @@ impl Classes {
             bias: 0,
             ones: 0,
             mask: 0,
+            above: [0; 64],
         };
         for (lane, &(class, digits, bits)) in conds.iter().enumerate() {
             c.bits.push(bits);
             c.mask |= bits;
+            for above in &mut c.above[..digits] {
+                *above |= bits;
+            }
             // Lane `lane` is byte `lane` of the little-endian bytes.
             c.bias |= (128 - digits as u64) << (8 * lane);
             c.ones |= 1 << (8 * lane);
@@ -117,7 +124,9 @@ impl Classes {
     /// `mask` without the recognizers whose class condition `scan` fails.
     #[inline]
     fn filter(&self, scan: &Scan, mask: u64) -> u64 {
-        if mask & self.mask == 0 || !scan.is_ascii() {
+        // (In an ASCII text `digit_run_bound` is the longest digit run, which lies in a
+        // window of every class.)
+        if !scan.is_ascii() || mask & self.above[scan.digit_run_bound.min(63)] == 0 {
             return mask;
         }
         // Each lane's count stays below its condition's digits (at most 63), and a mark adds
