@@ -467,6 +467,16 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// The digit marks, in order.
+    pub(crate) fn digit_marks(&self) -> &'a [Mark] {
+        self.digit_marks
+    }
+
+    /// The scanned text's bytes.
+    pub(crate) fn text(&self) -> &'a [u8] {
+        self.text
+    }
+
     /// Whether the text is ASCII.
     pub(crate) fn is_ascii(&self) -> bool {
         self.digit_run_bound != usize::MAX

@@ -8,7 +8,7 @@ use crate::pii::checksum::{
 };
 use crate::pii::recognizer::{ascii_digits_at_least, maybe_digits_at_least};
 use crate::pii::shape;
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, EntityType, PatternRecognizer, Scan, Windows};
 
 /// CREDIT_CARD: 12–19 digits, contiguous or in groups separated by one space or dash,
 /// with a valid Luhn check digit and a known issuer prefix for its length (12-digit
@@ -122,39 +122,54 @@ fn issuer_score(d: &[u8]) -> Option<f64> {
 
 /// IBAN_CODE: country code, two check digits and the BBAN, with or without groups of four
 /// (spaces or dashes between them); the length must match the country's (ISO 13616
-/// registry) and mod-97 must give 1.
+/// registry) and mod-97 must give 1. Written in lower case too ("gb82 west 1234 …", as
+/// Presidio's case-insensitive pattern finds), then scored lower.
 pub fn iban_code() -> PatternRecognizer {
     PatternRecognizer::new(
         EntityType::IbanCode,
-        r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
+        r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?\b",
         validate_iban,
         &["iban", "bank", "account", "transfer", "swift", "bic"],
         0.05,
     )
     .expect("built-in IBAN pattern compiles")
-    .with_required_byte(|b| b.is_ascii_uppercase())
-    // Capitals, digits (two `\d` check digits in every match), spaces and dashes; the
-    // shortest IBAN has 15 characters, and in ASCII every match starts with two capitals
+    .with_required_byte(|b| b.is_ascii_alphabetic())
+    // ASCII letters, digits (two `\d` check digits in every match), spaces and dashes; the
+    // shortest IBAN has 15 characters, and in ASCII every match starts with two letters
     // and two digits.
     .with_windows(
         Windows::new(
             seed::DIGITS,
-            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'-',
+            |b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-',
             |run| {
                 run.len() >= 15
                     && (!run.is_ascii()
                         || run.windows(4).any(|w| {
-                            w[0].is_ascii_uppercase()
-                                && w[1].is_ascii_uppercase()
+                            w[0].is_ascii_alphabetic()
+                                && w[1].is_ascii_alphabetic()
                                 && w[2].is_ascii_digit()
                                 && w[3].is_ascii_digit()
                         }))
             },
         )
         .non_ascii(char::is_numeric)
+        .text(iban_text)
         .min_digits(2)
         .min_len(15),
     )
+}
+
+/// What every IBAN match asks of the whole text: two ASCII letters right before a digit
+/// run of two bytes at least (the country code and the check digits; a non-ASCII digit
+/// has two bytes or more).
+fn iban_text(scan: &Scan) -> bool {
+    let t = scan.text();
+    scan.digit_marks().iter().any(|m| {
+        m.end - m.start >= 2
+            && m.start >= 2
+            && t[m.start - 1].is_ascii_alphabetic()
+            && t[m.start - 2].is_ascii_alphabetic()
+    })
 }
 
 /// IBAN lengths by country (ISO 13616 IBAN registry).
@@ -241,7 +256,12 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let value = matched(text, &m);
     let separator = |c: char| c == ' ' || c == '-';
-    let compact: String = value.chars().filter(|c| !separator(*c)).collect();
+    // (Upper-cased: the registry and the checksum read capitals.)
+    let compact: String = value
+        .chars()
+        .filter(|c| !separator(*c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
     let expected = IBAN_LENGTHS
         .iter()
         .find(|(cc, _)| compact.starts_with(cc))?
@@ -265,7 +285,11 @@ fn validate_iban(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     if after.is_some_and(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
-    iban_mod97_valid(&compact[..expected]).then_some((m.start..m.start + end, 0.9))
+    // Lower-case letters are less usual in an IBAN (and in prose more often look like
+    // one): scored lower, still above the default threshold.
+    let lower = value[..end].bytes().any(|b| b.is_ascii_lowercase());
+    iban_mod97_valid(&compact[..expected])
+        .then_some((m.start..m.start + end, if lower { 0.75 } else { 0.9 }))
 }
 
 /// CRYPTO: Bitcoin addresses — Base58Check P2PKH/P2SH (`1…`, `3…`) and bech32/bech32m
@@ -488,6 +512,12 @@ mod tests {
         );
         rejects(&r, "IBAN GB82 WEST 1234 5698 7654 31");
         rejects(&r, "GB82WEST1234569876543"); // one character short for GB
+        // Lower case: found, scored below the capitals' 0.9.
+        finds(&r, "iban gb82 west 1234 5698 7654 32", "gb82 west 1234 5698 7654 32");
+        finds(&r, "to de89370400440532013000.", "de89370400440532013000");
+        assert_eq!(found(&r, "x gb82west12345698765432 y")[0].1, 0.75);
+        rejects(&r, "iban gb82 west 1234 5698 7654 31");
+        rejects(&r, "code ab12 test case here okay now"); // no such country length
     }
 
     #[test]
