@@ -6,7 +6,7 @@ use super::is_space;
 use super::matched;
 use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::shape;
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, EntityType, PatternRecognizer, Scan, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
@@ -70,8 +70,17 @@ pub fn weekday() -> PatternRecognizer {
             |run| run.windows(3).any(|w| w == b"day"),
         )
         .non_ascii(|_| false)
+        .text(day_text)
         .min_len(3),
     )
+}
+
+/// What every weekday match asks of the whole text: a `y` mark right after "da".
+fn day_text(scan: &Scan) -> bool {
+    let t = scan.text();
+    scan.marks()
+        .iter()
+        .any(|m| m.kinds == seed::Y && m.start >= 2 && &t[m.start - 2..m.start] == b"da")
 }
 
 /// Words that, right before a four-digit number from 1900 to 2099, make it a year.

@@ -512,8 +512,12 @@ mod tests {
         );
         rejects(&r, "IBAN GB82 WEST 1234 5698 7654 31");
         rejects(&r, "GB82WEST1234569876543"); // one character short for GB
-        // Lower case: found, scored below the capitals' 0.9.
-        finds(&r, "iban gb82 west 1234 5698 7654 32", "gb82 west 1234 5698 7654 32");
+                                              // Lower case: found, scored below the capitals' 0.9.
+        finds(
+            &r,
+            "iban gb82 west 1234 5698 7654 32",
+            "gb82 west 1234 5698 7654 32",
+        );
         finds(&r, "to de89370400440532013000.", "de89370400440532013000");
         assert_eq!(found(&r, "x gb82west12345698765432 y")[0].1, 0.75);
         rejects(&r, "iban gb82 west 1234 5698 7654 31");

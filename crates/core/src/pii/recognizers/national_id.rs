@@ -6,7 +6,7 @@ use super::matched;
 use crate::pii::checksum::{digits, nhs_valid, npi_valid};
 use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::shape;
-use crate::pii::{seed, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, EntityType, PatternRecognizer, Scan, Windows};
 
 /// Windows for digit-and-separator shapes whose validator parses `n` ASCII digits.
 fn digit_windows(seeds: u16, n: usize) -> Windows {
@@ -268,11 +268,23 @@ pub fn uk_nino() -> PatternRecognizer {
             |run| run.len() >= 9,
         )
         .non_ascii(char::is_numeric)
+        .text(nino_text)
         // A match has six `\d`.
         .window_digits(6)
         .min_digits(6)
         .min_len(9),
     )
+}
+
+/// What every NINO match asks of the whole text: a digit run right after a capital, or
+/// after a space that follows one.
+fn nino_text(scan: &Scan) -> bool {
+    let t = scan.text();
+    let upper = |i: usize| t[i].is_ascii_uppercase();
+    scan.digit_marks().iter().any(|m| {
+        let s = m.start;
+        (s >= 1 && upper(s - 1)) || (s >= 2 && t[s - 1] == b' ' && upper(s - 2))
+    })
 }
 
 #[cfg(test)]
