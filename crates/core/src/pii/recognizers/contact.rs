@@ -13,7 +13,7 @@ use regex_automata::{meta, Anchored, Input};
 use super::is_space;
 use super::{matched, neighbours};
 use crate::pii::recognizer::ascii_digits_at_least;
-use crate::pii::{seed, shape, EntityType, PatternRecognizer, Windows};
+use crate::pii::{seed, shape, EntityType, PatternRecognizer, Scan, Windows};
 
 /// EMAIL_ADDRESS: `local@domain.tld`, Unicode letters allowed (RFC 6531). Quotes and other
 /// rarely used local-part symbols are left out so surrounding punctuation is never swallowed.
@@ -344,11 +344,29 @@ pub fn url() -> PatternRecognizer {
     .with_required_byte(|b| b == b'.')
     // A match has no space, `<>"'` or backtick, and it has "://", "www." or a '.' right
     // before a top-level domain (see `url_run`).
-    .with_windows(Windows::new(
-        seed::DOT | seed::COLON,
-        |b| !is_space(b) && !matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`'),
-        url_run,
-    ))
+    .with_windows(
+        Windows::new(
+            seed::DOT | seed::COLON,
+            |b| !is_space(b) && !matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`'),
+            url_run,
+        )
+        .text(url_text),
+    )
+}
+
+/// [`url_run`]'s condition on the whole text: some '.' before a letter or after "www", or
+/// some ':' before "//", read at the scan's marks.
+fn url_text(scan: &Scan) -> bool {
+    let t = scan.text();
+    scan.marks().iter().any(|m| match m.kinds {
+        seed::DOT => {
+            t.get(m.start + 1)
+                .is_some_and(|&n| n.is_ascii_alphabetic() || n >= 0x80)
+                || (m.start >= 3 && t[m.start - 3..m.start].eq_ignore_ascii_case(b"www"))
+        }
+        seed::COLON => t[m.start + 1..].starts_with(b"//"),
+        _ => false,
+    })
 }
 
 /// Whether a URL match can lie in `run`: the scheme branch has "://", the `www.` branch
