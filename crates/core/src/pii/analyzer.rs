@@ -907,8 +907,6 @@ mod tests {
         );
     }
 
-    /// A context word that flips which of two overlapping candidates is kept, or lifts one
-    /// over the threshold: the deferred path must look it up.
     /// A recognizer that counts the context lookups of [`Recognizer::boosted`].
     struct Counting {
         inner: super::super::PatternRecognizer,
@@ -984,6 +982,8 @@ mod tests {
         }
     }
 
+    /// A context word that flips which of two overlapping candidates is kept, or lifts one
+    /// over the threshold: the deferred path must look it up.
     #[test]
     fn deferred_context_decides_overlaps_and_threshold() {
         let wide = Box::new(

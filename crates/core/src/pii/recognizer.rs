@@ -600,8 +600,9 @@ impl Windows {
     }
 
     /// Skips texts whose scan fails `pred`, which must hold for every text where a window
-    /// holds a match the validator accepts (checked once per text, and by the analyzer
-    /// before calling).
+    /// holds a match the validator accepts: part of the recognizer's [`Needs`], which the
+    /// analyzer checks before calling (a direct call walks the windows regardless, and
+    /// finds the same).
     pub fn text(mut self, pred: fn(&Scan) -> bool) -> Windows {
         self.text = Some(pred);
         self
@@ -673,7 +674,6 @@ impl Windows {
         if scan.digits < self.min_digits
             || scan.kinds & self.seeds == 0
             || scan.digit_run_bound < self.min_digit_run()
-            || self.text.is_some_and(|f| !f(scan))
         {
             return;
         }

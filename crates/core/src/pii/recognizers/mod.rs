@@ -174,6 +174,7 @@ pub(crate) mod test_util {
             "5698",
             "7654",
             "DE89370400440532013000",
+            "gb82west12345698765432",
             "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
             "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
             "account",
