@@ -64,8 +64,6 @@ struct Classes {
     bias: u64,
     /// 1 in each used lane.
     ones: u64,
-    /// The bits of `bits`.
-    mask: u64,
     /// Index `n` (up to 63): the recognizers whose condition asks for more than `n` digits.
     /// A digit run of `n` meets the others' at once.
     above: [u64; 64],
@@ -100,12 +98,10 @@ impl Classes {
             lacking: [0; 16],
             bias: 0,
             ones: 0,
-            mask: 0,
             above: [0; 64],
         };
         for (lane, &(class, digits, bits)) in conds.iter().enumerate() {
             c.bits.push(bits);
-            c.mask |= bits;
             for above in &mut c.above[..digits] {
                 *above |= bits;
             }

@@ -1234,13 +1234,14 @@ impl Recognizer for PatternRecognizer {
     /// The required byte, and the windows' digit count, seed kinds and digit-run length: `find_in`
     /// returns at once without them.
     fn needs(&self) -> Needs {
+        let (class, class_digits) = self.windows.as_ref().map_or((0, 0), Windows::class_digits);
         Needs {
             min_digits: self.windows.as_ref().map_or(0, |w| w.min_digits),
             kinds: self.windows.as_ref().map_or(0, |w| w.seeds),
             bytes: self.required_byte,
             min_digit_run: self.windows.as_ref().map_or(0, Windows::min_digit_run),
-            class: self.windows.as_ref().map_or(0, |w| w.class_digits().0),
-            class_digits: self.windows.as_ref().map_or(0, |w| w.class_digits().1),
+            class,
+            class_digits,
             scan: self.windows.as_ref().and_then(|w| w.text),
         }
     }

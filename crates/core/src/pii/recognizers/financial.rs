@@ -512,7 +512,8 @@ mod tests {
         );
         rejects(&r, "IBAN GB82 WEST 1234 5698 7654 31");
         rejects(&r, "GB82WEST1234569876543"); // one character short for GB
-                                              // Lower case: found, scored below the capitals' 0.9.
+
+        // Lower case: found, scored below the capitals' 0.9.
         finds(
             &r,
             "iban gb82 west 1234 5698 7654 32",
