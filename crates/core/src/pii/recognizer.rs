@@ -534,7 +534,14 @@ pub struct Windows {
     min_len: usize,
     /// A condition on the whole text that every text with a candidate meets (None: none).
     text: Option<fn(&Scan) -> bool>,
+    /// In an ASCII text, the windows themselves (None: the class runs): see
+    /// [`Windows::ascii`].
+    ascii: Option<AsciiWindows>,
 }
+
+/// Calls its second argument on each window of an ASCII text, in order (see
+/// [`Windows::ascii`]).
+pub type AsciiWindows = fn(&Scan, &mut dyn FnMut(usize, usize));
 
 impl Windows {
     pub fn new(seeds: u16, class: fn(u8) -> bool, keep: fn(&[u8]) -> bool) -> Windows {
@@ -554,7 +561,18 @@ impl Windows {
             min_digits: 0,
             min_len: 0,
             text: None,
+            ascii: None,
         }
+    }
+
+    /// In an ASCII text, searches the spans `windows` yields (disjoint, in order) instead
+    /// of the class runs that pass `keep`; the class runs may be much wider (a class with
+    /// letters and spaces takes whole sentences). Every match of the regex in an ASCII
+    /// text, accepted by the validator or not, must lie inside one of the spans
+    /// `windows` considers, and it may leave out those that hold no accepted match.
+    pub fn ascii(mut self, windows: AsciiWindows) -> Windows {
+        self.ascii = Some(windows);
+        self
     }
 
     /// Takes in a window only the non-ASCII characters satisfying `pred`, which must hold
@@ -689,6 +707,8 @@ impl Windows {
                 // Not ASCII (see `Scan::digit_run_bound`): windows read characters.
                 return self.each_char(text, marks, pred, &mut search);
             }
+        } else if let Some(windows) = self.ascii {
+            return windows(scan, &mut search);
         }
         for m in marks {
             if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {

@@ -6,7 +6,7 @@ use super::is_space;
 use super::matched;
 use crate::pii::recognizer::ascii_digits_at_least;
 use crate::pii::shape;
-use crate::pii::{seed, EntityType, PatternRecognizer, Scan, Windows};
+use crate::pii::{seed, EntityType, Mark, PatternRecognizer, Scan, Windows};
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
@@ -34,7 +34,8 @@ pub fn date_time() -> PatternRecognizer {
     // Letters, digits, spaces and `-/.:+,`; every match has a `\d` and the validator wants
     // four ASCII digits (a year, or day, month and a two-digit year). Every form has a
     // byte other than an ASCII digit (a separator, or a month name and a space), so runs of
-    // ASCII digits alone ("#1234") are skipped.
+    // ASCII digits alone ("#1234") are skipped. In an ASCII text the windows are chains of
+    // digit runs (see `date_windows`).
     .with_windows(
         Windows::new(
             seed::DIGITS,
@@ -43,12 +44,149 @@ pub fn date_time() -> PatternRecognizer {
                     || is_space(b)
                     || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',')
             },
+            // (In an ASCII text `date_windows` decides.)
             |run| ascii_digits_at_least(run, 4) && !run.iter().all(u8::is_ascii_digit),
         )
         .non_ascii(|c| c.is_numeric() || c.is_whitespace() || matches!(c, '\u{17f}' | '\u{212a}'))
         .min_digits(4)
-        .min_len(4),
+        .min_len(4)
+        .ascii(date_windows),
     )
+}
+
+/// The windows of DATE_TIME in an ASCII text, far narrower than the runs of its class
+/// (which take whole sentences): chains of digit runs whose gaps a date can hold, each
+/// from the month name right before its first run to its last run and a `Z` after it;
+/// only the chains that may hold a date the validator accepts.
+///
+/// Why every match lies inside a chain: a match's letters are month names, ordinal
+/// suffixes, "of" and the `T` of ISO times (each a whole run of letters: a digit, `\b`
+/// or `\s` borders each), its other bytes digits, ASCII whitespace and `-/.:+,`. So the
+/// gaps between its digit runs are gaps [`date_gap`] accepts, and its digit runs lie in
+/// one chain. It starts at a digit run or at a month name that `\.?\s+` separates from
+/// its first digit run (which, having no digit run of the match before it, begins a chain
+/// or lies inside one), and ends at its last digit run or at a `Z` right after it.
+///
+/// Which chains may hold an accepted date: ones with four digits (a year, or day, month
+/// and a two-digit year) and a month name (a written date), or else the numeric or ISO
+/// form, which need three digit runs joined by single separators and bounded by `\b`:
+/// of 1–2, 1–2 and 2 or 4 digits with `/.-`, or of 4, 2 and 2 with `-` (phone numbers,
+/// card numbers and SSNs have neither).
+fn date_windows(scan: &Scan, window: &mut dyn FnMut(usize, usize)) {
+    let t = scan.text();
+    let marks = scan.digit_marks();
+    // Whether run `a` is followed by one byte of `seps` and then run `b`.
+    let joined = |a: &Mark, b: &Mark, seps: &[u8]| a.end + 1 == b.start && seps.contains(&t[a.end]);
+    let len = |m: &Mark| m.end - m.start;
+    let mut i = 0;
+    while i < marks.len() {
+        let first = i;
+        let start = month_before(t, marks[i].start);
+        let mut month = start < marks[i].start;
+        let mut digits = len(&marks[i]);
+        let mut shaped = false;
+        while i + 1 < marks.len() {
+            let (gap_ok, gap_month) = date_gap(&t[marks[i].end..marks[i + 1].start]);
+            if !gap_ok {
+                break;
+            }
+            i += 1;
+            month |= gap_month;
+            digits += len(&marks[i]);
+            if i >= first + 2 && !shaped {
+                let (a, b, c) = (&marks[i - 2], &marks[i - 1], &marks[i]);
+                let (la, lb, lc) = (len(a), len(b), len(c));
+                shaped = (la <= 2
+                    && lb <= 2
+                    && (lc == 2 || lc == 4)
+                    && joined(a, b, b"/.-")
+                    && joined(b, c, b"/.-"))
+                    || (la == 4 && lb == 2 && lc == 2 && joined(a, b, b"-") && joined(b, c, b"-"));
+            }
+        }
+        let mut end = marks[i].end;
+        if t.get(end) == Some(&b'Z') {
+            end += 1;
+        }
+        if digits >= 4 && (month || shaped) {
+            window(start, end);
+        }
+        i += 1;
+    }
+}
+
+/// The start of the month name that `\s+` and an optional dot separate from `pos`, or
+/// `pos` (ASCII text).
+fn month_before(t: &[u8], pos: usize) -> usize {
+    let mut j = pos;
+    while j > 0 && is_space(t[j - 1]) {
+        j -= 1;
+    }
+    if j == pos {
+        return pos;
+    }
+    if j > 0 && t[j - 1] == b'.' {
+        j -= 1;
+    }
+    let end = j;
+    while j > 0 && t[j - 1].is_ascii_alphabetic() {
+        j -= 1;
+    }
+    if is_month(&t[j..end]) {
+        j
+    } else {
+        pos
+    }
+}
+
+/// Whether a date can hold `gap`, the bytes between two digit runs of an ASCII text:
+/// ASCII whitespace, `-/.:+,` and runs of letters that are month names, ordinal
+/// suffixes, "of" or `T`; and whether it has a month name.
+fn date_gap(gap: &[u8]) -> (bool, bool) {
+    let mut month = false;
+    let mut k = 0;
+    while k < gap.len() {
+        let b = gap[k];
+        if b.is_ascii_alphabetic() {
+            let s = k;
+            while k < gap.len() && gap[k].is_ascii_alphabetic() {
+                k += 1;
+            }
+            match date_word(&gap[s..k]) {
+                Some(is_month) => month |= is_month,
+                None => return (false, month),
+            }
+        } else if is_space(b) || matches!(b, b'-' | b'/' | b'.' | b':' | b'+' | b',') {
+            k += 1;
+        } else {
+            return (false, month);
+        }
+    }
+    (true, month)
+}
+
+/// Whether `word` (ASCII letters) is a month name [`MONTH`] takes, in any case.
+fn is_month(word: &[u8]) -> bool {
+    date_word(word) == Some(true)
+}
+
+/// For a month name: `Some(true)`; for another word a date can hold: `Some(false)`; else
+/// `None` (any case).
+fn date_word(word: &[u8]) -> Option<bool> {
+    let mut lower = [0u8; 9];
+    let lower = lower.get_mut(..word.len())?;
+    for (l, b) in lower.iter_mut().zip(word) {
+        *l = b.to_ascii_lowercase();
+    }
+    match &*lower {
+        b"jan" | b"january" | b"feb" | b"february" | b"mar" | b"march" | b"apr" | b"april"
+        | b"may" | b"jun" | b"june" | b"jul" | b"july" | b"aug" | b"august" | b"sep" | b"sept"
+        | b"september" | b"oct" | b"october" | b"nov" | b"november" | b"dec" | b"december" => {
+            Some(true)
+        }
+        b"st" | b"nd" | b"rd" | b"th" | b"of" | b"t" => Some(false),
+        _ => None,
+    }
 }
 
 /// DATE_TIME: a weekday name ("on Tuesday morning").
@@ -180,9 +318,9 @@ fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
             _ => None,
         };
     }
-    // The first three fields (the pattern guarantees them), read without collecting.
-    let mut parts = value.split(['-', '/', '.', 'T', ' ', ':']);
-    let (p0, p1, p2) = (parts.next()?, parts.next()?, parts.next()?);
+    // The first three fields (the pattern guarantees them), split at ASCII bytes (which
+    // are never inside another character).
+    let (p0, p1, p2) = three_fields(value)?;
     let num = |s: &str| s.parse::<u32>().ok();
     if is_iso {
         let (y, mo, d) = (num(p0)?, num(p1)?, num(p2)?);
@@ -193,12 +331,30 @@ fn validate_date(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     let year = if y.len() == 2 { None } else { Some(year) };
     // day-month or month-day: valid either way counts
     let ok = valid_day(a, b, year) || valid_day(b, a, year);
+    // (The three fields parsed: the value is ASCII digits and separators.)
     let separators_agree = {
-        let mut seps = value.chars().filter(|c| !c.is_ascii_digit());
+        let mut seps = value.bytes().filter(|c| !c.is_ascii_digit());
         let first = seps.next();
         seps.all(|c| Some(c) == first)
     };
     (ok && separators_agree).then_some((m, if y.len() == 4 { 0.6 } else { 0.45 }))
+}
+
+/// The first three fields of `value` split at `-/.T :`, as `str::split` gives them.
+fn three_fields(value: &str) -> Option<(&str, &str, &str)> {
+    let mut seps = value
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'-' | b'/' | b'.' | b'T' | b' ' | b':'))
+        .map(|(i, _)| i);
+    let first = seps.next()?;
+    let second = seps.next()?;
+    let third = seps.next().unwrap_or(value.len());
+    Some((
+        &value[..first],
+        &value[first + 1..second],
+        &value[second + 1..third],
+    ))
 }
 
 #[cfg(test)]
@@ -294,6 +450,80 @@ mod tests {
         rejects(&r, "13/13/2020");
         rejects(&r, "12/03-1990");
         rejects(&r, "version 1.2.3");
+    }
+
+    /// The windows are the date-shaped chains of digit runs, not the sentences around them
+    /// (nor phone numbers, SSNs or card numbers).
+    #[test]
+    fn date_windows_are_narrow() {
+        let windows = |text: &str| {
+            let mut buf = Vec::new();
+            let scan = Scan::new(text, &mut buf);
+            let mut found = Vec::new();
+            date_windows(&scan, &mut |s, e| found.push(text[s..e].to_string()));
+            found
+        };
+        assert_eq!(
+            windows("Call 555-0123 on 12 March 1990, born Sept. 3rd, 1990 at 2024-03-12T08:30Z!"),
+            ["12 March 1990", "Sept. 3rd, 1990", "2024-03-12T08:30Z"]
+        );
+        assert_eq!(
+            windows("room 12 of 30 in may 2024, the 3rd of 2024"),
+            ["may 2024"]
+        );
+        assert_eq!(
+            windows("1/2/3 and 12/1/2024, 1/2/345 and 1234-12-12"),
+            ["12/1/2024, 1/2/345", "1234-12-12"]
+        );
+        assert_eq!(
+            windows("555-123-4567, 123-45-6789, 4111 1111 1111 1111, 2024-3-12, no digits"),
+            Vec::<String>::new()
+        );
+    }
+
+    /// The month names and date words are the ones the pattern takes, in any case.
+    #[test]
+    fn date_words_agree_with_the_pattern() {
+        let month = regex::Regex::new(&format!("(?i)^{MONTH}$")).unwrap();
+        let other = regex::Regex::new("(?i)^(?:st|nd|rd|th|of|t)$").unwrap();
+        let mut words: Vec<String> = Vec::new();
+        for w in [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+            "sept",
+            "state",
+            "thursday",
+            "off",
+        ] {
+            for end in 1..=w.len() + 1 {
+                let w = format!("{w}x");
+                words.push(w[..end].to_string());
+                words.push(w[..end].to_uppercase());
+                words.push(w[..1].to_uppercase() + &w[1..end]);
+            }
+        }
+        let mut months = 0;
+        for w in &words {
+            let want = month.is_match(w);
+            assert_eq!(is_month(w.as_bytes()), want, "{w}");
+            assert_eq!(
+                date_word(w.as_bytes()).is_some(),
+                want || other.is_match(w),
+                "{w}"
+            );
+            months += usize::from(want);
+        }
+        assert!(months >= 3 * 24, "{months}");
     }
 
     /// The lead-word check finds what lower-casing the whole word finds.
