@@ -709,6 +709,17 @@ impl Windows {
             }
         } else if let Some(windows) = self.ascii {
             return windows(scan, &mut search);
+        } else if self.digits_only && self.seeds & !seed::ANY_DIGITS == 0 {
+            // In an ASCII text a run of digits is a digit mark: nothing to extend.
+            for m in marks {
+                if m.kinds & self.seeds != 0
+                    && m.end - m.start >= self.min_len
+                    && (self.keep)(&b[m.start..m.end])
+                {
+                    search(m.start, m.end);
+                }
+            }
+            return;
         }
         for m in marks {
             if m.kinds & self.seeds == 0 || m.start < covered || !self.class[b[m.start] as usize] {

@@ -1315,6 +1315,15 @@ mod tests {
                 "1600 Pennsylvania Avenue, Apt 4",
                 "12\u{a0}Main Street",
                 "Ste\u{2003}#4",
+                "Rua da 5",
+                "Rua do Porto, 16",
+                "Via delle Grazie 7",
+                "ul. Lipowa 8",
+                "USS Nimitz, FPO AP 96601",
+                "5 Kossuth tér 19.\nGYÖR",
+                "17 Kettuvaarankatu 82 Apt. 5",
+                "Hauptstraße 5",
+                "Rua\u{a0}Mina\u{a0}50",
             ]
             .map(String::from),
         );

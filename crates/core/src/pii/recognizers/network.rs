@@ -51,7 +51,9 @@ fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
         // trailing sentence punctuation is not part of the address
         let trimmed = value.trim_end_matches('.');
         let (addr, _zone) = trimmed.split_once('%').unwrap_or((trimmed, ""));
-        if trimmed.matches(':').count() < 2 || word(before) || addr.parse::<Ipv6Addr>().is_err() {
+        // (Colons counted as bytes: cheaper than a character search.)
+        let colons = trimmed.bytes().filter(|&b| b == b':').count();
+        if colons < 2 || word(before) || addr.parse::<Ipv6Addr>().is_err() {
             return None;
         }
         let end = m.start + trimmed.len();
