@@ -317,21 +317,42 @@ impl Analyzer {
     /// Finds PII in `text`: candidates at or above the threshold, overlaps resolved to the
     /// higher score (then the longer span, then the earlier one), sorted by position.
     pub fn analyze(&self, text: &str) -> Vec<PiiSpan> {
-        self.find(text, &[], |_, _| true, self.threshold, &[], Scores::Exact)
+        self.find(
+            text,
+            &[],
+            |_, _| true,
+            self.threshold,
+            &[],
+            Scores::Exact,
+            |kept| to_spans(text, kept),
+        )
     }
 
     /// Like [`Analyzer::analyze`] with per-call options: entity filter (recognizers of
     /// other types do not run, user patterns and deny lists included), threshold, allow
     /// list, and the options' own recognizers.
     pub fn analyze_with(&self, text: &str, options: &PiiOptions) -> Vec<PiiSpan> {
-        self.analyze_options(text, options, Scores::Exact)
+        self.analyze_options(text, options, Scores::Exact, |kept| to_spans(text, kept))
     }
 
     /// The spans [`Analyzer::analyze`] (`options` None) or [`Analyzer::analyze_with`]
     /// finds — the same types and offsets — for callers that only replace them: a span's
     /// score may be lower than theirs (never below the threshold), because context words
     /// are looked up only where they can change which spans are kept (see [`defer`]).
+    #[cfg(test)]
     pub(crate) fn redaction_spans(&self, text: &str, options: Option<&PiiOptions>) -> Vec<PiiSpan> {
+        self.redact_with(text, options, |kept| to_spans(text, kept))
+    }
+
+    /// Calls `replace` on the candidates [`Analyzer::redaction_spans`] keeps, in order
+    /// (their byte ranges and entity types, without the code-point offsets a redaction
+    /// has no use for), and returns what it returns.
+    pub(crate) fn redact_with<R>(
+        &self,
+        text: &str,
+        options: Option<&PiiOptions>,
+        replace: impl FnOnce(&[Candidate]) -> R,
+    ) -> R {
         match options {
             None => self.find(
                 text,
@@ -340,12 +361,19 @@ impl Analyzer {
                 self.threshold,
                 &[],
                 Scores::Deferred,
+                replace,
             ),
-            Some(o) => self.analyze_options(text, o, Scores::Deferred),
+            Some(o) => self.analyze_options(text, o, Scores::Deferred, replace),
         }
     }
 
-    fn analyze_options(&self, text: &str, options: &PiiOptions, scores: Scores) -> Vec<PiiSpan> {
+    fn analyze_options<R>(
+        &self,
+        text: &str,
+        options: &PiiOptions,
+        scores: Scores,
+        finish: impl FnOnce(&[Candidate]) -> R,
+    ) -> R {
         // `options.wants` for the built-in types as bits (computed when the options were
         // parsed), rather than a search of the entity list for every recognizer.
         let builtin = options.builtin_mask();
@@ -359,10 +387,14 @@ impl Analyzer {
             options.threshold,
             &options.allow,
             scores,
+            finish,
         )
     }
 
-    fn find(
+    /// Runs the recognizers and resolves their candidates; `finish` gets the kept ones,
+    /// in order.
+    #[allow(clippy::too_many_arguments)]
+    fn find<R>(
         &self,
         text: &str,
         extra: &[Box<dyn Recognizer>],
@@ -370,7 +402,8 @@ impl Analyzer {
         threshold: f64,
         allow: &[String],
         scores: Scores,
-    ) -> Vec<PiiSpan> {
+        finish: impl FnOnce(&[Candidate]) -> R,
+    ) -> R {
         thread_local! {
             static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers::new()) };
         }
@@ -378,13 +411,22 @@ impl Analyzer {
         let mut buffers = BUFFERS.with(|m| m.take());
         buffers.candidates.clear();
         buffers.deferred.clear();
-        let spans = self.find_scanned(text, &mut buffers, extra, wants, threshold, allow, scores);
+        let found = self.find_scanned(
+            text,
+            &mut buffers,
+            extra,
+            wants,
+            threshold,
+            allow,
+            scores,
+            finish,
+        );
         BUFFERS.with(|m| m.replace(buffers));
-        spans
+        found
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn find_scanned(
+    fn find_scanned<R>(
         &self,
         text: &str,
         buffers: &mut Buffers,
@@ -394,7 +436,8 @@ impl Analyzer {
         threshold: f64,
         allow: &[String],
         scores: Scores,
-    ) -> Vec<PiiSpan> {
+        finish: impl FnOnce(&[Candidate]) -> R,
+    ) -> R {
         let Buffers {
             marks,
             candidates,
@@ -467,7 +510,7 @@ impl Analyzer {
             }
         }
         if candidates.is_empty() {
-            return Vec::new();
+            return finish(&[]);
         }
         if scores == Scores::Deferred {
             self.defer(text, candidates, deferred, threshold, allow, MANY);
@@ -477,13 +520,13 @@ impl Analyzer {
             });
         }
         if candidates.is_empty() {
-            return Vec::new();
+            return finish(&[]);
         }
         // Stable: equal keys keep the recognizers' order.
         candidates.sort_by(|a, b| before(a, a.score, b, b.score));
         keep_first_fits(candidates);
         candidates.sort_by_key(|c| c.range.start);
-        to_spans(text, candidates)
+        finish(candidates)
     }
 }
 

@@ -39,27 +39,30 @@ pub use recognizer::{
 ///
 /// This is what the SQL function `redact_pii(text)` does in both engines.
 pub fn redact_pii(text: &str) -> String {
-    let spans = Analyzer::shared_default().redaction_spans(text, None);
-    // (Room for labels longer than their values, as in `Replacer::apply`.)
-    let mut out = String::with_capacity(text.len() + 16 * spans.len());
-    let mut pos = 0;
-    for s in &spans {
-        out.push_str(&text[pos..s.byte_start]);
-        out.push('<');
-        out.push_str(s.entity.as_str());
-        out.push('>');
-        pos = s.byte_end;
-    }
-    out.push_str(&text[pos..]);
-    out
+    Analyzer::shared_default().redact_with(text, None, |kept| {
+        // (Room for labels longer than their values, as in `Replacer::apply`.)
+        let mut out = String::with_capacity(text.len() + 16 * kept.len());
+        let mut pos = 0;
+        for c in kept {
+            out.push_str(&text[pos..c.range.start]);
+            out.push('<');
+            out.push_str(c.entity.as_str());
+            out.push('>');
+            pos = c.range.end;
+        }
+        out.push_str(&text[pos..]);
+        out
+    })
 }
 
 /// `redact_pii(text, options)`: like [`redact_pii`] with the given [`PiiOptions`]
 /// (detection settings and replacement strategies). Fails only when a strategy cannot run,
 /// e.g. `hash` without a configured key.
 pub fn redact_pii_with(text: &str, options: &PiiOptions, secrets: &Secrets) -> Fallible<String> {
-    let spans = Analyzer::shared_default().redaction_spans(text, Some(options));
-    options.replacer.apply(text, &spans, secrets)
+    Analyzer::shared_default().redact_with(text, Some(options), |kept| {
+        let spans = kept.iter().map(|c| (c.entity, c.range.clone()));
+        options.replacer.rewrite(text, spans, secrets)
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use super::{EntityType, PiiSpan};
 use crate::error::Fallible;
@@ -21,29 +22,38 @@ impl Replacer {
     /// Rewrites `text`, replacing each span (sorted, non-overlapping, as produced by
     /// [`super::Analyzer::analyze`]).
     pub fn apply(&self, text: &str, spans: &[PiiSpan], secrets: &Secrets) -> Fallible<String> {
+        let ranges = spans.iter().map(|s| (s.entity, s.byte_start..s.byte_end));
+        self.rewrite(text, ranges, secrets)
+    }
+
+    /// [`Replacer::apply`] on the spans' types and byte ranges.
+    pub(crate) fn rewrite(
+        &self,
+        text: &str,
+        spans: impl ExactSizeIterator<Item = (EntityType, Range<usize>)>,
+        secrets: &Secrets,
+    ) -> Fallible<String> {
         self.default.check_secrets(secrets)?;
         for s in self.per_entity.values() {
             s.check_secrets(secrets)?;
         }
-        if spans.is_empty() {
+        if spans.len() == 0 {
             return Ok(text.to_string());
         }
         // Room for labels longer than their values ("<IP_ADDRESS>" for "10.0.0.1"), so
         // that the string is not grown on the way.
         let mut out = String::with_capacity(text.len() + 16 * spans.len());
         let mut pos = 0;
-        for s in spans {
-            out.push_str(&text[pos..s.byte_start]);
-            match self.strategy(s.entity) {
+        for (entity, range) in spans {
+            out.push_str(&text[pos..range.start]);
+            match self.strategy(entity) {
                 // What `Strategy::apply` returns, written in place.
-                Strategy::Redact { template } => {
-                    push_template(&mut out, template, s.entity.as_str())
-                }
+                Strategy::Redact { template } => push_template(&mut out, template, entity.as_str()),
                 strategy => {
-                    out.push_str(&strategy.apply(s.entity.as_str(), s.value(text), secrets)?)
+                    out.push_str(&strategy.apply(entity.as_str(), &text[range.clone()], secrets)?)
                 }
             }
-            pos = s.byte_end;
+            pos = range.end;
         }
         out.push_str(&text[pos..]);
         Ok(out)
