@@ -64,6 +64,13 @@ impl Replacer {
 /// label)` without the intermediate string ("{type}" cannot overlap itself, so scanning for
 /// its `{` finds the same occurrences).
 fn push_template(out: &mut String, template: &str, label: &str) {
+    if template == "<{type}>" {
+        // The default template, without the search.
+        out.push('<');
+        out.push_str(label);
+        out.push('>');
+        return;
+    }
     let mut rest = template;
     while let Some(i) = rest.bytes().position(|b| b == b'{') {
         if rest[i..].starts_with("{type}") {
@@ -84,6 +91,8 @@ mod tests {
     fn templates_are_filled_as_replace_fills_them() {
         for template in [
             "<{type}>",
+            "<{type}>>",
+            "<{type",
             "",
             "{type}",
             "{{type}}",
