@@ -96,7 +96,12 @@ fn validate_phone(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
         .chain(std::iter::once(value.len()));
     let mut best: Option<(f64, usize)> = None;
     for end in ends {
-        let len = value[..end].trim_end().len();
+        // (A prefix ends with a digit: only the whole candidate may need trimming.)
+        let len = if end == value.len() {
+            value.trim_end().len()
+        } else {
+            end
+        };
         if let Some(score) = phone_score(&value[..len]) {
             if best.is_none_or(|(s, l)| score > s || (score == s && len > l)) {
                 best = Some((score, len));
@@ -314,20 +319,32 @@ fn national_zero_regions() -> &'static [Option<&'static Region>] {
     })
 }
 
-/// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date.
+/// "12.03.2024", "2024-03-12", "12/03/24": digit groups that read as a calendar date —
+/// three groups of ASCII digits between '.', '/' or '-', none empty, the first or last of
+/// four digits or the last of two, one of two digits at most. (Read in one pass;
+/// `tests::looks_like_date_split` is the version that splits, tested against it.)
 fn looks_like_date(s: &str) -> bool {
-    let mut split = s.split(['.', '/', '-']);
-    let (Some(a), Some(b), Some(c), None) =
-        (split.next(), split.next(), split.next(), split.next())
-    else {
-        return false; // not three groups
-    };
-    let groups = [a, b, c];
-    groups
-        .iter()
-        .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
-        && (a.len() == 4 || c.len() == 4 || c.len() == 2)
-        && groups.iter().any(|g| g.len() <= 2)
+    let mut lens = [0usize; 3];
+    let mut group = 0;
+    for b in s.bytes() {
+        if matches!(b, b'.' | b'/' | b'-') {
+            group += 1;
+            if group == 3 {
+                return false; // four groups or more
+            }
+        } else if b.is_ascii_digit() {
+            lens[group] += 1;
+        } else {
+            return false;
+        }
+    }
+    let [a, b, c] = lens;
+    group == 2
+        && a > 0
+        && b > 0
+        && c > 0
+        && (a == 4 || c == 4 || c == 2)
+        && (a <= 2 || b <= 2 || c <= 2)
 }
 
 /// URL: `scheme://…` or `www.…`, and bare domain names with a common top-level domain.
@@ -422,6 +439,46 @@ mod tests {
     use super::super::test_util::{finds, found, rejects};
     use super::*;
 
+    /// [`looks_like_date`] as first written, splitting the string.
+    fn looks_like_date_split(s: &str) -> bool {
+        let mut split = s.split(['.', '/', '-']);
+        let (Some(a), Some(b), Some(c), None) =
+            (split.next(), split.next(), split.next(), split.next())
+        else {
+            return false; // not three groups
+        };
+        let groups = [a, b, c];
+        groups
+            .iter()
+            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+            && (a.len() == 4 || c.len() == 4 || c.len() == 2)
+            && groups.iter().any(|g| g.len() <= 2)
+    }
+
+    #[test]
+    fn looks_like_date_agrees_with_splitting() {
+        let mut next = super::super::test_util::xorshift(0x0DA7_E0F1_2345_6789);
+        let pieces = [
+            "1", "12", "123", "2024", "0", ".", "/", "-", "--", " ", "a", "٤", "(", "x",
+        ];
+        let (mut dates, mut all) = (0, 0);
+        for _ in 0..100_000 {
+            // Half of them three groups and two separators, with sometimes more.
+            let n = if next() % 2 == 0 { 5 + next() % 3 } else { next() % 7 };
+            let s: String = (0..n)
+                .map(|i| {
+                    let k = if n >= 5 && i < 5 { i % 2 * 5 + next() % 5 } else { next() };
+                    pieces[(k % pieces.len() as u64) as usize]
+                })
+                .collect();
+            let want = looks_like_date_split(&s);
+            assert_eq!(looks_like_date(&s), want, "{s:?}");
+            dates += usize::from(want);
+            all += 1;
+        }
+        assert!(dates > 1000 && dates < all, "{dates} of {all}");
+    }
+
     /// [`phone_score`] as written before it read the candidate in one pass (a pass for
     /// each fact), with the same [`classify_phone`]: what the one-pass reading is compared
     /// with.
@@ -432,7 +489,7 @@ mod tests {
             .position(|b| b == b'x' || b == b'e')
             .map_or(candidate, |i| &candidate[..i]);
         let digits = main.bytes().filter(u8::is_ascii_digit).count();
-        if !(7..=15).contains(&digits) || looks_like_date(candidate) {
+        if !(7..=15).contains(&digits) || looks_like_date_split(candidate) {
             return None;
         }
         let formatted = candidate
