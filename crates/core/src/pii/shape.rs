@@ -332,6 +332,9 @@ const PHONE_MAX_SPAN: usize = 64;
 pub(crate) const PHONE: ShapeMatcher = ShapeMatcher {
     at: |t, s, end| {
         phone_first_choices(t, s, end).or_else(|| {
+            if let Some(found) = phone_digit_run(t, s, end) {
+                return found;
+            }
             let mut search = PhoneSearch {
                 t,
                 s,
@@ -384,6 +387,27 @@ fn phone_first_choices(t: &[u8], s: usize, end: usize) -> Option<usize> {
         return None;
     }
     phone_extension(t, end, i).or_else(|| boundary(t, i).then_some(i))
+}
+
+/// [`PHONE`]'s match at `s` when `s` starts a run of at most 34 digits that nothing can
+/// continue (no separator, bracket or `+`/`\b00` prefix at either end), if so: every way
+/// of splitting the run into the first part and the groups ends where the run does, so the
+/// match is the whole run followed by the extension or `\b` — or there is none (one digit
+/// leaves no group; 34 = 4 + 6 × 5 digits at most). `None` when the case does not apply.
+fn phone_digit_run(t: &[u8], s: usize, end: usize) -> Option<Option<usize>> {
+    let starts_00 = boundary(t, s) && t[s..end].starts_with(b"00");
+    let run = digits(t, s, end, 35);
+    if run == 0 || run > 34 || starts_00 {
+        return None;
+    }
+    let r = s + run;
+    if r < end && matches!(t[r], b' ' | b'.' | b'-' | b'(' | b')') {
+        return None;
+    }
+    if run < 2 {
+        return Some(None);
+    }
+    Some(phone_extension(t, end, r).or_else(|| boundary(t, r).then_some(r)))
 }
 
 /// `\s*` (greedy) in `t[..end]`: the position after the spaces at `i`.

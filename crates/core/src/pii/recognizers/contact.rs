@@ -464,10 +464,18 @@ mod tests {
         let (mut dates, mut all) = (0, 0);
         for _ in 0..100_000 {
             // Half of them three groups and two separators, with sometimes more.
-            let n = if next() % 2 == 0 { 5 + next() % 3 } else { next() % 7 };
+            let n = if next() % 2 == 0 {
+                5 + next() % 3
+            } else {
+                next() % 7
+            };
             let s: String = (0..n)
                 .map(|i| {
-                    let k = if n >= 5 && i < 5 { i % 2 * 5 + next() % 5 } else { next() };
+                    let k = if n >= 5 && i < 5 {
+                        i % 2 * 5 + next() % 5
+                    } else {
+                        next()
+                    };
                     pieces[(k % pieces.len() as u64) as usize]
                 })
                 .collect();
