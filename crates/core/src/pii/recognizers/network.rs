@@ -1,6 +1,5 @@
 //! IP_ADDRESS (v4 and v6), MAC_ADDRESS.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use super::{matched, neighbours};
@@ -53,7 +52,7 @@ fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
         let (addr, _zone) = trimmed.split_once('%').unwrap_or((trimmed, ""));
         // (Colons counted as bytes: cheaper than a character search.)
         let colons = trimmed.bytes().filter(|&b| b == b':').count();
-        if colons < 2 || word(before) || addr.parse::<Ipv6Addr>().is_err() {
+        if colons < 2 || word(before) || !is_ipv6(addr.as_bytes()) {
             return None;
         }
         let end = m.start + trimmed.len();
@@ -71,7 +70,86 @@ fn validate_ip(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
     if dotted_continues(after, after_next) || dotted_continues(before, before_prev) {
         return None;
     }
-    value.parse::<Ipv4Addr>().ok().map(|_| (m, 0.6))
+    is_ipv4(value.as_bytes()).then_some((m, 0.6))
+}
+
+/// Whether `s` is an IPv4 address as `Ipv4Addr::from_str` reads one: four decimal numbers
+/// 0–255 between dots, of one to three digits, without a leading zero.
+fn is_ipv4(s: &[u8]) -> bool {
+    read_ipv4(s, 0) == Some(s.len())
+}
+
+/// The end of the IPv4 address at `s[i..]` (as [`is_ipv4`] reads one), if one starts there.
+fn read_ipv4(s: &[u8], mut i: usize) -> Option<usize> {
+    for part in 0..4 {
+        if part > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let n = s[i.min(s.len())..]
+            .iter()
+            .take(3)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let value = s[i..i + n]
+            .iter()
+            .fold(0u32, |v, b| v * 10 + u32::from(b - b'0'));
+        if n == 0 || value > 255 || (n > 1 && s[i] == b'0') {
+            return None;
+        }
+        i += n;
+    }
+    Some(i)
+}
+
+/// Whether `s` is an IPv6 address as `Ipv6Addr::from_str` reads one: up to eight groups of
+/// one to four hex digits between colons, the last two of which may be an IPv4 address,
+/// with at most one `::` standing for one group of zeros or more.
+fn is_ipv6(s: &[u8]) -> bool {
+    let (head, head_v4, mut i) = read_groups(s, 0, 8);
+    if head == 8 {
+        return i == s.len();
+    }
+    if head_v4 || !s[i.min(s.len())..].starts_with(b"::") {
+        return false;
+    }
+    i += 2;
+    // `::` stands for one group at least: seven groups at most around it.
+    let (_, _, end) = read_groups(s, i, 7 - head);
+    end == s.len()
+}
+
+/// Up to `limit` groups at `s[i..]`, each after a colon but the first; an IPv4 address
+/// may take the place of the last two. Returns how many groups were read, whether an IPv4
+/// address ended them, and where they end.
+fn read_groups(s: &[u8], mut i: usize, limit: usize) -> (usize, bool, usize) {
+    for g in 0..limit {
+        let at = if g > 0 {
+            if s.get(i) != Some(&b':') {
+                return (g, false, i);
+            }
+            i + 1
+        } else {
+            i
+        };
+        if g + 1 < limit {
+            if let Some(end) = read_ipv4(s, at) {
+                return (g + 2, true, end);
+            }
+        }
+        let n = s[at.min(s.len())..]
+            .iter()
+            .take(4)
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if n == 0 {
+            return (g, false, i);
+        }
+        i = at + n;
+    }
+    (limit, false, i)
 }
 
 /// MAC_ADDRESS: six hex pairs separated consistently by `:` or `-`, or Cisco `xxxx.xxxx.xxxx`.
@@ -121,6 +199,73 @@ fn validate_mac(text: &str, m: Range<usize>) -> Option<(Range<usize>, f64)> {
 mod tests {
     use super::super::test_util::{finds, rejects};
     use super::*;
+
+    /// The byte-level readers agree with `std::net`'s parsers.
+    #[test]
+    fn ip_readers_agree_with_std() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let mut next = super::super::test_util::xorshift(0x1F_6E_A5_E5_0000_0001);
+        let pieces = [
+            "1", "0", "00", "01", "12", "255", "256", "999", "1234", "abcd", "ABCD", "f", "fe80",
+            "12345", "g", ":", ":", "::", ":::", ".", ".", "%", "x", "٤",
+        ];
+        let (mut v4, mut v6, mut all) = (0, 0, 0);
+        for k in 0..300_000 {
+            // Every other one numbers and dots (IPv4-shaped, alone or after colons).
+            let s: String = if k % 2 == 0 {
+                let head = ["", "", "::", "::ffff:", "1:2:3:4:5:6:", "1:"][(next() % 6) as usize];
+                let nums = ["0", "1", "01", "12", "255", "256", "999", "1234", ""];
+                let parts: Vec<&str> = (0..3 + next() % 3)
+                    .map(|_| nums[(next() % nums.len() as u64) as usize])
+                    .collect();
+                format!("{head}{}", parts.join("."))
+            } else {
+                (0..next() % 14)
+                    .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                    .collect()
+            };
+            let want4 = s.parse::<Ipv4Addr>().is_ok();
+            let want6 = s.parse::<Ipv6Addr>().is_ok();
+            assert_eq!(is_ipv4(s.as_bytes()), want4, "{s:?}");
+            assert_eq!(is_ipv6(s.as_bytes()), want6, "{s:?}");
+            v4 += usize::from(want4);
+            v6 += usize::from(want6);
+            all += 1;
+        }
+        for s in [
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1::2:3:4:5:6:7",
+            "1::2:3:4:5:6:7:8",
+            "::ffff:192.0.2.128",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::1.2.3.4",
+            "1.2.3.4::",
+            "1:2:3:4:5::1.2.3.4",
+            "1:2:3:4:5:6::1.2.3.4",
+            "0.0.0.0",
+            "01.2.3.4",
+            "1.2.3.4.",
+        ] {
+            assert_eq!(
+                is_ipv6(s.as_bytes()),
+                s.parse::<Ipv6Addr>().is_ok(),
+                "{s:?}"
+            );
+            assert_eq!(
+                is_ipv4(s.as_bytes()),
+                s.parse::<Ipv4Addr>().is_ok(),
+                "{s:?}"
+            );
+        }
+        assert!(v4 > 500 && v6 > 2000, "{v4} {v6} of {all}");
+    }
 
     #[test]
     fn ipv4() {
