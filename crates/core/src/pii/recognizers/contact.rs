@@ -463,7 +463,7 @@ mod tests {
         let (mut dates, mut all) = (0, 0);
         for _ in 0..100_000 {
             // Half of them three groups and two separators, with sometimes more.
-            let n = if next() % 2 == 0 {
+            let n = if next().is_multiple_of(2) {
                 5 + next() % 3
             } else {
                 next() % 7

@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn ip_readers_agree_with_std() {
         use std::net::{Ipv4Addr, Ipv6Addr};
-        let mut next = super::super::test_util::xorshift(0x1F_6E_A5_E5_0000_0001);
+        let mut next = super::super::test_util::xorshift(0x1F6E_A5E5_0000_0001);
         let pieces = [
             "1", "0", "00", "01", "12", "255", "256", "999", "1234", "abcd", "ABCD", "f", "fe80",
             "12345", "g", ":", ":", "::", ":::", ".", ".", "%", "x", "٤",
