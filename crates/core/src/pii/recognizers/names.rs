@@ -1324,9 +1324,20 @@ mod tests {
                 "17 Kettuvaarankatu 82 Apt. 5",
                 "Hauptstraße 5",
                 "Rua\u{a0}Mina\u{a0}50",
+                "lives at 10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ",
+                "10252 Μεγάλη Άμμος 184",
+                "at 12 \u{a0}Main Street",
+                "card 4111 1111, start 2024",
             ]
             .map(String::from),
         );
+        // Each street prefix and ending, in a shape that ends with a number.
+        for p in STREET_PREFIXES.split('|') {
+            texts.push(format!("at {p} Mina 50 today"));
+        }
+        for e in ["strasse", "straße", "str.", "weg", "gatan", "vägen", "tie", "gade"] {
+            texts.push(format!("at Haupt{e} 12 today"));
+        }
         let street = regex::Regex::new(&street_pattern()).unwrap();
         for text in &texts {
             let whole: Vec<_> = street.find_iter(text).map(|m| m.range()).collect();
