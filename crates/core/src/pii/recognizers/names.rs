@@ -1335,7 +1335,9 @@ mod tests {
         for p in STREET_PREFIXES.split('|') {
             texts.push(format!("at {p} Mina 50 today"));
         }
-        for e in ["strasse", "straße", "str.", "weg", "gatan", "vägen", "tie", "gade"] {
+        for e in [
+            "strasse", "straße", "str.", "weg", "gatan", "vägen", "tie", "gade",
+        ] {
             texts.push(format!("at Haupt{e} 12 today"));
         }
         let street = regex::Regex::new(&street_pattern()).unwrap();
