@@ -335,18 +335,19 @@ impl Analyzer {
         self.analyze_options(text, options, Scores::Exact, |kept| to_spans(text, kept))
     }
 
-    /// The spans [`Analyzer::analyze`] (`options` None) or [`Analyzer::analyze_with`]
-    /// finds — the same types and offsets — for callers that only replace them: a span's
-    /// score may be lower than theirs (never below the threshold), because context words
-    /// are looked up only where they can change which spans are kept (see [`defer`]).
+    /// [`Analyzer::redact_with`]'s candidates as spans, for tests to compare with those of
+    /// [`Analyzer::analyze`].
     #[cfg(test)]
     pub(crate) fn redaction_spans(&self, text: &str, options: Option<&PiiOptions>) -> Vec<PiiSpan> {
         self.redact_with(text, options, |kept| to_spans(text, kept))
     }
 
-    /// Calls `replace` on the candidates [`Analyzer::redaction_spans`] keeps, in order
-    /// (their byte ranges and entity types, without the code-point offsets a redaction
-    /// has no use for), and returns what it returns.
+    /// Calls `replace` with the candidates kept for a redaction, in order, and returns what
+    /// it returns: the spans [`Analyzer::analyze`] (`options` None) or
+    /// [`Analyzer::analyze_with`] finds — the same types and byte ranges, without the
+    /// code-point offsets a redaction has no use for — with scores that may be lower than
+    /// theirs (never below the threshold), because context words are looked up only where
+    /// they can change which spans are kept (see [`defer`]).
     pub(crate) fn redact_with<R>(
         &self,
         text: &str,
