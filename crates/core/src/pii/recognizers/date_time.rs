@@ -81,8 +81,7 @@ fn date_windows(scan: &Scan, window: &mut dyn FnMut(usize, usize)) {
     let mut i = 0;
     while i < marks.len() {
         let first = i;
-        let start = month_before(t, marks[i].start);
-        let mut month = start < marks[i].start;
+        let mut month = false;
         let mut digits = len(&marks[i]);
         let mut shaped = false;
         while i + 1 < marks.len() {
@@ -108,10 +107,16 @@ fn date_windows(scan: &Scan, window: &mut dyn FnMut(usize, usize)) {
         if t.get(end) == Some(&b'Z') {
             end += 1;
         }
-        if digits >= 4 && (month || shaped) {
+        i += 1;
+        if digits < 4 {
+            continue;
+        }
+        // (Looked for only now: most chains have fewer digits.)
+        let start = month_before(t, marks[first].start);
+        month |= start < marks[first].start;
+        if month || shaped {
             window(start, end);
         }
-        i += 1;
     }
 }
 
