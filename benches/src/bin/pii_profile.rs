@@ -106,9 +106,10 @@ fn timed_passes(docs: &[String], run: &dyn Fn(&str) -> usize, passes: usize) {
 }
 
 /// Five passes of one recognizer over `docs`, on the texts and as the analyzer of
-/// `redact_pii` calls it (its needs met, scores unboosted): a function of its own, so that callgrind can
-/// count each recognizer's instructions apart (`--toggle-collect` and `--dump-after` on
-/// `pii_profile::recognizer_passes`: one dump per recognizer, in `builtin()` order).
+/// `redact_pii` calls it (its needs met, scores unboosted): a function of its own, so that
+/// callgrind can count each recognizer's instructions apart (`--toggle-collect` and
+/// `--dump-after` on `pii_profile::recognizer_passes`: one dump per recognizer, in
+/// `builtin()` order).
 #[inline(never)]
 fn recognizer_passes(
     r: &dyn Recognizer,

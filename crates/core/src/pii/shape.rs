@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use super::recognizers::is_space;
+
 /// `\w` on ASCII.
 #[inline]
 fn word(b: u8) -> bool {
@@ -386,7 +388,7 @@ fn phone_first_choices(t: &[u8], s: usize, end: usize) -> Option<usize> {
     if groups == 0 {
         return None;
     }
-    phone_extension(t, end, i).or_else(|| boundary(t, i).then_some(i))
+    phone_end(t, end, i)
 }
 
 /// [`PHONE`]'s match at `s` when `s` starts a run of at most 34 digits that nothing can
@@ -407,12 +409,17 @@ fn phone_digit_run(t: &[u8], s: usize, end: usize) -> Option<Option<usize>> {
     if run < 2 {
         return Some(None);
     }
-    Some(phone_extension(t, end, r).or_else(|| boundary(t, r).then_some(r)))
+    Some(phone_end(t, end, r))
+}
+
+/// The end of [`PHONE`] after its groups at `i`: the extension, else `\b`.
+fn phone_end(t: &[u8], end: usize, i: usize) -> Option<usize> {
+    phone_extension(t, end, i).or_else(|| boundary(t, i).then_some(i))
 }
 
 /// `\s*` (greedy) in `t[..end]`: the position after the spaces at `i`.
 fn phone_spaces(t: &[u8], end: usize, mut i: usize) -> usize {
-    while i < end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r') {
+    while i < end && is_space(t[i]) {
         i += 1;
     }
     i
@@ -532,7 +539,7 @@ impl PhoneSearch<'_> {
         if c == 0 {
             return None;
         }
-        phone_extension(self.t, self.end, i).or_else(|| boundary(self.t, i).then_some(i))
+        phone_end(self.t, self.end, i)
     }
 }
 

@@ -171,7 +171,7 @@ fn date_gap(gap: &[u8]) -> (bool, bool) {
 }
 
 /// Whether `word` (ASCII letters) is a month name [`MONTH`] takes, in any case.
-fn is_month(word: &[u8]) -> bool {
+pub(super) fn is_month(word: &[u8]) -> bool {
     date_word(word) == Some(true)
 }
 

@@ -19,7 +19,7 @@ pub use network::{ip_address, mac_address};
 use super::Recognizer;
 
 /// ASCII bytes `\s` matches.
-fn is_space(b: u8) -> bool {
+pub(crate) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
 }
 

@@ -1148,34 +1148,16 @@ impl LocationRecognizer {
 /// Whether `street` is a number followed by a month name ("12 March 2024", "3 Sept 12"):
 /// a date, not a building number and a street.
 fn month_after_number(street: &str) -> bool {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let rest = street.trim_start_matches(|c: char| c.is_ascii_digit());
     if rest.len() == street.len() {
         return false;
     }
     let rest = rest.trim_start_matches([' ', '\t']);
-    let word: String = rest
-        .chars()
-        .take_while(|c| c.is_alphabetic())
-        .flat_map(char::to_lowercase)
-        .collect();
-    word.len() >= 3
-        && MONTHS
-            .iter()
-            .any(|m| *m == word || (m.starts_with(&word) && (word.len() == 3 || word == "sept")))
+    let word = &rest[..rest
+        .find(|c: char| !c.is_alphabetic())
+        .unwrap_or(rest.len())];
+    // (A month name is ASCII, and no non-ASCII letter lower-cases to a letter of one.)
+    word.is_ascii() && super::date_time::is_month(word.as_bytes())
 }
 
 /// Whether a capitalized word follows `end` of `text` after spaces or tabs (on the same
@@ -1830,5 +1812,77 @@ mod tests {
         assert!(month_after_number("3 sept 12"));
         assert!(!month_after_number("12 Marchmont 4"));
         assert!(!month_after_number("Via Maggio 4"));
+    }
+
+    /// [`month_after_number`] answers as its first version, which lower-cased the word and
+    /// compared it with the month names, their first three letters and "sept".
+    #[test]
+    fn month_after_number_agrees_with_its_list() {
+        let reference = |street: &str| {
+            const MONTHS: [&str; 12] = [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ];
+            let rest = street.trim_start_matches(|c: char| c.is_ascii_digit());
+            if rest.len() == street.len() {
+                return false;
+            }
+            let word: String = rest
+                .trim_start_matches([' ', '\t'])
+                .chars()
+                .take_while(|c| c.is_alphabetic())
+                .flat_map(char::to_lowercase)
+                .collect();
+            word.len() >= 3
+                && MONTHS.iter().any(|m| {
+                    *m == word || (m.starts_with(&word) && (word.len() == 3 || word == "sept"))
+                })
+        };
+        let mut words: Vec<String> = Vec::new();
+        for m in [
+            "january",
+            "june",
+            "september",
+            "may",
+            "dec",
+            "octo",
+            "marchx",
+        ] {
+            for end in 1..=m.len() {
+                words.push(m[..end].to_string());
+                words.push(m[..end].to_uppercase());
+            }
+        }
+        words.extend(
+            [
+                "Ma\u{212a}",
+                "\u{212a}",
+                "Aprİl",
+                "Dezember",
+                "Maí",
+                "sept.",
+                "",
+            ]
+            .map(String::from),
+        );
+        let mut months = 0;
+        for w in &words {
+            for street in [format!("12 {w} 2024"), format!("3\t{w}"), format!("{w} 12")] {
+                let want = reference(&street);
+                assert_eq!(month_after_number(&street), want, "{street:?}");
+                months += usize::from(want);
+            }
+        }
+        assert!(months >= 20, "{months}");
     }
 }
